@@ -1,0 +1,14 @@
+"""genre: music-genre classification on GTZAN, from any audio file to calibrated probabilities.
+
+Data flows one way::
+
+    bytes/path -> genre.audio -> Signal -> genre.features -> genre.models/deep
+    genre.datasets -> genre.train -> genre.evaluate -> genre.registry -> genre.predict
+
+Heavy dependencies (TensorFlow, UMAP) are imported lazily by the modules that need them.
+"""
+
+from genre.config import GENRES, FEATURE_COLUMNS, SR
+
+__version__ = "1.0.0"
+__all__ = ["GENRES", "FEATURE_COLUMNS", "SR", "__version__"]
