@@ -1,0 +1,342 @@
+"""Command line: ``python -m genre {features,train,evaluate,predict,models} ...``.
+
+Every sub-command returns one of the exit codes in :data:`EXIT_CODES`; errors a user can cause
+are printed as one line on stderr, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from genre.config import GENRES
+from genre.errors import AudioError, DataError, GenreError, ModelError
+
+EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_INPUT_FAILED: "some inputs failed (unreadable or bad audio); the others were processed",
+    EXIT_USAGE: "usage error (bad arguments, no such file or folder)",
+    EXIT_MODEL: "model or data error (unknown/missing/corrupt model, missing GTZAN data)",
+}
+
+EPILOG = "exit codes:\n" + "\n".join(f"  {k}  {v}" for k, v in EXIT_CODES.items()) + """
+
+examples:
+  python -m genre predict song.mp3 --top 3
+  python -m genre predict my_folder/ --json --jobs 2 > answers.json
+  python -m genre features ../shared/gtzan/audio --out features.parquet
+  python -m genre evaluate
+  python -m genre models
+"""
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".au", ".aif", ".aiff")
+
+
+class UsageError(Exception):
+    """Bad command-line usage found after parsing (exit code 2)."""
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs takes an integer, not {value!r}") from None
+    if n == 0 or n < -1:
+        raise argparse.ArgumentTypeError("--jobs must be a positive number, or -1 for all cores")
+    return n
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {value!r}") from None
+    if not 1 <= n <= len(GENRES):
+        raise argparse.ArgumentTypeError(f"must be between 1 and {len(GENRES)}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser (exposed for tests and documentation)."""
+    p = argparse.ArgumentParser(
+        prog="python -m genre", description="Music-genre classification on GTZAN.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    f = sub.add_parser("features", help="extract the 57 published features of a folder of audio (cached)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("folder", metavar="DIR", help="a <root>/<genre>/<clip> folder or any folder of audio files")
+    f.add_argument("--out", metavar="FILE", help="write the table to FILE.parquet or FILE.csv "
+                   "(default: print a summary only)")
+    f.add_argument("--jobs", type=_jobs, default=-1, metavar="N", help="parallel workers (default -1: all cores)")
+    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    t = sub.add_parser("train", help="train and evaluate the feature models (and --deep models)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--models", nargs="+", metavar="NAME", help="only these feature models (default: all)")
+    t.add_argument("--deep", action="store_true", help="also train the deep models (genre.deep.train_all)")
+    t.add_argument("--novelty", action="store_true", help="also refit the non-music detector (models/novelty)")
+
+    e = sub.add_parser("evaluate", help="print the leaderboard (honest and random protocols side by side)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--json", action="store_true", help="print the leaderboard rows as JSON")
+
+    pr = sub.add_parser("predict", help="classify audio files or folders",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files and/or folders (searched recursively)")
+    pr.add_argument("--model", metavar="NAME", help="registry model name (default: the default model; see `models`)")
+    pr.add_argument("--json", action="store_true", help="print one JSON document (a list, one entry per file)")
+    pr.add_argument("--top", type=_positive, default=3, metavar="K", help="genres shown per file (default 3)")
+    pr.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="parallel workers for many files (default 1)")
+    pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    sub.add_parser("models", help="list the shipped models", epilog=EPILOG,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return p
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
+
+
+def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found = _audio_files(p)
+            if not found:
+                raise UsageError(f"No audio files ({', '.join(AUDIO_SUFFIXES)}) in folder {p}.")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise UsageError(f"No such file or folder: {p}.")
+    return out
+
+
+def _err(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------ commands
+
+def cmd_features(args) -> int:
+    import pandas as pd
+
+    from genre import cache, datasets
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"No such folder: {folder}.")
+    if args.out and Path(args.out).suffix.lower() not in (".parquet", ".csv"):
+        raise UsageError(f"--out must end in .parquet or .csv, not {Path(args.out).name!r}.")
+    try:
+        layout = datasets.scan_folder(folder)
+        layout = layout[layout["genre"].isin(GENRES)]
+    except DataError:
+        layout = pd.DataFrame(columns=["clip", "genre", "path"])
+    if len(layout):
+        paths = list(layout["path"])
+        genre_of = dict(zip(layout["path"], layout["genre"]))
+    else:
+        paths = [str(p.resolve()) for p in _audio_files(folder)]
+        genre_of = {}
+    if not paths:
+        raise UsageError(f"No audio files in {folder}.")
+    df = cache.extract_many(paths, n_jobs=args.jobs, progress=not args.no_progress)
+    errors = df.attrs.get("errors", {})
+    df.insert(0, "clip", [Path(p).stem for p in df.index])
+    if genre_of:
+        df.insert(1, "genre", [genre_of.get(p, "") for p in df.index])
+    for path, msg in errors.items():
+        _err(f"{path}: {msg}")
+    n_cached = int(df["cached"].sum()) if len(df) else 0
+    print(f"{len(df)} files: {n_cached} from the cache, {len(df) - n_cached} computed, "
+          f"{len(errors)} failed.")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            df.to_csv(out)
+        else:
+            df.to_parquet(out)
+        print(f"wrote {out}")
+    return EXIT_INPUT_FAILED if errors else EXIT_OK
+
+
+def cmd_train(args) -> int:
+    import importlib
+
+    from genre import train
+
+    kwargs = {"models": args.models} if args.models else {}
+    train.train_feature_models(**kwargs)
+    if args.deep:
+        try:
+            deep = importlib.import_module("genre.deep")
+        except ImportError as exc:
+            raise ModelError(f"Deep models are not available here ({exc}).") from None
+        fn = getattr(deep, "train_all", None)
+        if fn is None:
+            raise ModelError("genre.deep has no train_all(); deep training is not available.")
+        fn()
+    if args.novelty:
+        from genre import novelty
+
+        man = novelty.fit_and_save()
+        print(f"novelty detector: threshold {man['threshold']:.2f} "
+              f"({man['threshold_percentile']:g}th percentile of held-out music)")
+    return EXIT_OK
+
+
+def leaderboard_table():
+    """The leaderboard with the honest and random protocols side by side (one row per model)."""
+    import pandas as pd
+
+    from genre import evaluate
+
+    board = evaluate.leaderboard()
+    if board is None or len(board) == 0:
+        raise ModelError("No results in models/results: train models first (python -m genre train).")
+    metrics = [m for m in ("accuracy", "macro_f1") if m in board.columns]
+    wide = board.pivot_table(index="model", columns="protocol", values=metrics, aggfunc="first")
+    wide.columns = [f"{proto}:{metric}" for metric, proto in wide.columns]
+    order = ["filtered_holdout", "random_10fold", "audio_holdout", "audio_holdout_full", "artist_cv_audio"]
+    protos = [p for p in order if any(c.startswith(p + ":") for c in wide.columns)]
+    protos += sorted({c.split(":")[0] for c in wide.columns} - set(protos))
+    cols = [f"{p}:{m}" for p in protos for m in metrics if f"{p}:{m}" in wide.columns]
+    wide = wide[cols]
+    if "display_name" in board.columns:
+        names = board.drop_duplicates("model").set_index("model")["display_name"]
+        wide.insert(0, "display_name", names.reindex(wide.index))
+    key = next((c for c in cols if c.startswith("filtered_holdout:accuracy")), cols[0] if cols else None)
+    if key:
+        wide = wide.sort_values(key, ascending=False, na_position="last")
+    return pd.DataFrame(wide), board
+
+
+def cmd_evaluate(args) -> int:
+    wide, board = leaderboard_table()
+    if args.json:
+        print(board.to_json(orient="records", indent=1, default_handler=str))
+        return EXIT_OK
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", None, "display.width", 200,
+                           "display.float_format", "{:.3f}".format):
+        print("Leaderboard (filtered_holdout = honest, artist-conscious split; "
+              "random_10fold = random CV, inflated by repeated artists)")
+        print(wide.to_string())
+    return EXIT_OK
+
+
+def cmd_models(args) -> int:
+    from genre import registry
+
+    models = registry.list_models()
+    if not models:
+        raise ModelError("No models are shipped in models/ (train them: python -m genre train).")
+    try:
+        default = registry.default_name()
+    except GenreError:
+        default = None
+    for m in models:
+        mark = "*" if m.get("name") == default else " "
+        acc = (m.get("metrics") or {}).get("filtered_holdout", {}).get("accuracy")
+        acc_s = f"  filtered_holdout acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
+        print(f"{mark} {m.get('name', '?'):<22} {m.get('display_name', ''):<28} "
+              f"{m.get('kind', ''):<9} {m.get('family', '')}{acc_s}")
+    if default:
+        print("(* = default)")
+    return EXIT_OK
+
+
+def _format_row(path: str, pred, k: int) -> str:
+    top = "  ".join(f"{g} {p:5.1%}" for g, p in pred.top(k))
+    flag = " [NOT MUSIC]" if pred.not_music else (" [low confidence]" if pred.low_confidence else "")
+    return f"{path}\t{top}{flag}"
+
+
+def cmd_predict(args) -> int:
+    from genre import predict as P
+
+    files = _expand_inputs(args.inputs)
+    model = args.model
+    P.load_model(model)  # fail early (exit 3) on a bad model name, before any work
+    results = P.predict_many([str(f) for f in files], model=model, n_jobs=args.jobs,
+                             progress=not args.no_progress and len(files) > 1)
+    failed = [r for r in results if isinstance(r, P.Failure)]
+    if any(r.model_error for r in failed):
+        raise ModelError(next(r.message for r in failed if r.model_error))
+    if args.json:
+        docs = []
+        for f, r in zip(files, results):
+            if isinstance(r, P.Failure):
+                docs.append({"path": str(f), "error": {"type": r.kind, "message": r.message}})
+            else:
+                d = r.to_dict()
+                d["path"] = str(f)
+                docs.append(d)
+        json.dump(docs, sys.stdout, indent=1)
+        print()
+    else:
+        for f, r in zip(files, results):
+            if isinstance(r, P.Failure):
+                print(f"{f}\tERROR ({r.kind}): {r.message}")
+            else:
+                print(_format_row(str(f), r, args.top))
+                if len(files) == 1:
+                    print(f"  {r.verdict}")
+                    print(f"  model: {r.model_display_name}; {r.duration_s:.1f} s analysed in "
+                          f"{r.timings_ms['total']:.0f} ms")
+                    for n in r.notes:
+                        print(f"  note: {n}")
+    for f, r in zip(files, results):
+        if isinstance(r, P.Failure):
+            _err(f"{f}: {r.message}")
+    return EXIT_INPUT_FAILED if failed else EXIT_OK
+
+
+COMMANDS = {"features": cmd_features, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cmd_predict, "models": cmd_models}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see :data:`EXIT_CODES`)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except (ModelError, DataError) as exc:
+        _err(str(exc))
+        return EXIT_MODEL
+    except AudioError as exc:
+        _err(str(exc))
+        return EXIT_INPUT_FAILED
+    except GenreError as exc:
+        _err(str(exc))
+        return EXIT_MODEL
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK

@@ -1,0 +1,353 @@
+"""From one recording to an answer: genre probabilities, a 3-s timeline, and honest flags.
+
+>>> from genre.predict import predict
+>>> p = predict("song.ogg")            # doctest: +SKIP
+>>> p.genre, p.top(3), p.verdict       # doctest: +SKIP
+>>> p.to_dict()                        # JSON-serialisable   # doctest: +SKIP
+
+Flags
+-----
+``not_music``
+    The novelty score (:mod:`genre.novelty`: distance of the recording's 57 features to the
+    nearest genre Gaussian) is above the detector's threshold (99th percentile of held-out GTZAN
+    music), or above its "suspect" threshold (95th percentile) while the genre model is also
+    unsure (``low_confidence``).
+``low_confidence``
+    The top probability is below :data:`LOW_CONFIDENCE_PROB` (0.5): with calibrated
+    probabilities the best guess is then more likely wrong than right.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genre.config import GENRES, SEGMENT_SECONDS
+from genre.errors import GenreError, ModelError
+
+#: Top probability below which the answer is flagged ``low_confidence`` (a calibrated model's
+#: best guess is then more likely wrong than right).
+LOW_CONFIDENCE_PROB: float = 0.5
+
+__all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector", "LOW_CONFIDENCE_PROB"]
+
+
+@dataclass
+class Prediction:
+    """What :func:`predict` returns.
+
+    Attributes
+    ----------
+    probabilities : ndarray (10,)
+        Clip probabilities in ``GENRES`` order.
+    timeline : DataFrame
+        One row per 3-s segment: ``start_s``, ``end_s`` (s) and one probability column per genre.
+    model, model_display_name : str
+        Registry name and display name of the model used.
+    timings_ms : dict
+        ``decode``, ``inference`` (features + model), ``novelty``, ``total`` (ms).
+    notes : list of str
+        The decoder's notes (e.g. cut to the 10-min limit) and the detector's.
+    low_confidence, not_music : bool
+        See the module docstring.
+    verdict : str
+        One sentence for a person.
+    novelty : dict or None
+        Detector output (``score``, ``threshold``, ``suspect_threshold``, ``percentile``,
+        ``window_scores``, ``windows_s``); None when no detector is shipped.
+    duration_s : float
+        Seconds analysed. ``original_duration_s`` (or None), ``truncated``, ``source`` as in
+        :class:`genre.audio.Signal`.
+    """
+
+    probabilities: np.ndarray
+    timeline: pd.DataFrame
+    model: str
+    model_display_name: str
+    timings_ms: dict
+    notes: list
+    low_confidence: bool
+    not_music: bool
+    verdict: str
+    novelty: dict | None
+    duration_s: float
+    original_duration_s: float | None = None
+    truncated: bool = False
+    source: str = ""
+    genres: tuple = field(default=GENRES)
+
+    @property
+    def genre(self) -> str:
+        """Top-1 genre (even when flagged: check ``not_music`` / ``low_confidence``)."""
+        return self.genres[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        """Top-1 probability."""
+        return float(np.max(self.probabilities))
+
+    @property
+    def segment_agreement(self) -> float:
+        """Share of 3-s segments whose own top genre is the clip's top genre (NaN if none)."""
+        if self.timeline.empty:
+            return float("nan")
+        seg_top = self.timeline[list(self.genres)].to_numpy().argmax(axis=1)
+        return float(np.mean(seg_top == int(np.argmax(self.probabilities))))
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most probable genres, ``[(genre, probability), ...]``, best first."""
+        k = max(1, min(int(k), len(self.genres)))
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(self.genres[i], float(self.probabilities[i])) for i in order]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form (lists, floats, str, bool, None)."""
+        tl = self.timeline
+        return {
+            "source": self.source,
+            "genre": self.genre,
+            "confidence": self.confidence,
+            "verdict": self.verdict,
+            "low_confidence": bool(self.low_confidence),
+            "not_music": bool(self.not_music),
+            "probabilities": {g: float(p) for g, p in zip(self.genres, self.probabilities)},
+            "top": [{"genre": g, "probability": p} for g, p in self.top(3)],
+            "segment_agreement": _finite(self.segment_agreement),
+            "timeline": {
+                "start_s": [float(v) for v in tl["start_s"]],
+                "end_s": [float(v) for v in tl["end_s"]],
+                "probabilities": {g: [float(v) for v in tl[g]] for g in self.genres},
+            },
+            "model": {"name": self.model, "display_name": self.model_display_name},
+            "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
+            "notes": [str(n) for n in self.notes],
+            "novelty": _jsonable(self.novelty),
+            "duration_s": float(self.duration_s),
+            "original_duration_s": None if self.original_duration_s is None else float(self.original_duration_s),
+            "truncated": bool(self.truncated),
+        }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _jsonable(obj: Any) -> Any:
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        return _finite(obj)
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    return str(obj)
+
+
+# ------------------------------------------------------------------------------ models
+
+@functools.lru_cache(maxsize=8)
+def load_model(name: str | None = None):
+    """Load (verify + build) a registry model once per process; ``None`` = the default model.
+
+    Raises
+    ------
+    ModelError
+        Unknown name, missing file or hash mismatch.
+    """
+    from genre import registry
+
+    return registry.load(name)
+
+
+def load_detector():
+    """The shipped non-music detector, or None if ``models/novelty`` is absent.
+
+    Raises
+    ------
+    ModelError
+        If it is present but fails its hash check.
+    """
+    from genre import config, novelty
+
+    if not (config.MODELS_DIR / novelty.NAME / "manifest.json").is_file():
+        return None
+    return novelty.load(str(config.MODELS_DIR))
+
+
+def _resolve(model) -> Any:
+    if model is None or isinstance(model, str):
+        return load_model(model)
+    if hasattr(model, "predict_segments") and hasattr(model, "predict_clip"):
+        return model
+    raise TypeError(f"model must be a registry name, None or a loaded Predictor, not {type(model).__name__}")
+
+
+def _probs(p: Any, what: str) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    if p.shape[-1] != len(GENRES) or not np.all(np.isfinite(p)):
+        raise ModelError(f"The model returned {what} of shape {p.shape} (expected {len(GENRES)} "
+                         "finite probabilities per row).")
+    return p
+
+
+# ------------------------------------------------------------------------------ predict
+
+def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_music: bool,
+             nov: dict | None) -> str:
+    if not_music:
+        return ("This does not sound like music: its features are farther from every genre the "
+                f"models know than {nov['percentile']:.1f} % of held-out GTZAN music "
+                f"(novelty score {nov['score']:.1f}, threshold {nov['threshold']:.1f}). "
+                "The genre probabilities are not meaningful.")
+    if low:
+        return (f"Uncertain: best guess {genre} ({conf:.0%}), then {second[0]} ({second[1]:.0%}); "
+                "the model is more likely wrong than right here.")
+    return f"{genre.capitalize()} ({conf:.0%})."
+
+
+def predict(source, model=None, *, novelty: bool = True) -> Prediction:
+    """Classify one recording.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes or binary file-like
+        Anything :func:`genre.audio.load` accepts (a path, raw bytes, a Streamlit upload).
+    model : str, Predictor or None
+        Registry model name, an already loaded Predictor, or None for the default model.
+        Models loaded by name are cached per process (:func:`load_model`).
+    novelty : bool
+        Run the non-music detector (adds one feature pass per 30-s window, at most four).
+
+    Returns
+    -------
+    Prediction
+
+    Raises
+    ------
+    genre.errors.AudioError
+        The input cannot be used as audio (empty, not audio, corrupt, too short, silent...).
+    genre.errors.ModelError
+        The model is unknown, missing or corrupt.
+    """
+    from genre import audio
+
+    t0 = time.perf_counter()
+    sig = audio.load(source)
+    t1 = time.perf_counter()
+    predictor = _resolve(model)
+    t2 = time.perf_counter()
+    starts, seg = predictor.predict_segments(sig.y)
+    starts = np.asarray(starts, dtype=np.float64).reshape(-1)
+    seg = _probs(seg, "segment probabilities").reshape(len(starts), len(GENRES))
+    clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
+    total = clip.sum()
+    if total > 0:
+        clip = clip / total
+    t3 = time.perf_counter()
+
+    notes = list(sig.notes)
+    nov = None
+    if novelty:
+        det = load_detector()
+        if det is None:
+            notes.append("The non-music check is unavailable (no models/novelty); "
+                         "the answer assumes the input is music.")
+        else:
+            nov = det.score_signal(sig.y, sig.sr)
+    t4 = time.perf_counter()
+
+    ends = np.minimum(starts + SEGMENT_SECONDS, sig.duration)
+    timeline = pd.DataFrame(seg, columns=list(GENRES))
+    timeline.insert(0, "end_s", ends)
+    timeline.insert(0, "start_s", starts)
+
+    order = np.argsort(-clip, kind="stable")
+    conf = float(clip[order[0]])
+    low = conf < LOW_CONFIDENCE_PROB
+    not_music = False
+    if nov is not None:
+        not_music = nov["score"] > nov["threshold"] or (low and nov["score"] > nov["suspect_threshold"])
+    manifest = getattr(predictor, "manifest", {}) or {}
+    name = str(getattr(predictor, "name", None) or manifest.get("name", "model"))
+    verdict = _verdict(GENRES[order[0]], conf, (GENRES[order[1]], float(clip[order[1]])), low,
+                       not_music, nov)
+    timings = {"decode": (t1 - t0) * 1e3, "model_load": (t2 - t1) * 1e3,
+               "inference": (t3 - t2) * 1e3, "novelty": (t4 - t3) * 1e3}
+    timings["total"] = (time.perf_counter() - t0) * 1e3
+    return Prediction(
+        probabilities=clip, timeline=timeline, model=name,
+        model_display_name=str(manifest.get("display_name", name)), timings_ms=timings,
+        notes=notes, low_confidence=bool(low), not_music=bool(not_music), verdict=verdict,
+        novelty=nov, duration_s=float(sig.duration), original_duration_s=sig.original_duration,
+        truncated=bool(sig.truncated), source=str(sig.source))
+
+
+def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True) -> list:
+    """:func:`predict` over many inputs; a failing input gives its ``GenreError`` in its slot.
+
+    Parameters
+    ----------
+    sources : list
+        Paths (or bytes) to classify.
+    n_jobs : int
+        joblib workers (processes; each loads the model once). Use 1 for a loaded Predictor
+        object that cannot be pickled.
+    progress : bool
+        tqdm progress bar on stderr.
+
+    Returns
+    -------
+    list of Prediction or Failure, in input order (``Failure``: ``kind`` = the error class name,
+    ``message`` for a person, ``model_error`` True for a ``ModelError``).
+    """
+    from tqdm.auto import tqdm
+
+    sources = list(sources)
+    bar = tqdm(total=len(sources), desc="predict", unit="file", disable=not progress)
+    try:
+        if n_jobs == 1 or len(sources) <= 1:
+            out = []
+            for s in sources:
+                out.append(_safe_predict(s, model))
+                bar.update()
+            return out
+        from joblib import Parallel, delayed
+
+        out = []
+        for r in Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_safe_predict)(s, model) for s in sources):
+            out.append(r)
+            bar.update()
+        return out
+    finally:
+        bar.close()
+
+
+def _safe_predict(source, model):
+    try:
+        return predict(source, model)
+    except GenreError as exc:
+        # GenreError subclasses rebuild their message in __init__; pass a picklable stand-in
+        return Failure(type(exc).__name__, str(exc), isinstance(exc, ModelError))
+
+
+@dataclass
+class Failure:
+    """A per-input failure from :func:`predict_many` (picklable across joblib workers)."""
+
+    kind: str
+    message: str
+    model_error: bool = False
+
+    def __str__(self) -> str:
+        return self.message
