@@ -1,0 +1,128 @@
+"""End-to-end prediction latency and memory, measured in one run on this machine.
+
+    nice .venv/bin/python benchmarks/bench_predict.py [--runs 5] [--clip PATH] [--deep] [--json]
+
+Prints, for a 30-s clip (default: GTZAN blues.00000):
+- the cold first call of the default feature model in this fresh process (model load from the
+  registry, numba compilation of librosa's kernels unless cached, decode, features, model),
+- the median (and min/max) of ``--runs`` warm calls with the breakdown decode / inference
+  (features + model) / non-music check,
+- peak resident memory (``resource.getrusage().ru_maxrss``) and the peak Python allocation of
+  one warm call (``tracemalloc``),
+- with ``--deep``: the same for every shipped model whose manifest ``input`` is ``"audio"``
+  (deep / pretrained), with ``import tensorflow`` timed separately.
+The target is a warm end-to-end call under 0.5 s for the default model. Not a timed test:
+figures depend on the load of the machine; run it with ``nice`` on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+T_START = time.perf_counter()
+import numpy as np  # noqa: E402
+
+from genre import config  # noqa: E402
+
+TARGET_MS = 500.0
+
+
+def _rss_mb() -> float:
+    # Linux: ru_maxrss is in KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def bench_model(predict_mod, clip: Path, model: str | None, runs: int) -> dict:
+    t0 = time.perf_counter()
+    first = predict_mod.predict(clip, model=model)
+    cold_ms = (time.perf_counter() - t0) * 1e3
+    warm = [predict_mod.predict(clip, model=model) for _ in range(runs)]
+    parts = {k: _stats([w.timings_ms[k] for w in warm]) for k in warm[0].timings_ms}
+    wall = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        predict_mod.predict(clip, model=model)
+        wall.append((time.perf_counter() - t) * 1e3)
+    tracemalloc.start()
+    predict_mod.predict(clip, model=model)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"model": first.model, "display_name": first.model_display_name,
+            "clip_s": first.duration_s, "answer": first.genre,
+            "cold_first_call_ms": cold_ms, "cold_breakdown_ms": first.timings_ms,
+            "warm_wall_ms": _stats(wall), "warm_breakdown_ms": parts,
+            "tracemalloc_peak_mb": peak / 2**20, "ru_maxrss_mb_after": _rss_mb(),
+            "under_target": statistics.median(wall) < TARGET_MS}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5, help="warm runs per model (default 5)")
+    ap.add_argument("--clip", type=Path, default=config.data_dir() / "audio" / "blues" / "blues.00000.flac")
+    ap.add_argument("--deep", action="store_true", help="also benchmark the audio-input (deep) models")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+
+    report: dict = {"clip": str(args.clip), "runs": args.runs, "target_ms": TARGET_MS}
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    from genre import predict as P
+
+    report["import_genre_predict_ms"] = (time.perf_counter() - t) * 1e3
+    report["rss_before_mb"] = rss0
+    report["default"] = bench_model(P, args.clip, None, args.runs)
+
+    if args.deep:
+        from genre import registry
+
+        deep = [m["name"] for m in registry.list_models() if m.get("input") == "audio"]
+        report["deep"] = []
+        if deep:
+            t = time.perf_counter()
+            import tensorflow  # noqa: F401
+
+            report["import_tensorflow_ms"] = (time.perf_counter() - t) * 1e3
+            report["rss_after_tf_import_mb"] = _rss_mb()
+        for name in deep:
+            report["deep"].append(bench_model(P, args.clip, name, args.runs))
+    report["ru_maxrss_mb"] = _rss_mb()
+    report["total_s"] = time.perf_counter() - T_START
+
+    if args.json:
+        print(json.dumps(report, indent=1, default=float))
+        return report
+    print(f"clip: {args.clip} ({report['default']['clip_s']:.1f} s); {args.runs} warm runs per model; "
+          f"import genre.predict {report['import_genre_predict_ms']:.0f} ms")
+    if "import_tensorflow_ms" in report:
+        print(f"import tensorflow: {report['import_tensorflow_ms']:.0f} ms "
+              f"(RSS {report['rss_after_tf_import_mb']:.0f} MB after)")
+    rows = [report["default"], *report.get("deep", [])]
+    print(f"{'model':<24}{'cold ms':>9}{'warm ms':>9}{'min':>7}{'max':>7}{'decode':>8}{'infer':>8}"
+          f"{'novelty':>9}{'alloc MB':>10}  <{TARGET_MS:.0f} ms")
+    for r in rows:
+        b = r["warm_breakdown_ms"]
+        w = r["warm_wall_ms"]
+        print(f"{r['model']:<24}{r['cold_first_call_ms']:>9.0f}{w['median']:>9.0f}{w['min']:>7.0f}"
+              f"{w['max']:>7.0f}{b['decode']['median']:>8.0f}{b['inference']['median']:>8.0f}"
+              f"{b['novelty']['median']:>9.0f}{r['tracemalloc_peak_mb']:>10.1f}  "
+              f"{'yes' if r['under_target'] else 'NO'}")
+    print(f"peak resident memory (ru_maxrss): {report['ru_maxrss_mb']:.0f} MB "
+          f"(before importing genre.predict: {rss0:.0f} MB)")
+    return report
+
+
+if __name__ == "__main__":
+    main()

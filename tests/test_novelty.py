@@ -1,0 +1,124 @@
+"""genre.novelty: the shipped non-music detector flags speech and a whale, and not music.
+
+The recordings in ../shared/samples were never used to fit or tune the detector; they are the test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from genre import audio, datasets, novelty, registry
+from genre.config import FEATURE_COLUMNS, SR, data_dir, samples_dir
+
+MUSIC = ["brahms_hungarian_dance_5.ogg", "macleod_vibe_ace.ogg", "hobbs_lets_go_fishin.ogg"]
+NOT_MUSIC = ["speech_librispeech.ogg", "humpback_whale.ogg"]
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return novelty.load()
+
+
+@pytest.fixture(scope="module")
+def sample_scores(detector):
+    out = {}
+    for name in MUSIC + NOT_MUSIC:
+        sig = audio.load(samples_dir() / name)
+        out[name] = detector.score_signal(sig.y, sig.sr)
+    return out
+
+
+def test_shipped_artifact_is_verified_and_documented():
+    man = registry.verify(novelty.NAME)
+    assert man["kind"] == "novelty"
+    assert man["feature_columns"] == list(FEATURE_COLUMNS)
+    # the thresholds are the stated percentiles of held-out music scores
+    assert man["threshold"] > man["suspect_threshold"] > man["heldout_music"]["median"]
+    assert man["heldout_music"]["flagged_share"] <= 1 - man["threshold_percentile"] / 100 + 1e-9
+
+
+def test_thresholds_match_heldout_percentiles(detector):
+    s = detector.heldout_scores_
+    assert detector.threshold_ == pytest.approx(np.percentile(s, detector.percentile))
+    assert detector.suspect_threshold_ == pytest.approx(np.percentile(s, detector.suspect_percentile))
+    assert detector.percentile_of(detector.threshold_) >= detector.percentile
+
+
+@pytest.mark.parametrize("name", NOT_MUSIC)
+def test_non_music_samples_are_flagged(sample_scores, name):
+    r = sample_scores[name]
+    assert r["score"] > r["threshold"], r
+
+
+@pytest.mark.parametrize("name", MUSIC)
+def test_music_samples_are_not_flagged(sample_scores, name):
+    r = sample_scores[name]
+    assert r["score"] <= r["threshold"], r
+
+
+def test_real_gtzan_audio_scores_like_music(detector):
+    # decoded audio -> our extractor -> detector: a 22050 Hz GTZAN clip of each of three genres
+    for clip in ("blues.00000", "classical.00000", "metal.00000"):
+        genre = clip.split(".")[0]
+        sig = audio.load(data_dir() / "audio" / genre / f"{clip}.flac")
+        r = detector.score_signal(sig.y, sig.sr)
+        assert r["score"] <= r["threshold"], (clip, r)
+
+
+def test_synthetic_noise_and_tone_are_flagged(detector):
+    made = dict(novelty.synthetic_negatives(seed=1, seconds=10.0, speech=False))
+    for name in ("white_noise", "tone_1khz"):
+        r = detector.score_signal(made[name], SR)
+        assert r["score"] > r["threshold"], (name, r)
+
+
+def test_windows_cover_long_inputs_evenly():
+    w = int(novelty.WINDOW_SECONDS * SR)
+    assert novelty.windows(10 * SR) == [(0, 10 * SR)]
+    assert novelty.windows(int(1.4 * w)) == [(0, int(1.4 * w))]
+    spans = novelty.windows(20 * w)
+    assert len(spans) == novelty.MAX_WINDOWS
+    assert spans[0][0] == 0 and spans[-1][1] == 20 * w
+    assert all(b - a == w for a, b in spans)
+
+
+def test_heldout_scores_exceed_training_scores():
+    # a clip scored by a detector that never saw it (or its artist) is farther than when seen
+    table = datasets.published_table()
+    groups = datasets.artist_groups().reindex(table.index).fillna("?")
+    X = table[list(FEATURE_COLUMNS)].to_numpy()
+    y = table["genre"].to_numpy()
+    held = novelty.heldout_scores(X, y, groups.to_numpy(), n_folds=5)
+    fitted = novelty.NoveltyDetector().fit(X, y).score_samples(X)
+    assert np.median(held) > np.median(fitted)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return root, novelty.fit_and_save(models_dir=root, speech=False)
+
+
+def test_fit_and_save_round_trip(saved):
+    root, man = saved
+    assert (root / "novelty" / "model.skops").is_file()
+    json.dumps(man)
+    det = novelty.load(str(root))
+    assert det.threshold_ == pytest.approx(man["threshold"])
+    items = man["validation_synthetic_negatives"]["items"]
+    assert {i["name"] for i in items} >= {"white_noise", "pink_noise", "tone_1khz"}
+
+
+def test_tampered_artifact_is_refused(saved, tmp_path):
+    import shutil
+
+    from genre.errors import ModelError
+
+    shutil.copytree(saved[0] / "novelty", tmp_path / "novelty")
+    f = tmp_path / "novelty" / "model.skops"
+    f.write_bytes(f.read_bytes() + b"x")
+    with pytest.raises(ModelError):
+        novelty.load(str(tmp_path))

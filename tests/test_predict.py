@@ -1,0 +1,149 @@
+"""genre.predict on real recordings: the openly licensed samples, a GTZAN clip, and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genre import predict as P
+from genre.config import GENRES, SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.errors import AudioError, ModelError, NotAudioError, TooShortError
+
+#: ../shared/samples/README.md: the expected answer of each recording.
+EXPECTED = {
+    "brahms_hungarian_dance_5.ogg": "classical",
+    "macleod_vibe_ace.ogg": "jazz",
+    "hobbs_lets_go_fishin.ogg": "country",
+}
+NOT_MUSIC = ["speech_librispeech.ogg", "humpback_whale.ogg"]
+
+
+@pytest.fixture(scope="module")
+def sample_predictions():
+    return {name: P.predict(samples_dir() / name) for name in [*EXPECTED, *NOT_MUSIC]}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_music_samples_get_their_genre(sample_predictions, name):
+    p = sample_predictions[name]
+    assert not p.not_music, p.verdict
+    assert p.genre == EXPECTED[name], (p.top(3), p.verdict)
+
+
+@pytest.mark.parametrize("name", NOT_MUSIC)
+def test_non_music_samples_are_flagged(sample_predictions, name):
+    p = sample_predictions[name]
+    assert p.not_music, (p.novelty, p.top(3))
+    assert "not sound like music" in p.verdict
+
+
+def test_prediction_structure(sample_predictions):
+    p = sample_predictions["hobbs_lets_go_fishin.ogg"]
+    assert p.probabilities.shape == (len(GENRES),)
+    assert p.probabilities.sum() == pytest.approx(1.0)
+    # timeline: one row per 3-s segment covering the clip, each row a distribution
+    tl = p.timeline
+    assert list(tl.columns) == ["start_s", "end_s", *GENRES]
+    assert len(tl) == pytest.approx(p.duration_s / SEGMENT_SECONDS, abs=1)
+    assert (tl["end_s"] > tl["start_s"]).all() and tl["end_s"].max() <= p.duration_s + 1e-6
+    np.testing.assert_allclose(tl[list(GENRES)].sum(axis=1), 1.0, atol=1e-6)
+    # ranked top-k agrees with the probability vector
+    top = p.top(3)
+    assert [g for g, _ in top] == [GENRES[i] for i in np.argsort(-p.probabilities)[:3]]
+    assert top[0][1] >= top[1][1] >= top[2][1]
+    assert len(p.top(99)) == len(GENRES)
+    assert set(p.timings_ms) >= {"decode", "inference", "novelty", "total"}
+    assert p.timings_ms["total"] >= p.timings_ms["decode"] + p.timings_ms["inference"]
+    assert p.model and p.model_display_name
+    assert 0 <= p.segment_agreement <= 1
+
+
+def test_to_dict_is_json(sample_predictions):
+    for p in sample_predictions.values():
+        d = json.loads(json.dumps(p.to_dict(), allow_nan=False))
+        assert d["genre"] == p.genre
+        assert set(d["probabilities"]) == set(GENRES)
+        assert len(d["timeline"]["start_s"]) == len(p.timeline)
+        assert d["not_music"] == p.not_music and d["verdict"] == p.verdict
+
+
+def test_real_gtzan_clip():
+    p = P.predict(data_dir() / "audio" / "classical" / "classical.00000.flac")
+    assert p.genre == "classical"
+    assert not p.not_music
+    assert p.duration_s == pytest.approx(30.0, abs=0.7)
+
+
+def test_bytes_input_matches_path_input():
+    path = samples_dir() / "brahms_hungarian_dance_5.ogg"
+    a = P.predict(path)
+    b = P.predict(path.read_bytes())
+    np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-9)
+    assert b.source == "<bytes>"
+
+
+def test_models_are_cached_per_process():
+    assert P.load_model(None) is P.load_model(None)
+
+
+def test_bad_bytes_raise_typed_audio_error():
+    with pytest.raises(NotAudioError):
+        P.predict(b"definitely not an audio file" * 50)
+    with pytest.raises(AudioError):
+        P.predict(b"")
+
+
+def test_too_short_audio_is_refused():
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.sin(np.arange(SR) * 0.05)).astype(np.float32), SR, format="WAV")
+    with pytest.raises(TooShortError):
+        P.predict(buf.getvalue())
+
+
+def test_unknown_model_is_a_model_error():
+    with pytest.raises(ModelError):
+        P.predict(samples_dir() / "speech_librispeech.ogg", model="no_such_model")
+
+
+class _Fixed:
+    """A duck-typed Predictor returning given probabilities (to check the flag logic alone)."""
+
+    name = "fixed"
+    manifest = {"display_name": "Fixed"}
+
+    def __init__(self, probs):
+        self.probs = np.asarray(probs, float)
+
+    def predict_segments(self, y):
+        starts = np.arange(0, len(y) / SR - SEGMENT_SECONDS + 1e-9, SEGMENT_SECONDS)
+        return starts, np.tile(self.probs, (len(starts), 1))
+
+    def predict_clip(self, y):
+        return self.probs
+
+
+def test_low_confidence_flag_follows_top_probability():
+    path = data_dir() / "audio" / "blues" / "blues.00000.flac"
+    sure = np.full(10, 0.2 / 9)
+    sure[0] = 0.8
+    unsure = np.full(10, 0.6 / 9)
+    unsure[0] = 0.4
+    a = P.predict(path, model=_Fixed(sure), novelty=False)
+    b = P.predict(path, model=_Fixed(unsure), novelty=False)
+    assert a.model == "fixed" and a.model_display_name == "Fixed"
+    assert not a.low_confidence and a.genre == "blues"
+    assert b.low_confidence and "Uncertain" in b.verdict
+    assert not b.not_music  # the detector was not run
+    # with the shipped detector, the non-music check runs and its numbers are reported
+    nov = P.predict(path, model=_Fixed(sure)).novelty
+    assert nov is not None and nov["score"] <= nov["threshold"]
+
+
+def test_broken_model_output_is_a_model_error():
+    with pytest.raises(ModelError):
+        P.predict(data_dir() / "audio" / "blues" / "blues.00000.flac", model=_Fixed(np.ones(7) / 7),
+                  novelty=False)
