@@ -175,13 +175,22 @@ def _decode_soundfile(opener: Any, max_seconds: float) -> _Decoded | None:
             if data.shape[0] < want:
                 break
         hit_limit = limit is not None and got >= limit
-        if hit_limit and declared is not None and declared <= limit:
-            hit_limit = False  # exactly the limit, nothing left
+        if hit_limit:  # exactly the limit with nothing left is not a cut
+            if declared is not None:
+                hit_limit = declared > limit
+            else:
+                try:
+                    hit_limit = f.read(frames=1, dtype="float32").shape[0] > 0
+                except Exception:
+                    hit_limit = False
     y = parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else np.zeros(0, np.float32))
     notes: list[str] = []
     damaged = error is not None or got == 0
     declared_s = declared / native_sr if declared else None
-    if not hit_limit and (error is not None or (declared is not None and got < declared)):
+    # Some headers only estimate the length (MP3 without a Xing frame): allow a margin before calling
+    # a short stream damaged.
+    short = declared is not None and declared - got > max(native_sr, 0.05 * declared)
+    if not hit_limit and got and (error is not None or short):
         notes.append(
             f"The {what} stream ends early or is damaged: only {_fmt_seconds(got / native_sr)} could be "
             + (f"decoded of the {_fmt_seconds(declared_s)} its header announces." if declared_s else "decoded.")
@@ -312,14 +321,16 @@ def _decode(opener: Any, max_seconds: float) -> _Decoded:
         return dec
     try:
         alt = _decode_pyav(opener, max_seconds)
-    except AudioError as exc:
-        if dec is None:
+    except Exception as exc:
+        if dec is None and isinstance(exc, AudioError):
             kind = _sniff(opener)
             if kind and isinstance(exc, NotAudioError):
                 raise CorruptAudioError(
                     f"The data looks like {kind} but the rest is damaged or cut off.") from exc
             raise
-        alt = None
+        if dec is None:
+            raise
+        alt = None  # keep what libsndfile managed to read
     if dec is None or (alt is not None and alt.y.shape[0] / alt.native_sr >= dec.y.shape[0] / dec.native_sr):
         dec = alt
     if dec.y.shape[0] == 0:

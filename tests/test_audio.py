@@ -332,3 +332,20 @@ def test_long_aac_is_cut_while_decoding():
     assert sig.truncated and sig.duration == pytest.approx(5.0)
     assert sig.original_duration == pytest.approx(12.0, abs=0.1)
     assert "first 5.0 s" in sig.notes[0]
+
+
+def test_cut_mp3_whose_header_gives_the_length():
+    data = sf_bytes(tone(10.0, 44100, 2), 44100, "MP3", "MPEG_LAYER_III")
+    sig = audio.load(data[: len(data) // 2])
+    assert sig.duration == pytest.approx(5.0, abs=0.3)
+    assert len(sig.notes) == 1 and "ends early" in sig.notes[0] and "10.0 s" in sig.notes[0]
+    assert sig.original_duration == pytest.approx(sig.duration, abs=0.01)
+    assert not sig.truncated  # truncated means "cut at the limit", not "damaged"
+
+
+def test_cut_wav_decodes_what_is_there():
+    # libsndfile corrects a WAV data length that overruns the file, so only the length can be checked
+    data = sf_bytes(tone(10.0, 44100, 2), 44100, "WAV", "PCM_16")
+    sig = audio.load(data[: len(data) // 2])
+    assert sig.duration == pytest.approx(5.0, abs=0.01)
+    assert sig.original_duration == pytest.approx(sig.duration)
