@@ -1,0 +1,291 @@
+"""Plotly figure builders for the dashboard: plain data in (arrays, DataFrames, dicts), figure out.
+
+Nothing here reads files, trains or extracts features; every function is usable from a notebook
+and testable without Streamlit. Genre colours are fixed (:data:`GENRE_COLORS`) so that a genre
+looks the same on every chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from genre.config import GENRES
+
+__all__ = [
+    "GENRE_COLORS", "feature_by_genre", "correlation_heatmap", "embedding_scatter",
+    "protocol_gap", "confusion_heatmap", "per_genre_f1", "cost_chart", "probability_bars",
+    "timeline", "waveform", "spectrogram",
+]
+
+#: One colour per genre (Plotly's D3 palette), in :data:`genre.config.GENRES` order.
+GENRE_COLORS: dict[str, str] = dict(zip(GENRES, (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)))
+_OTHER = "#444444"
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+
+
+def _color(genre: str) -> str:
+    return GENRE_COLORS.get(str(genre), _OTHER)
+
+
+def _genre_order(values: Sequence[str]) -> list[str]:
+    present = set(map(str, values))
+    return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
+
+
+def feature_by_genre(table: pd.DataFrame, feature: str, *, kind: str = "box",
+                     genre_col: str = "genre", title: str | None = None) -> go.Figure:
+    """Distribution of one feature per genre.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per clip with columns ``feature`` and ``genre_col``.
+    feature : str
+        Column to plot (e.g. ``"tempo"``, in its own units).
+    kind : {"box", "violin", "histogram"}
+        Box plots (with every clip as a point), violins, or overlaid histograms.
+    """
+    if feature not in table.columns:
+        raise KeyError(f"No column {feature!r} in the table.")
+    fig = go.Figure()
+    for g in _genre_order(table[genre_col]):
+        v = table.loc[table[genre_col] == g, feature]
+        if kind == "violin":
+            fig.add_trace(go.Violin(y=v, name=g, line_color=_color(g), box_visible=True,
+                                    meanline_visible=True, points=False))
+        elif kind == "histogram":
+            fig.add_trace(go.Histogram(x=v, name=g, marker_color=_color(g), opacity=0.55))
+        elif kind == "box":
+            fig.add_trace(go.Box(y=v, name=g, marker_color=_color(g), boxpoints="outliers",
+                                 hovertext=list(v.index.astype(str)) if v.index.dtype == object else None))
+        else:
+            raise ValueError(f"kind must be 'box', 'violin' or 'histogram', not {kind!r}")
+    if kind == "histogram":
+        fig.update_layout(barmode="overlay", xaxis_title=feature, yaxis_title="clips")
+    else:
+        fig.update_layout(showlegend=False, yaxis_title=feature, xaxis_title="genre")
+    fig.update_layout(title=title or f"{feature} by genre", **_LAYOUT)
+    return fig
+
+
+def correlation_heatmap(table: pd.DataFrame, columns: Sequence[str], *,
+                        method: str = "pearson", title: str | None = None) -> go.Figure:
+    """Correlation matrix of ``columns`` of ``table`` (``method``: pearson or spearman)."""
+    corr = table[list(columns)].corr(method=method)
+    fig = go.Figure(go.Heatmap(
+        z=corr.to_numpy(), x=list(corr.columns), y=list(corr.index), zmin=-1, zmax=1,
+        colorscale="RdBu", reversescale=True, colorbar=dict(title="r"),
+        hovertemplate="%{y} vs %{x}: r = %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=title or f"Feature correlations ({method})", height=700,
+                      yaxis=dict(autorange="reversed"), **_LAYOUT)
+    return fig
+
+
+def embedding_scatter(points: pd.DataFrame, x: str, y: str, *, genre_col: str = "genre",
+                      highlight: pd.Series | None = None, title: str = "",
+                      hover_cols: Sequence[str] = ("clip", "artist", "title", "split")) -> go.Figure:
+    """2-D scatter of clips coloured by genre; hover shows clip id, artist, title and split.
+
+    Parameters
+    ----------
+    points : DataFrame
+        One row per clip with columns ``x``, ``y``, ``genre_col`` and the ``hover_cols``.
+    highlight : bool Series aligned with ``points``, optional
+        Rows drawn as large open diamonds on top (outliers, excluded clips).
+    Returns
+    -------
+    Figure
+        One trace per genre (plus the highlight trace); each point's ``customdata[0]`` is its
+        clip id, so selection events can be mapped back to clips.
+    """
+    hover_cols = [c for c in hover_cols if c in points.columns]
+    lines = "<br>".join(f"{c}: %{{customdata[{i}]}}" for i, c in enumerate(hover_cols))
+    fig = go.Figure()
+    for g in _genre_order(points[genre_col]):
+        part = points[points[genre_col] == g]
+        fig.add_trace(go.Scattergl(
+            x=part[x], y=part[y], mode="markers", name=g,
+            marker=dict(color=_color(g), size=6, opacity=0.8),
+            customdata=part[hover_cols].astype(str).to_numpy(),
+            hovertemplate=f"<b>{g}</b><br>{lines}<extra></extra>"))
+    if highlight is not None and bool(np.asarray(highlight).any()):
+        part = points[np.asarray(highlight, dtype=bool)]
+        fig.add_trace(go.Scattergl(
+            x=part[x], y=part[y], mode="markers", name="highlighted",
+            marker=dict(symbol="diamond-open", size=12, color="black", line=dict(width=1.5)),
+            customdata=part[hover_cols].astype(str).to_numpy(),
+            hovertemplate=f"<b>highlighted</b><br>{lines}<extra></extra>"))
+    fig.update_layout(title=title, height=600, xaxis_title=x, yaxis_title=y,
+                      legend=dict(itemsizing="constant"), dragmode="lasso", **_LAYOUT)
+    return fig
+
+
+def protocol_gap(scores: pd.DataFrame, *, honest: str, optimistic: str, metric: str = "accuracy",
+                 label_col: str = "model", honest_name: str | None = None,
+                 optimistic_name: str | None = None) -> go.Figure:
+    """Dumbbell chart: each model's score on an honest protocol and on an optimistic one.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Wide: one row per model, a ``label_col`` column and one column per protocol (0-1).
+    honest, optimistic : str
+        Column names of the two protocols; the line between the dots is the gap.
+    """
+    df = scores.dropna(subset=[honest, optimistic]).sort_values(honest)
+    fig = go.Figure()
+    for _, r in df.iterrows():
+        fig.add_trace(go.Scatter(x=[r[honest], r[optimistic]], y=[r[label_col]] * 2, mode="lines",
+                                 line=dict(color="#bbbbbb", width=3), showlegend=False,
+                                 hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=df[honest], y=df[label_col], mode="markers", name=honest_name or honest,
+        marker=dict(size=13, color="#d6336c"),
+        hovertemplate="%{y}: %{x:.1%}<extra>" + (honest_name or honest) + "</extra>"))
+    fig.add_trace(go.Scatter(
+        x=df[optimistic], y=df[label_col], mode="markers", name=optimistic_name or optimistic,
+        marker=dict(size=13, color="#868e96"),
+        customdata=(df[optimistic] - df[honest]).to_numpy(),
+        hovertemplate="%{y}: %{x:.1%} (+%{customdata:.1%})<extra>"
+                      + (optimistic_name or optimistic) + "</extra>"))
+    fig.update_layout(title=f"{metric}: honest vs optimistic protocol", xaxis_tickformat=".0%",
+                      xaxis_title=metric, height=max(300, 40 * len(df) + 120),
+                      legend=dict(orientation="h", y=-0.15), **_LAYOUT)
+    return fig
+
+
+def confusion_heatmap(confusion: Sequence[Sequence[float]], labels: Sequence[str], *,
+                      normalize: bool = True, title: str = "") -> go.Figure:
+    """Confusion matrix (rows = true genre, columns = predicted), row-normalised by default."""
+    cm = np.asarray(confusion, dtype=float)
+    if cm.shape != (len(labels), len(labels)):
+        raise ValueError(f"confusion has shape {cm.shape}, expected {len(labels)} x {len(labels)}")
+    counts = cm.copy()
+    if normalize:
+        rows = cm.sum(axis=1, keepdims=True)
+        cm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    text = [[(f"{v:.0%}" if normalize else f"{v:.0f}") if c > 0 else "" for v, c in zip(rv, rc)]
+            for rv, rc in zip(cm, counts)]
+    fig = go.Figure(go.Heatmap(
+        z=cm, x=list(labels), y=list(labels), colorscale="Blues", zmin=0,
+        zmax=1 if normalize else None, text=text, texttemplate="%{text}",
+        customdata=counts, colorbar=dict(title="share" if normalize else "clips"),
+        hovertemplate="true %{y}, predicted %{x}: %{z:.2f} (%{customdata:.0f} clips)<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", height=520,
+                      yaxis=dict(autorange="reversed"), **_LAYOUT)
+    return fig
+
+
+def per_genre_f1(f1: pd.DataFrame, *, title: str = "Per-genre F1") -> go.Figure:
+    """Heatmap of F1 (0-1): rows = models (index), columns = genres."""
+    fig = go.Figure(go.Heatmap(
+        z=f1.to_numpy(dtype=float), x=list(f1.columns), y=list(f1.index), colorscale="Viridis",
+        zmin=0, zmax=1, text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(
+            f1.to_numpy(dtype=float)), texttemplate="%{text}",
+        hovertemplate="%{y}, %{x}: F1 %{z:.2f}<extra></extra>", colorbar=dict(title="F1")))
+    fig.update_layout(title=title, height=max(300, 32 * len(f1) + 140),
+                      yaxis=dict(autorange="reversed"), **_LAYOUT)
+    return fig
+
+
+def cost_chart(costs: pd.DataFrame, *, x: str = "latency_ms", y: str = "accuracy",
+               size: str | None = "size_bytes", label_col: str = "model",
+               title: str = "Accuracy vs latency") -> go.Figure:
+    """Scatter of each model's accuracy against a cost column (log x), marker area ~ ``size``."""
+    df = costs.dropna(subset=[x, y])
+    sizes = None
+    if size and size in df.columns and df[size].notna().any():
+        s = df[size].fillna(0).astype(float).to_numpy()
+        sizes = 10 + 30 * np.sqrt(s / max(s.max(), 1.0))
+    fig = go.Figure(go.Scatter(
+        x=df[x], y=df[y], mode="markers+text", text=df[label_col], textposition="top center",
+        marker=dict(size=sizes if sizes is not None else 12, color="#d6336c", opacity=0.7),
+        hovertemplate="%{text}: %{y:.1%}, %{x:.3g}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_type="log", xaxis_title=x, yaxis_title=y,
+                      yaxis_tickformat=".0%", height=420, **_LAYOUT)
+    return fig
+
+
+def probability_bars(probabilities: Mapping[str, float], *, top: int | None = None,
+                     title: str = "") -> go.Figure:
+    """Horizontal bars of genre probabilities, highest on top."""
+    items = sorted(probabilities.items(), key=lambda kv: kv[1], reverse=True)
+    if top:
+        items = items[:top]
+    items = items[::-1]
+    fig = go.Figure(go.Bar(
+        x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
+        marker_color=[_color(k) for k, _ in items], text=[f"{v:.0%}" for _, v in items],
+        textposition="auto", hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      height=60 + 34 * len(items), **_LAYOUT)
+    return fig
+
+
+def timeline(starts_s: Sequence[float], probabilities: np.ndarray, *,
+             genres: Sequence[str] = GENRES, segment_s: float | None = None,
+             title: str = "Genre probabilities over time") -> go.Figure:
+    """Stacked area of per-segment genre probabilities.
+
+    Parameters
+    ----------
+    starts_s : (n,) segment start times (s).
+    probabilities : (n, len(genres)) rows summing to 1.
+    segment_s : segment length (s); points are drawn at segment centres if given.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    t = np.asarray(starts_s, dtype=float) + (segment_s / 2 if segment_s else 0.0)
+    if p.ndim != 2 or p.shape != (len(t), len(genres)):
+        raise ValueError(f"probabilities has shape {p.shape}, expected ({len(t)}, {len(genres)})")
+    fig = go.Figure()
+    for j, g in enumerate(genres):
+        fig.add_trace(go.Scatter(x=t, y=p[:, j], name=g, mode="lines", stackgroup="one",
+                                 line=dict(width=0.5, color=_color(g)),
+                                 hovertemplate=f"{g}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis=dict(range=[0, 1], tickformat=".0%"),
+                      height=340, hovermode="x unified", **_LAYOUT)
+    return fig
+
+
+def waveform(y: np.ndarray, sr: int, *, max_points: int = 3000, title: str = "Waveform") -> go.Figure:
+    """Min/max envelope of a mono signal ``y`` at ``sr`` Hz, reduced to about ``max_points`` columns."""
+    y = np.asarray(y, dtype=np.float32).ravel()
+    n = len(y)
+    step = max(1, int(np.ceil(n / max_points)))
+    m = n // step
+    if m == 0:
+        lo = hi = y
+        t = np.arange(n) / sr
+    else:
+        blocks = y[: m * step].reshape(m, step)
+        lo, hi = blocks.min(axis=1), blocks.max(axis=1)
+        t = (np.arange(m) * step + step / 2) / sr
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0.6, color="#d6336c"),
+                             showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0.6, color="#d6336c"),
+                             fill="tonexty", showlegend=False, hoverinfo="skip"))
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="amplitude", height=220,
+                      **_LAYOUT)
+    return fig
+
+
+def spectrogram(db: np.ndarray, sr: int, hop_length: int, *, title: str = "Mel spectrogram",
+                max_frames: int = 2000) -> go.Figure:
+    """Heatmap of a (n_bins, frames) dB matrix; x in seconds, y = mel bin index."""
+    s = np.asarray(db, dtype=np.float32)
+    step = max(1, int(np.ceil(s.shape[1] / max_frames)))
+    s = s[:, ::step]
+    t = np.arange(s.shape[1]) * step * hop_length / sr
+    fig = go.Figure(go.Heatmap(z=s, x=t, colorscale="Magma", colorbar=dict(title="dB"),
+                               hovertemplate="%{x:.2f} s, bin %{y}: %{z:.1f} dB<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mel bin", height=300,
+                      **_LAYOUT)
+    return fig
