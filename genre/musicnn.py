@@ -1,0 +1,533 @@
+"""Pretrained musicnn (MSD_musicnn) in Keras 3: 50 Million-Song-Dataset tags, zero-shot genres, embeddings.
+
+musicnn (Pons & Serra, 2019, "musicnn: pre-trained convolutional neural networks for music audio
+tagging", ISMIR late-breaking demo; ISC licence, see ``models/musicnn/LICENSE``) is a tagger trained
+on the Million Song Dataset's 50 most frequent last.fm tags. ``scripts/convert_musicnn.py`` ports the
+TensorFlow 1 checkpoint shipped in the ``musicnn==0.1.0`` wheel to ``models/musicnn/msd_musicnn.npz``;
+:func:`build_network` rebuilds the MSD_musicnn graph of the wheel's ``models.py`` layer for layer, and
+``tests/test_musicnn.py`` checks it against the original graph's outputs
+(``tests/fixtures/musicnn_reference.npz``, made by ``scripts/musicnn_reference.py``).
+
+Input pipeline (the wheel's ``extractor.batch_data``): audio resampled to 16 kHz (soxr_hq), mel power
+spectrogram with librosa (``n_fft=512``, ``hop_length=256``, 96 bands, librosa's defaults otherwise),
+rounded to float16 as the extractor does, ``log10(10000 * mel + 1)`` (taken in float32: the extractor's
+float16 arithmetic overflows to inf above a mel power of 6.55, which ordinary loud music reaches), cut
+into non-overlapping patches of 187 frames (2.992 s). A signal shorter than one patch is repeat-padded
+to one patch (the padding used in musicnn's training, ``"pad_short": "repeat-pad"``); the tail after the
+last whole patch is dropped, as in the extractor.
+
+Public functions (``y`` is mono float audio at ``sr`` Hz, 22050 by default, e.g. ``genre.audio.load``'s
+``Signal.y``):
+
+- :func:`tags` -> ``{tag: probability}`` averaged over patches; :func:`taggram` -> per patch.
+- :func:`embed` -> ``(n_patches, 200)`` penultimate-layer embeddings (or the 1506-d pooled mid-end).
+- :func:`embed_clip` -> ``(400,)``: mean and max of :func:`embed` over patches.
+- :func:`zero_shot` maps tag probabilities onto the 10 GTZAN genres with :data:`GENRE_TAGS`.
+- :class:`MusicnnZeroShot` and :class:`MusicnnHead` are registry Predictors; :func:`load_classifier`
+  is the registry loader for kind ``"musicnn"``; :func:`save_head` registers a classifier trained on
+  :func:`embed_clip` vectors (e.g. logistic regression on GTZAN) with the weights beside it.
+
+TensorFlow is imported inside functions only; importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from genre.config import GENRES, MODELS_DIR, SR
+from genre.errors import ModelError
+
+__all__ = [
+    "MSD_LABELS", "MUSICNN_SR", "MUSICNN_N_FFT", "MUSICNN_HOP", "MUSICNN_N_MELS", "PATCH_FRAMES",
+    "PATCH_SECONDS", "EMBED_DIM", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
+    "UNMAPPED_GENRES", "logmel", "patches", "build_network", "network", "forward", "taggram", "tags",
+    "embed", "embed_clip", "pool_embeddings", "zero_shot", "MusicnnZeroShot", "MusicnnHead",
+    "save_head", "load_classifier",
+]
+
+#: The 50 MSD tags, in the order of the network's outputs (musicnn 0.1.0 ``configuration.MSD_LABELS``).
+MSD_LABELS: tuple[str, ...] = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
+    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock",
+    "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental",
+    "punk", "oldies", "blues", "hard rock", "ambient", "acoustic", "experimental", "female vocalist",
+    "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
+    "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
+)
+
+#: musicnn's input settings (``configuration.py`` of the wheel): sample rate (Hz), FFT size and hop
+#: (samples), mel bands, and frames per patch (``librosa.time_to_frames(3, ...) + 1``).
+MUSICNN_SR: int = 16000
+MUSICNN_N_FFT: int = 512
+MUSICNN_HOP: int = 256
+MUSICNN_N_MELS: int = 96
+PATCH_FRAMES: int = 187
+#: Length of one patch and step between patches (s).
+PATCH_SECONDS: float = PATCH_FRAMES * MUSICNN_HOP / MUSICNN_SR
+#: Width of the penultimate layer (musicnn's ``penultimate`` feature) and of the pooled mid-end
+#: (max and mean over time of 753 channels, interleaved, as fed to the back-end).
+EMBED_DIM: int = 200
+POOL_DIM: int = 1506
+_MIDEND_DIM: int = 753
+
+#: Converted weights (``scripts/convert_musicnn.py``) and the registry folder they ship in.
+WEIGHTS_FILE: str = "msd_musicnn.npz"
+DEFAULT_DIR: Path = Path(MODELS_DIR) / "musicnn"
+
+#: Zero-shot mapping: GTZAN genre -> the MSD tags that stand for it. A genre's score is the largest
+#: probability among its tags; the 10 scores are then divided by their sum. Choices:
+#: disco has no tag of its own: it is the 70s dance/funk sound, so "70s", "dance" and "funk";
+#: classical has no tag either; "instrumental" is the tag that classical recordings fire most among
+#: those not taken by another genre ("ambient", "easy listening" and "beautiful" also fire on
+#: chill-out/pop), so classical relies on it alone; reggae has no tag at all (none of reggae/ska/dub
+#: is in the 50) and is left unmapped: the zero-shot model never predicts it (score 0).
+GENRE_TAGS: dict[str, tuple[str, ...]] = {
+    "blues": ("blues",),
+    "classical": ("instrumental",),
+    "country": ("country",),
+    "disco": ("70s", "dance", "funk"),
+    "hiphop": ("Hip-Hop", "rnb"),
+    "jazz": ("jazz",),
+    "metal": ("metal", "heavy metal", "hard rock"),
+    "pop": ("pop", "indie pop", "catchy"),
+    "reggae": (),
+    "rock": ("rock", "classic rock", "alternative rock", "indie rock", "punk", "Progressive rock"),
+}
+#: Genres no MSD tag stands for.
+UNMAPPED_GENRES: tuple[str, ...] = tuple(g for g in GENRES if not GENRE_TAGS[g])
+
+_LOCK = threading.Lock()
+_NETWORKS: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------------------------- input
+def _to16k(y: np.ndarray, sr: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"y must be mono, shape (n,); got shape {y.shape}.")
+    if sr == MUSICNN_SR:
+        return y
+    import librosa
+
+    return librosa.resample(y, orig_sr=sr, target_sr=MUSICNN_SR, res_type="soxr_hq").astype(np.float32)
+
+
+def logmel(y: np.ndarray, sr: int = SR) -> np.ndarray:
+    """musicnn's log-compressed mel spectrogram.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio, shape ``(n,)``, full scale 1.0.
+    sr : int
+        Sample rate of ``y`` (Hz); resampled to 16 kHz with soxr_hq when different.
+
+    Returns
+    -------
+    np.ndarray
+        ``(frames, 96)`` float32, ``log10(10000 * mel + 1)`` of the float16-rounded mel power,
+        one frame per 256 samples at 16 kHz (16 ms).
+    """
+    import librosa
+
+    y16 = _to16k(y, sr)
+    mel = librosa.feature.melspectrogram(y=y16, sr=MUSICNN_SR, hop_length=MUSICNN_HOP,
+                                         n_fft=MUSICNN_N_FFT, n_mels=MUSICNN_N_MELS).T
+    mel = mel.astype(np.float16).astype(np.float32)
+    return np.log10(10000.0 * mel + 1.0).astype(np.float32)
+
+
+def patches(y: np.ndarray, sr: int = SR) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``y`` into musicnn's non-overlapping 187-frame log-mel patches.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio, shape ``(n,)``.
+    sr : int
+        Sample rate of ``y`` (Hz).
+
+    Returns
+    -------
+    starts_s : np.ndarray
+        ``(n_patches,)`` start time of each patch (s), multiples of :data:`PATCH_SECONDS`.
+    X : np.ndarray
+        ``(n_patches, 187, 96)`` float32. Input shorter than one patch gives one repeat-padded patch;
+        the tail after the last whole patch is dropped.
+    """
+    rep = logmel(y, sr)
+    n = rep.shape[0]
+    if n == 0:
+        raise ValueError("y is empty.")
+    if n < PATCH_FRAMES:
+        rep = np.tile(rep, (int(np.ceil(PATCH_FRAMES / n)), 1))[:PATCH_FRAMES]
+        n = PATCH_FRAMES
+    starts = np.arange(0, n - PATCH_FRAMES + 1, PATCH_FRAMES)
+    X = np.stack([rep[s:s + PATCH_FRAMES] for s in starts]).astype(np.float32)
+    return starts * (MUSICNN_HOP / MUSICNN_SR), X
+
+
+# ------------------------------------------------------------------------------------- network
+def build_network():
+    """The MSD_musicnn graph of musicnn 0.1.0's ``models.build_musicnn`` as a Keras 3 model.
+
+    Layers carry the TF1 checkpoint's variable-scope names (``conv2d_5``, ``batch_normalization_9``...)
+    so weights map one to one. The mid-end's ``[7, width]`` convolutions over a ``(time, width, 1)``
+    map are written as the equivalent ``Conv1D``s. Batch normalisation uses the stored moving
+    statistics and epsilon 0.001 (TF1 ``tf.layers.batch_normalization`` at inference).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, 187, 96)`` log-mel patches (any number of frames >= 128 works); outputs a dict
+        ``probs`` (sigmoid, 50), ``logits`` (50), ``penultimate`` (200), ``pool`` (1506, max and mean
+        over time interleaved), ``mean_pool`` and ``max_pool`` (753 each).
+    """
+    import keras
+    from keras import layers, ops
+
+    def bn(name):
+        return layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.99, name=name)
+
+    def freq_max(name):  # max over the whole frequency axis, then drop it
+        return layers.Lambda(lambda t: ops.max(t, axis=2), name=name)
+
+    x_in = keras.Input(shape=(None, MUSICNN_N_MELS), name="logmel")
+    x = layers.Reshape((-1, MUSICNN_N_MELS, 1), name="expand")(x_in)
+    x = bn("batch_normalization")(x)
+
+    # front-end: two timbral blocks (7 x 38 and 7 x 67), time padded by 3 ('same' in time only)
+    xp = layers.ZeroPadding2D(((3, 3), (0, 0)), name="pad_timbral")(x)
+    front = []
+    specs = [("conv2d", "batch_normalization_1", 204, (7, int(0.4 * MUSICNN_N_MELS)), "valid"),
+             ("conv2d_1", "batch_normalization_2", 204, (7, int(0.7 * MUSICNN_N_MELS)), "valid"),
+             # three temporal blocks (128/64/32 x 1), TF 'same' padding
+             ("conv2d_2", "batch_normalization_3", 51, (128, 1), "same"),
+             ("conv2d_3", "batch_normalization_4", 51, (64, 1), "same"),
+             ("conv2d_4", "batch_normalization_5", 51, (32, 1), "same")]
+    for conv_name, bn_name, filters, kernel, padding in specs:
+        src = xp if padding == "valid" else x
+        h = layers.Conv2D(filters, kernel, padding=padding, activation="relu", name=conv_name)(src)
+        h = bn(bn_name)(h)
+        front.append(freq_max(f"{conv_name}_freqmax")(h))
+    frontend = layers.Concatenate(axis=-1, name="frontend")(front)  # (b, t, 561)
+
+    # mid-end: three 7-frame convolutions with residual connections
+    h1 = layers.Conv1D(64, 7, padding="valid", activation="relu", name="conv2d_5")(
+        layers.ZeroPadding1D(3, name="pad_mid1")(frontend))
+    h1 = bn("batch_normalization_6")(h1)
+    h2 = layers.Conv1D(64, 7, padding="valid", activation="relu", name="conv2d_6")(
+        layers.ZeroPadding1D(3, name="pad_mid2")(h1))
+    h2 = layers.Add(name="res2")([bn("batch_normalization_7")(h2), h1])
+    h3 = layers.Conv1D(64, 7, padding="valid", activation="relu", name="conv2d_7")(
+        layers.ZeroPadding1D(3, name="pad_mid3")(h2))
+    h3 = layers.Add(name="res3")([bn("batch_normalization_8")(h3), h2])
+    midend = layers.Concatenate(axis=-1, name="midend")([frontend, h1, h2, h3])  # (b, t, 753)
+
+    # back-end: max and mean over time, interleaved as TF1's concat([max, mean], 2) + flatten
+    max_pool = layers.Lambda(lambda t: ops.max(t, axis=1), name="max_pool")(midend)
+    mean_pool = layers.Lambda(lambda t: ops.mean(t, axis=1), name="mean_pool")(midend)
+    pool = layers.Lambda(lambda ts: ops.reshape(ops.stack(ts, axis=-1), (-1, 2 * _MIDEND_DIM)),
+                         name="pool")([max_pool, mean_pool])
+    h = bn("batch_normalization_9")(pool)
+    h = layers.Dense(EMBED_DIM, activation="relu", name="dense")(h)
+    penultimate = bn("batch_normalization_10")(h)
+    logits = layers.Dense(len(MSD_LABELS), name="dense_1")(penultimate)
+    probs = layers.Activation("sigmoid", name="probs")(logits)
+    return keras.Model(x_in, {"probs": probs, "logits": logits, "penultimate": penultimate,
+                              "pool": pool, "mean_pool": mean_pool, "max_pool": max_pool},
+                       name="MSD_musicnn")
+
+
+def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise ModelError(f"musicnn weights {path} are missing; run scripts/convert_musicnn.py.")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def set_weights(model, weights: Mapping[str, np.ndarray]) -> None:
+    """Copy checkpoint-named arrays (``"conv2d/kernel"``, ``"batch_normalization/gamma"``...) into
+    :func:`build_network`'s layers. Every layer with weights must be covered and every array used."""
+    used = set()
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        n = layer.name
+        if n.startswith("batch_normalization"):
+            keys = [f"{n}/gamma", f"{n}/beta", f"{n}/moving_mean", f"{n}/moving_variance"]
+        else:
+            keys = [f"{n}/kernel", f"{n}/bias"]
+        missing = [k for k in keys if k not in weights]
+        if missing:
+            raise ModelError(f"musicnn weights lack {missing}.")
+        vals = [np.asarray(weights[k], dtype=np.float32) for k in keys]
+        targets = [w.shape for w in layer.get_weights()]
+        vals = [v.reshape(t) if v.size == int(np.prod(t)) else v for v, t in zip(vals, targets)]
+        if [v.shape for v in vals] != [tuple(t) for t in targets]:
+            raise ModelError(f"musicnn weights for {n}: shapes {[v.shape for v in vals]} != {targets}.")
+        layer.set_weights(vals)
+        used.update(keys)
+    unused = sorted(set(weights) - used)
+    if unused:
+        raise ModelError(f"musicnn weights file has arrays no layer uses: {unused}.")
+
+
+def network(weights: str | Path | None = None):
+    """The Keras model with the converted weights loaded (built once per process and cached).
+
+    Parameters
+    ----------
+    weights : path, optional
+        ``.npz`` of checkpoint-named arrays; default ``models/musicnn/msd_musicnn.npz``.
+    """
+    path = Path(weights) if weights is not None else DEFAULT_DIR / WEIGHTS_FILE
+    key = str(path.resolve())
+    with _LOCK:
+        if key not in _NETWORKS:
+            model = build_network()
+            set_weights(model, _read_weights(path))
+            import tensorflow as tf
+
+            fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
+                             input_signature=[tf.TensorSpec([None, None, MUSICNN_N_MELS], tf.float32)])
+            _NETWORKS[key] = (model, fn)
+        return _NETWORKS[key]
+
+
+def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 16) -> dict[str, np.ndarray]:
+    """Run the network on log-mel patches.
+
+    Parameters
+    ----------
+    X : np.ndarray
+        ``(n, frames, 96)`` float32 patches (``frames`` is 187 for musicnn's own patches).
+    weights : path, optional
+        Weights file (see :func:`network`).
+    batch_size : int
+        Patches per call (bounds memory: about 25 MB per patch in the front-end).
+
+    Returns
+    -------
+    dict
+        ``probs`` (n, 50), ``logits`` (n, 50), ``penultimate`` (n, 200), ``pool`` (n, 1506),
+        ``mean_pool`` and ``max_pool`` (n, 753), float32 numpy arrays.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3 or X.shape[2] != MUSICNN_N_MELS:
+        raise ValueError(f"X must have shape (n, frames, {MUSICNN_N_MELS}); got {X.shape}.")
+    _, fn = network(weights)
+    outs: dict[str, list] = {}
+    for i in range(0, X.shape[0], batch_size):
+        res = fn(X[i:i + batch_size])
+        for k, v in res.items():
+            outs.setdefault(k, []).append(v.numpy())
+    return {k: np.concatenate(v, axis=0) for k, v in outs.items()}
+
+
+# ------------------------------------------------------------------------------- public helpers
+def taggram(y: np.ndarray, sr: int = SR) -> tuple[np.ndarray, np.ndarray]:
+    """Tag probabilities per patch: ``(starts_s (n,), probs (n, 50))`` in :data:`MSD_LABELS` order."""
+    starts, X = patches(y, sr)
+    return starts, forward(X)["probs"]
+
+
+def tags(y: np.ndarray, sr: int = SR) -> dict[str, float]:
+    """The 50 MSD tag probabilities of ``y`` averaged over its patches, ``{tag: probability}``."""
+    _, p = taggram(y, sr)
+    return {t: float(v) for t, v in zip(MSD_LABELS, p.mean(axis=0))}
+
+
+def embed(y: np.ndarray, sr: int = SR, layer: str = "penultimate") -> np.ndarray:
+    """musicnn embeddings per 2.992-s patch.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio, shape ``(n,)``, at ``sr`` Hz (22050 by default).
+    sr : int
+        Sample rate (Hz).
+    layer : {"penultimate", "pool"}
+        ``"penultimate"``: the 200-unit dense layer after batch norm (musicnn's ``penultimate``
+        feature, the usual transfer-learning embedding); ``"pool"``: the 1506-d max+mean-over-time
+        pooled mid-end that feeds it.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_patches, 200)`` or ``(n_patches, 1506)`` float32; ``n_patches = max(1, floor(duration /
+        2.992 s))`` (see :func:`patches`). About 0.1 s of CPU per patch.
+    """
+    if layer not in ("penultimate", "pool"):
+        raise ValueError(f"layer must be 'penultimate' or 'pool', not {layer!r}.")
+    _, X = patches(y, sr)
+    return forward(X)[layer]
+
+
+def pool_embeddings(E: np.ndarray) -> np.ndarray:
+    """Clip vector from per-patch embeddings: ``concat(mean over patches, max over patches)``."""
+    E = np.asarray(E, dtype=np.float32)
+    return np.concatenate([E.mean(axis=0), E.max(axis=0)]).astype(np.float32)
+
+
+def embed_clip(y: np.ndarray, sr: int = SR, layer: str = "penultimate") -> np.ndarray:
+    """One vector per clip: mean and max over patches of :func:`embed` (``(400,)`` for the penultimate
+    layer, ``(3012,)`` for ``"pool"``). For a single patch mean = max, so a 3-s segment's vector is
+    ``pool_embeddings(embed(segment))`` with the same layout, which is what :class:`MusicnnHead` feeds
+    its classifier per segment."""
+    return pool_embeddings(embed(y, sr, layer))
+
+
+def zero_shot(tag_probs: np.ndarray, mapping: Mapping[str, tuple[str, ...]] | None = None) -> np.ndarray:
+    """Map tag probabilities onto the 10 GTZAN genres.
+
+    Parameters
+    ----------
+    tag_probs : np.ndarray
+        ``(50,)`` or ``(n, 50)`` probabilities in :data:`MSD_LABELS` order.
+    mapping : dict, optional
+        Genre -> tags; default :data:`GENRE_TAGS`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(10,)`` or ``(n, 10)`` in ``GENRES`` order, summing to 1: each genre's largest tag
+        probability, divided by the sum over genres. Unmapped genres get 0.
+    """
+    mapping = GENRE_TAGS if mapping is None else mapping
+    P = np.atleast_2d(np.asarray(tag_probs, dtype=np.float64))
+    if P.shape[1] != len(MSD_LABELS):
+        raise ValueError(f"tag_probs must have {len(MSD_LABELS)} columns; got {P.shape}.")
+    idx = {t: i for i, t in enumerate(MSD_LABELS)}
+    S = np.zeros((P.shape[0], len(GENRES)))
+    for j, g in enumerate(GENRES):
+        cols = [idx[t] for t in mapping.get(g, ())]
+        if cols:
+            S[:, j] = P[:, cols].max(axis=1)
+    S = S / np.maximum(S.sum(axis=1, keepdims=True), 1e-12)
+    return S[0] if np.ndim(tag_probs) == 1 else S
+
+
+# ---------------------------------------------------------------------------------- predictors
+class MusicnnZeroShot:
+    """Zero-shot genre Predictor: musicnn tags mapped with :data:`GENRE_TAGS` (never predicts reggae).
+
+    ``y`` is mono float32 at 22050 Hz (:data:`genre.config.SR`).
+    """
+
+    def __init__(self, manifest: dict | None = None, weights: str | Path | None = None):
+        self.manifest = dict(manifest or {})
+        self.name = self.manifest.get("name", "musicnn_zeroshot")
+        self.weights = weights
+
+    def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per 2.992-s patch: ``(starts_s (n,), probs (n, 10))`` in GENRES order."""
+        starts, X = patches(y, SR)
+        return starts, zero_shot(forward(X, self.weights)["probs"])
+
+    def predict_clip(self, y: np.ndarray) -> np.ndarray:
+        """``(10,)``: the zero-shot mapping of the tag probabilities averaged over patches."""
+        _, X = patches(y, SR)
+        return zero_shot(forward(X, self.weights)["probs"].mean(axis=0))
+
+
+class MusicnnHead:
+    """musicnn embeddings + a scikit-learn classifier (e.g. logistic regression) as a Predictor.
+
+    The head sees :func:`embed_clip` vectors (mean and max over patches of ``layer``); per segment it
+    sees the same layout computed on one patch. ``head.classes_`` may be genre names or indices into
+    GENRES; probabilities are returned in GENRES order (genres the head lacks get 0).
+    """
+
+    def __init__(self, head, manifest: dict | None = None, layer: str = "penultimate",
+                 weights: str | Path | None = None):
+        self.head = head
+        self.manifest = dict(manifest or {})
+        self.name = self.manifest.get("name", "musicnn_head")
+        self.layer = layer
+        self.weights = weights
+        classes = [GENRES[int(c)] if isinstance(c, (int, np.integer)) else str(c)
+                   for c in head.classes_]
+        unknown = [c for c in classes if c not in GENRES]
+        if unknown:
+            raise ModelError(f"musicnn head has classes outside GENRES: {unknown}.")
+        self._cols = [GENRES.index(c) for c in classes]
+
+    def _proba(self, F: np.ndarray) -> np.ndarray:
+        p = self.head.predict_proba(F)
+        out = np.zeros((F.shape[0], len(GENRES)))
+        out[:, self._cols] = p
+        return out
+
+    def _embed(self, y):
+        _, X = patches(y, SR)
+        return forward(X, self.weights)[self.layer]
+
+    def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per 2.992-s patch: ``(starts_s (n,), probs (n, 10))``."""
+        starts, X = patches(y, SR)
+        E = forward(X, self.weights)[self.layer]
+        F = np.stack([pool_embeddings(e[None]) for e in E])
+        return starts, self._proba(F)
+
+    def predict_clip(self, y: np.ndarray) -> np.ndarray:
+        """``(10,)`` from the clip vector (:func:`embed_clip`)."""
+        return self._proba(pool_embeddings(self._embed(y))[None])[0]
+
+
+def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = None,
+              layer: str = "penultimate") -> Path:
+    """Register a classifier trained on musicnn embeddings as model ``name`` (kind ``"musicnn"``).
+
+    Writes ``head.skops`` (with its skops types recorded in ``trusted_types``, checked against
+    ``genre.registry.ALLOWED_TYPE_PREFIXES``), a copy of the converted weights and the licence
+    notice, and the manifest, through ``genre.registry.save``. ``head`` must have been fitted on
+    :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = genre names or GENRES
+    indices). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
+
+    Returns
+    -------
+    Path
+        The model folder.
+    """
+    import skops.io as sio
+
+    from genre import registry
+
+    data = sio.dumps(head)
+    trusted = sorted(sio.get_untrusted_types(data=data))
+    bad = [t for t in trusted if not t.startswith(registry.ALLOWED_TYPE_PREFIXES)]
+    if bad:
+        raise ModelError(f"musicnn head {name!r} uses types outside the allow-list: {bad}.")
+    man = {"family": "pretrained", "input": "audio", "feature_columns": None, **manifest,
+           "kind": "musicnn", "weights": WEIGHTS_FILE, "trusted_types": trusted,
+           "embedding": {"layer": layer, "pooling": "mean+max over 2.992-s patches",
+                         "dim": 2 * (EMBED_DIM if layer == "penultimate" else POOL_DIM)}}
+    files = {"head.skops": data, WEIGHTS_FILE: DEFAULT_DIR / WEIGHTS_FILE,
+             "LICENSE": DEFAULT_DIR / "LICENSE"}
+    return registry.save(name, files, man, models_dir)
+
+
+def load_classifier(model_dir: str | Path, manifest: dict):
+    """Registry loader for kind ``"musicnn"`` (``genre.registry.LOADERS``).
+
+    The folder must hold the converted weights (``manifest["weights"]``, default
+    ``msd_musicnn.npz``). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
+    :class:`MusicnnHead` (``manifest["embedding"] = {"layer": "penultimate"}`` picks the layer; skops
+    types must be recorded in ``manifest["trusted_types"]``, as ``registry.save_sklearn`` does);
+    otherwise a :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
+    """
+    model_dir = Path(model_dir)
+    weights = model_dir / manifest.get("weights", WEIGHTS_FILE)
+    files = manifest.get("files") or {}
+    if "head.skops" in files:
+        from genre.registry import load_skops
+
+        head = load_skops(model_dir / "head.skops", manifest)
+        layer = (manifest.get("embedding") or {}).get("layer", "penultimate")
+        return MusicnnHead(head, manifest, layer=layer, weights=weights)
+    return MusicnnZeroShot(manifest, weights=weights)
