@@ -1,0 +1,507 @@
+"""CNN and CRNN genre models on log-mel patches of 3 s, their data pipeline, training and Predictor.
+
+Everything here is built for a small CPU: 64 mel bands up to 8 kHz, patches of 130 frames
+(3 s at 22050 Hz, hop 512), five small convolution blocks (16-64 filters) and a global-pooling head.
+TensorFlow/Keras is imported **inside functions only**, so importing :mod:`genre.deep` is cheap; it is
+loaded the first time a deep model is built, trained or used.
+
+Pipeline
+--------
+1. :func:`clip_logmel` decodes a clip (:func:`genre.audio.load`, resampled to 22050 Hz) and computes its
+   log-mel spectrogram (dB, float16) once; :func:`logmel_cache` keeps it under
+   ``.cache/deep/`` keyed by the file's SHA-256 and :data:`MEL_VERSION`.
+2. :class:`PatchSampler` draws training patches: genre-balanced sampling (every genre in the training
+   set is drawn equally often; within a genre, clips are weighted by how many distinct 3-s patches
+   they hold), a random 3-s crop (excerpts shorter than 3 s are looped), and cheap augmentation on the
+   mel array: small time stretch (linear interpolation of the frame axis, x0.9-1.1), small pitch
+   shift (fractional shift along the mel axis, +-1.5 bands, about +-1 semitone in the upper bands),
+   additive noise floor, and one frequency and one time mask. Gain changes are absorbed by the
+   per-patch normalisation (each patch's mean dB is subtracted), so level differences between the
+   gain-scaled excerpts and the full clips cannot be learned.
+3. :func:`build_model` makes the CNN (``"cnn"``) or the parallel CRNN (``"crnn"``: the same conv
+   stack plus a bidirectional GRU on a frequency-pooled copy of the spectrogram, concatenated).
+4. :func:`train` fits a model with a fixed schedule (no early stopping on test data).
+5. :class:`KerasPredictor` cuts any input into 3-s segments, predicts each and averages the segment
+   probabilities for the clip; :func:`load` is the registry loader for kind ``"keras"``.
+
+Sample rates: every input is resampled to 22050 Hz; the mel filterbank stops at 8 kHz, so the clips
+that reached us at 16 kHz (nothing above 8 kHz) look like the others to the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from genre.config import CACHE_DIR, GENRES, SR
+from genre.errors import DataError, ModelError
+
+__all__ = [
+    "MEL", "MEL_VERSION", "PATCH_FRAMES", "SEGMENT_SECONDS", "logmel", "clip_logmel", "logmel_cache",
+    "segment_patches", "normalise", "PatchSampler", "build_model", "train", "KerasPredictor", "load",
+    "configure_tensorflow",
+]
+
+#: Log-mel settings of every deep model here (recorded in each manifest).
+MEL: dict[str, Any] = {"sr": SR, "n_fft": 1024, "hop_length": 512, "n_mels": 64, "fmin": 0.0,
+                       "fmax": 8000.0}
+#: Bump when :func:`logmel` values change (invalidates the cache).
+MEL_VERSION = "1"
+#: Segment length (s) and its length in frames (1 + 3 * 22050 // 512 = 130).
+SEGMENT_SECONDS: float = 3.0
+PATCH_FRAMES: int = 1 + int(SEGMENT_SECONDS * MEL["sr"]) // MEL["hop_length"]
+#: Floor of the dB scale (power 1e-10); constant added to nothing else.
+_DB_FLOOR = -100.0
+
+
+# --------------------------------------------------------------------------------------------------
+# TensorFlow set-up
+
+
+def configure_tensorflow(threads: int | None = None, deterministic: bool = False) -> Any:
+    """Import TensorFlow once, quietly, with a bounded thread pool.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Intra-op threads (default: ``GENRE_TF_THREADS`` or 2). Inter-op threads are 1.
+    deterministic : bool
+        Enable TensorFlow's deterministic ops (used in training; costs little on CPU).
+
+    Returns
+    -------
+    module
+        The ``keras`` module.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import tensorflow as tf  # noqa: PLC0415 - deliberate lazy import
+    import keras  # noqa: PLC0415
+
+    n = int(threads or os.environ.get("GENRE_TF_THREADS", 2))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already initialised in this process: keep what it has
+    if deterministic:
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # pragma: no cover - older TF
+            pass
+    return keras
+
+
+# --------------------------------------------------------------------------------------------------
+# Log-mel spectrograms and patches
+
+
+def logmel(y: np.ndarray, sr: int = SR, **mel: Any) -> np.ndarray:
+    """Log-mel spectrogram in dB.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono samples at ``sr`` Hz (the deep models expect 22050 Hz).
+    sr : int
+        Sample rate (Hz).
+    **mel
+        Overrides of :data:`MEL` (``n_fft``, ``hop_length``, ``n_mels``, ``fmin``, ``fmax``).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_mels, frames)`` float32, ``10 log10(power)`` floored at -100 dB.
+    """
+    import librosa  # noqa: PLC0415 - librosa import is slow; only when needed
+
+    p = {**MEL, **mel}
+    S = librosa.feature.melspectrogram(
+        y=np.asarray(y, dtype=np.float32), sr=sr, n_fft=int(p["n_fft"]), hop_length=int(p["hop_length"]),
+        n_mels=int(p["n_mels"]), fmin=float(p["fmin"]), fmax=float(p["fmax"]), power=2.0)
+    return (10.0 * np.log10(np.maximum(S, 1e-10))).astype(np.float32)
+
+
+def _fit_length(m: np.ndarray, frames: int) -> np.ndarray:
+    """Loop (tile) a spectrogram along time until it has at least ``frames`` frames."""
+    if m.shape[1] >= frames:
+        return m
+    reps = int(np.ceil(frames / max(m.shape[1], 1)))
+    return np.tile(m, (1, reps))[:, :frames] if m.shape[1] else np.full((m.shape[0], frames), _DB_FLOOR,
+                                                                           dtype=m.dtype)
+
+
+def normalise(patches: np.ndarray, scale: float) -> np.ndarray:
+    """Model input from dB patches: subtract each patch's mean (gain invariance), divide by ``scale``.
+
+    Parameters
+    ----------
+    patches : np.ndarray
+        ``(n, n_mels, frames)`` dB values.
+    scale : float
+        Global dB standard deviation of the training patches (stored in the manifest).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, n_mels, frames, 1)`` float32.
+    """
+    x = np.asarray(patches, dtype=np.float32)
+    x = (x - x.mean(axis=(1, 2), keepdims=True)) / float(scale)
+    return x[..., None]
+
+
+def segment_patches(m: np.ndarray, seconds: float = SEGMENT_SECONDS, sr: int = SR,
+                    hop_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a spectrogram into consecutive, non-overlapping 3-s patches.
+
+    A clip shorter than 3 s is looped to one patch; a trailing remainder shorter than half a segment
+    is dropped, a longer one becomes a last patch aligned to the clip's end.
+
+    Returns
+    -------
+    starts_s : np.ndarray
+        ``(n,)`` start time of each patch (s).
+    patches : np.ndarray
+        ``(n, n_mels, PATCH_FRAMES)``.
+    """
+    hop = int(hop_length or MEL["hop_length"])
+    frames = 1 + int(seconds * sr) // hop
+    total = m.shape[1]
+    if total <= frames:
+        return np.zeros(1), _fit_length(m, frames)[None, :, :frames]
+    duration = total * hop / sr          # frames are centred: (total - 1) hops, plus one hop of slack
+    n_full = int(duration // seconds)
+    starts = [i * seconds for i in range(n_full)]
+    if duration - n_full * seconds >= seconds / 2:
+        starts.append((total - frames) * hop / sr)
+    idx = [min(int(round(s * sr / hop)), total - frames) for s in starts]
+    return np.asarray(starts, dtype=float), np.stack([m[:, i:i + frames] for i in idx])
+
+
+def _file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def clip_logmel(path: str | Path, sr: int = SR) -> np.ndarray:
+    """Decode one audio file (resampled to ``sr``) and return its log-mel (dB, float32)."""
+    from genre.audio import load as load_audio  # noqa: PLC0415
+
+    sig = load_audio(path, sr=sr, min_seconds=0.5)
+    return logmel(sig.y, sr=sr)
+
+
+def logmel_cache(paths: Sequence[str | Path], cache_dir: str | Path | None = None,
+                 progress: Callable[[str], None] | None = print) -> list[np.ndarray]:
+    """Log-mels of many files, computed once and kept as ``.npy`` (float16) in ``cache_dir``.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Audio files.
+    cache_dir : path, optional
+        Default ``<CACHE_DIR>/deep``.
+    progress : callable, optional
+        Called with a progress line every 50 files (``None`` for silence).
+
+    Returns
+    -------
+    list of np.ndarray
+        One ``(n_mels, frames)`` float32 array per path.
+    """
+    cdir = Path(cache_dir) if cache_dir is not None else CACHE_DIR / "deep"
+    cdir.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(json.dumps([MEL_VERSION, MEL], sort_keys=True).encode()).hexdigest()[:10]
+    out = []
+    t0 = time.perf_counter()
+    for i, p in enumerate(paths):
+        key = cdir / f"mel_{tag}_{_file_sha256(p)[:32]}.npy"
+        if key.is_file():
+            m = np.load(key).astype(np.float32)
+        else:
+            m = clip_logmel(p)
+            tmp = key.with_suffix(".tmp.npy")
+            np.save(tmp, m.astype(np.float16))
+            os.replace(tmp, key)
+        out.append(m)
+        if progress and (i + 1) % 50 == 0:
+            progress(f"  log-mel {i + 1}/{len(paths)} ({time.perf_counter() - t0:.0f} s)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Training data
+
+
+def _interp_axis(x: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``x`` at fractional positions ``coords`` along ``axis`` (clamped)."""
+    n = x.shape[axis]
+    c = np.clip(coords, 0, n - 1)
+    lo = np.floor(c).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (c - lo).astype(np.float32)
+    a = np.take(x, lo, axis=axis)
+    b = np.take(x, hi, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = len(coords)
+    w = w.reshape(shape)
+    return a * (1 - w) + b * w
+
+
+@dataclass
+class PatchSampler:
+    """Genre-balanced random 3-s patches with mel-domain augmentation.
+
+    Parameters
+    ----------
+    mels : list of np.ndarray
+        ``(n_mels, frames)`` dB spectrograms, one per training clip.
+    labels : sequence of int
+        Genre index (into :data:`GENRES`) per clip.
+    seed : int
+        Seed of the sampler's own generator.
+    augment : bool
+        Apply time stretch, pitch shift, noise floor and masks.
+    """
+
+    mels: list[np.ndarray]
+    labels: Sequence[int]
+    seed: int = 0
+    augment: bool = True
+    frames: int = PATCH_FRAMES
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.mels) != len(self.labels) or not len(self.mels):
+            raise DataError("PatchSampler needs one label per spectrogram and at least one clip.")
+        self.labels = np.asarray(self.labels, dtype=int)
+        self.mels = [_fit_length(np.asarray(m, dtype=np.float32), int(self.frames * 1.12) + 2)
+                     for m in self.mels]
+        self.rng = np.random.default_rng(self.seed)
+        # clip weight = distinct patches it holds; each genre present gets the same total weight
+        n_patches = np.array([max(1, m.shape[1] // self.frames) for m in self.mels], dtype=float)
+        w = np.zeros(len(self.mels))
+        present = np.unique(self.labels)
+        for g in present:
+            sel = self.labels == g
+            w[sel] = n_patches[sel] / n_patches[sel].sum() / len(present)
+        self.weights = w / w.sum()
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` patches. Returns ``(patches (n, n_mels, frames) dB, labels (n,))``."""
+        idx = self.rng.choice(len(self.mels), size=n, p=self.weights)
+        out = np.empty((n, self.mels[0].shape[0], self.frames), dtype=np.float32)
+        for k, i in enumerate(idx):
+            out[k] = self._patch(self.mels[i])
+        return out, self.labels[idx]
+
+    def _patch(self, m: np.ndarray) -> np.ndarray:
+        rng, F = self.rng, self.frames
+        stretch = rng.uniform(0.9, 1.1) if self.augment else 1.0
+        span = F * stretch
+        start = rng.uniform(0, max(m.shape[1] - span - 1, 0))
+        x = _interp_axis(m, start + np.arange(F) * stretch, axis=1)
+        if not self.augment:
+            return x
+        shift = rng.uniform(-1.5, 1.5)
+        x = _interp_axis(x, np.arange(x.shape[0]) + shift, axis=0)
+        if rng.random() < 0.5:  # additive noise floor, 30-60 dB below the patch's peak, in power
+            floor = x.max() - rng.uniform(30, 60) + rng.normal(0, 2, size=(x.shape[0], 1))
+            x = 10 * np.log10(10 ** (x / 10) + 10 ** (floor / 10) * rng.uniform(0.5, 1.5, size=x.shape))
+        mean = x.mean()
+        if rng.random() < 0.5:  # frequency mask
+            w = rng.integers(1, 8)
+            f0 = rng.integers(0, x.shape[0] - w)
+            x[f0:f0 + w] = mean
+        if rng.random() < 0.5:  # time mask
+            w = rng.integers(1, 16)
+            t0 = rng.integers(0, F - w)
+            x[:, t0:t0 + w] = mean
+        return x.astype(np.float32)
+
+
+def eval_patches(mels: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """All segment patches of several clips. Returns ``(patches, clip_index)``."""
+    chunks, owner = [], []
+    for i, m in enumerate(mels):
+        _, p = segment_patches(np.asarray(m, dtype=np.float32))
+        chunks.append(p)
+        owner.extend([i] * len(p))
+    return np.concatenate(chunks), np.asarray(owner)
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+
+
+def build_model(arch: str = "cnn", n_mels: int = MEL["n_mels"], frames: int = PATCH_FRAMES,
+                filters: Sequence[int] = (16, 32, 48, 64, 64), dropout: float = 0.1,
+                head_dropout: float = 0.3, gru_units: int = 32, n_classes: int = len(GENRES)) -> Any:
+    """A small CNN or parallel CRNN on ``(n_mels, frames, 1)`` normalised log-mel patches.
+
+    Parameters
+    ----------
+    arch : {"cnn", "crnn"}
+        ``cnn``: 5 blocks of conv 3x3 -> batch norm -> ReLU -> max-pool 2x2 -> dropout, then global
+        average and max pooling concatenated and a softmax layer. ``crnn``: the same conv branch in
+        parallel with a bidirectional GRU over time on the spectrogram max-pooled 4x2 (frequency x
+        time); the two branch outputs are concatenated before the softmax.
+    filters : sequence of int
+        Filters per convolution block (five blocks).
+
+    Returns
+    -------
+    keras.Model
+    """
+    if arch not in ("cnn", "crnn"):
+        raise ValueError(f"arch must be 'cnn' or 'crnn', not {arch!r}.")
+    keras = configure_tensorflow()
+    from keras import layers  # noqa: PLC0415
+
+    inp = keras.Input((n_mels, frames, 1), name="logmel")
+    x = inp
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
+        x = layers.Dropout(dropout, name=f"drop{i + 1}")(x)
+    conv = layers.Concatenate(name="conv_pool")([layers.GlobalAveragePooling2D(name="gap")(x),
+                                                 layers.GlobalMaxPooling2D(name="gmp")(x)])
+    if arch == "crnn":
+        r = layers.MaxPooling2D((4, 2), name="rnn_pool")(inp)             # (n_mels/4, frames/2, 1)
+        r = layers.Permute((2, 1, 3), name="rnn_time_major")(r)           # (time, freq, 1)
+        r = layers.Reshape((r.shape[1], r.shape[2]), name="rnn_seq")(r)   # (time, freq)
+        r = layers.Bidirectional(layers.GRU(gru_units), name="bigru")(r)
+        conv = layers.Concatenate(name="parallel")([conv, r])
+    h = layers.Dropout(head_dropout, name="head_drop")(conv)
+    out = layers.Dense(n_classes, activation="softmax", name="probs")(h)
+    return keras.Model(inp, out, name=arch)
+
+
+def train(model: Any, sampler: PatchSampler, *, scale: float, epochs: int = 30,
+          patches_per_epoch: int = 1600, batch_size: int = 32, lr: float = 2e-3,
+          label_smoothing: float = 0.05, progress: Callable[[str], None] | None = print,
+          name: str = "") -> dict:
+    """Fit ``model`` on freshly sampled, augmented patches every epoch (Adam, cosine-decayed LR).
+
+    There is no validation-based early stopping: the schedule is fixed, so no held-out clip ever
+    steers training.
+
+    Returns
+    -------
+    dict
+        ``{"epochs", "patches_per_epoch", "batch_size", "lr", "loss" (last), "accuracy" (last, on the
+        augmented training patches), "fit_time_s"}``.
+    """
+    keras = configure_tensorflow()
+    steps = max(1, patches_per_epoch // batch_size) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                  metrics=["accuracy"])
+    n_classes = model.output_shape[-1]
+    t0 = time.perf_counter()
+    hist: dict = {}
+    for ep in range(epochs):
+        X, y = sampler.sample(patches_per_epoch)
+        Y = np.eye(n_classes, dtype=np.float32)[y]
+        h = model.fit(normalise(X, scale), Y, batch_size=batch_size, epochs=ep + 1, initial_epoch=ep,
+                      verbose=0, shuffle=True)
+        hist = {k: float(v[-1]) for k, v in h.history.items()}
+        if progress:
+            progress(f"  [{name}] epoch {ep + 1}/{epochs} loss {hist.get('loss', float('nan')):.3f} "
+                     f"acc {hist.get('accuracy', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)")
+    return {"epochs": epochs, "patches_per_epoch": patches_per_epoch, "batch_size": batch_size,
+            "lr": lr, "label_smoothing": label_smoothing, "loss": hist.get("loss"),
+            "accuracy": hist.get("accuracy"), "fit_time_s": round(time.perf_counter() - t0, 1)}
+
+
+def predict_mels(model: Any, mels: Sequence[np.ndarray], scale: float,
+                 batch_size: int = 64) -> np.ndarray:
+    """Clip probabilities ``(len(mels), n_classes)``: mean of each clip's 3-s segment probabilities."""
+    P, owner = eval_patches(mels)
+    probs = np.asarray(model.predict(normalise(P, scale), batch_size=batch_size, verbose=0))
+    out = np.zeros((len(mels), probs.shape[1]))
+    np.add.at(out, owner, probs)
+    return out / np.bincount(owner, minlength=len(mels))[:, None]
+
+
+# --------------------------------------------------------------------------------------------------
+# Predictor and registry loader
+
+
+class KerasPredictor:
+    """A trained CNN/CRNN behind the shared Predictor interface.
+
+    Parameters
+    ----------
+    model : keras.Model
+    manifest : dict
+        Its manifest; ``manifest["preprocessing"]`` holds the mel settings and ``scale``.
+    """
+
+    def __init__(self, model: Any, manifest: dict):
+        self.model = model
+        self.manifest = manifest
+        self.name = manifest.get("name", model.name)
+        pre = manifest.get("preprocessing", {})
+        self.mel = {k: pre.get(k, v) for k, v in MEL.items()}
+        self.scale = float(pre.get("scale", 1.0))
+        self.classes = list(manifest.get("classes", GENRES))
+        if self.classes != list(GENRES):
+            raise ModelError(f"Model {self.name} has classes {self.classes}, expected {list(GENRES)}.")
+
+    def _probs(self, patches: np.ndarray) -> np.ndarray:
+        x = normalise(patches, self.scale)
+        # direct call (no predict() loop set-up): fast for the handful of patches of one clip
+        return np.asarray(self.model(x, training=False), dtype=np.float64)
+
+    def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-3-s-segment probabilities.
+
+        Parameters
+        ----------
+        y : np.ndarray
+            Mono float32 samples at 22050 Hz.
+
+        Returns
+        -------
+        starts_s : np.ndarray
+            ``(n,)`` segment starts (s).
+        probs : np.ndarray
+            ``(n, 10)`` probabilities in :data:`GENRES` order.
+        """
+        m = logmel(y, sr=int(self.mel["sr"]), **{k: v for k, v in self.mel.items() if k != "sr"})
+        starts, patches = segment_patches(m, sr=int(self.mel["sr"]), hop_length=int(self.mel["hop_length"]))
+        probs = np.concatenate([self._probs(patches[i:i + 64]) for i in range(0, len(patches), 64)])
+        return starts, probs
+
+    def predict_clip(self, y: np.ndarray) -> np.ndarray:
+        """``(10,)`` clip probabilities: the mean of the segment probabilities."""
+        return self.predict_segments(y)[1].mean(axis=0)
+
+
+def load(model_dir: str | Path, manifest: dict) -> KerasPredictor:
+    """Registry loader for kind ``"keras"``: ``model_dir/model.keras`` -> :class:`KerasPredictor`."""
+    path = Path(model_dir) / "model.keras"
+    if not path.is_file():
+        raise ModelError(f"Model file missing: {path}.")
+    keras = configure_tensorflow()
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise ModelError(f"Could not load {path}: {type(exc).__name__}: {exc}") from exc
+    return KerasPredictor(model, manifest)

@@ -1,0 +1,488 @@
+"""Train, evaluate and ship every deep model: CNN, CRNN, musicnn + logistic regression, the zero-shot
+musicnn's evaluation, and the stacked ensemble.
+
+One command reproduces all of it (about 30-60 min on 2 busy CPU cores)::
+
+    nice python -m genre.train_deep                 # GTZAN audio in ../shared/gtzan
+    nice python -m genre.train_deep --artist-cv     # + artist-grouped CV (much longer)
+    nice python -m genre.train_deep --data-root DIR # any <DIR>/<genre>/<clip>.<ext> folder
+
+Protocols (``models/results/<model>.json``)
+-------------------------------------------
+- ``audio_holdout``: train on the fault-filtered train+valid clips that have audio (371 here), test on
+  the test clips with audio (144: no jazz, 2 disco). ``audio_holdout_full``: the same models scored on
+  the 79 full-length clips among those 144.
+- ``artist_cv_audio`` (``--artist-cv``): 5-fold artist-grouped CV (:func:`genre.evaluate.artist_folds`,
+  seed 0) over all non-excluded clips with audio.
+
+The shipped models are the ``audio_holdout`` models (trained on train+valid only), so the test score
+shown for a shipped model is the score of that very model on clips it never saw.
+
+With ``--data-root`` (e.g. the full GTZAN), clips whose ids are in the split lists take their split;
+other clips are training-only (``excluded`` clips of the filtered split are left out as in GTZAN).
+
+Imbalance: training patches are drawn genre-balanced (:class:`genre.deep.PatchSampler`); the
+logistic-regression heads use ``class_weight="balanced"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from genre.config import CACHE_DIR, GENRES, MODELS_DIR
+from genre.errors import DataError
+
+__all__ = ["train_all", "clip_table", "metrics", "main"]
+
+LOG = print
+
+
+def _say(msg: str) -> None:
+    LOG(f"[{time.strftime('%H:%M:%S')}] {msg}")
+    sys.stdout.flush()
+
+
+# -------------------------------------------------------------------------------------------- data
+
+
+def clip_table(data_root: str | Path | None = None) -> pd.DataFrame:
+    """Clips with audio and their protocol membership.
+
+    Returns
+    -------
+    DataFrame
+        ``clip, genre, path, kind ('full'|'excerpt'|''), split ('train'|'valid'|'test'|'excluded'),
+        artist`` (Sturm's index; clips not in it get their own group). Excluded clips are kept (rows
+        with ``split == 'excluded'``) but never used.
+    """
+    from genre import datasets
+
+    if data_root is None:
+        df = datasets.clips_index()[["clip", "genre", "path", "kind", "split"]].copy()
+    else:
+        df = datasets.scan_folder(data_root)
+        df["kind"] = ""
+        try:
+            splits = datasets.split_lists()
+            where = {c: s for s, cs in splits.items() for c in cs}
+            known = set(datasets.published_table().index)
+        except DataError:
+            where, known = {}, set()
+        df["split"] = [where.get(c, "excluded" if c in known else "train") for c in df["clip"]]
+    df = df.drop_duplicates("clip").reset_index(drop=True)
+    bad = sorted(set(df["genre"]) - set(GENRES))
+    if bad:
+        raise DataError(f"Unknown genre folders {bad}; expected some of {list(GENRES)}.")
+    try:
+        groups = datasets.artist_groups()
+    except DataError:
+        groups = pd.Series(dtype=str)
+    df["artist"] = [groups.get(c, "?" + c) for c in df["clip"]]
+    return df
+
+
+def metrics(y_true: Sequence[int], probs: np.ndarray) -> dict:
+    """:func:`genre.evaluate.compute_metrics` of clip probabilities (accuracy, macro-F1 over the genres
+    present in ``y_true``, per-genre F1, confusion over all 10 GENRES, ``n_test``)."""
+    from genre.evaluate import compute_metrics
+
+    out = compute_metrics(np.asarray(y_true, dtype=int), np.asarray(probs))
+    out["n_test"] = int(len(y_true))
+    return out
+
+
+def _write_result(model: str, display: str, family: str, protocols: dict, size_bytes: int | None = None,
+                  latency_ms: float | None = None, **extra) -> Path:
+    """Merge ``protocols`` into ``models/results/<model>.json`` via :func:`genre.evaluate.write_result`."""
+    from genre.evaluate import write_result
+
+    path = write_result(model, display_name=display, family=family, size_bytes=size_bytes,
+                        latency_ms=latency_ms, **extra)
+    for name, m in protocols.items():
+        path = write_result(model, name, m)
+    return path
+
+
+def latency_ms(name: str, repeat: int = 3) -> float | None:
+    """Warm latency (ms, median of ``repeat``) of shipped model ``name``'s ``predict_clip`` on a 30-s
+    GTZAN clip (the first full 22050-Hz one). Measured on whatever machine trains; see
+    ``benchmarks/bench_deep.py`` for the standalone figure."""
+    from genre import registry
+    from genre.audio import load as load_audio
+    from genre.datasets import clips_index
+
+    try:
+        c = clips_index()
+        row = c[(c["kind"] == "full") & (c["sample_rate"] == 22050)].sort_values("clip").iloc[0]
+        y = load_audio(row["path"]).y
+        pred = registry.load(name)
+        pred.predict_clip(y)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            pred.predict_clip(y)
+            times.append(time.perf_counter() - t0)
+        return round(1000 * float(np.median(times)), 1)
+    except Exception as exc:  # a missing data folder must not stop training
+        _say(f"latency of {name} not measured: {exc}")
+        return None
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------------------- deep models
+
+ARCH_SETTINGS = {
+    "cnn": {"display": "CNN (log-mel, 5 conv blocks)", "epochs": 30},
+    "crnn": {"display": "CRNN (parallel CNN + BiGRU)", "epochs": 30},
+}
+
+
+def fit_deep(arch: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: int = 0,
+             epochs: int | None = None, name: str = "") -> tuple[Any, float, dict]:
+    """Train one CNN/CRNN from scratch. Returns ``(model, scale, info)``."""
+    from genre import deep
+
+    keras = deep.configure_tensorflow(deterministic=True)
+    keras.utils.set_random_seed(seed)
+    sampler = deep.PatchSampler(mels, labels, seed=seed)
+    probe, _ = sampler.sample(512)
+    scale = float((probe - probe.mean(axis=(1, 2), keepdims=True)).std())
+    sampler = deep.PatchSampler(mels, labels, seed=seed)  # restart the stream after the probe
+    model = deep.build_model(arch)
+    info = deep.train(model, sampler, scale=scale, epochs=epochs or ARCH_SETTINGS[arch]["epochs"],
+                      name=name or arch)
+    info["scale"] = scale
+    info["params"] = int(model.count_params())
+    return model, scale, info
+
+
+def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, trained_on: str,
+                protocol_metrics: dict) -> Path:
+    import tempfile
+
+    from genre import deep, registry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        man = {
+            "display_name": ARCH_SETTINGS[arch]["display"], "kind": "keras", "family": "deep",
+            "classes": list(GENRES), "feature_columns": None, "input": "audio",
+            "trained_on": trained_on, "protocol": "audio_holdout", "n_train": n_train,
+            "preprocessing": {**deep.MEL, "scale": scale, "patch_frames": deep.PATCH_FRAMES,
+                              "segment_seconds": deep.SEGMENT_SECONDS, "mel_version": deep.MEL_VERSION,
+                              "normalisation": "per-patch mean dB subtracted, divided by scale"},
+            "training": info, "libraries": registry.library_versions(("tensorflow", "keras")),
+            "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]}
+                        for k, v in protocol_metrics.items()},
+        }
+        return registry.save(arch, {"model.keras": path}, man)
+
+
+# ------------------------------------------------------------------------------------------ musicnn
+
+
+def musicnn_embeddings(paths: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
+    """``(n, 400)`` musicnn clip vectors (mean+max penultimate), cached per file under ``.cache/deep``."""
+    from genre import musicnn
+    from genre.audio import load as load_audio
+    from genre.deep import _file_sha256
+
+    cdir = Path(cache_dir) if cache_dir is not None else CACHE_DIR / "deep"
+    cdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    t0 = time.perf_counter()
+    for i, p in enumerate(paths):
+        key = cdir / f"musicnn_{_file_sha256(p)[:32]}.npz"
+        if key.is_file():
+            d = np.load(key)
+            out.append((d["emb"], d["tags"]))
+        else:
+            y = load_audio(p, min_seconds=0.5).y
+            _, X = musicnn.patches(y)
+            f = musicnn.forward(X)
+            emb, tags = musicnn.pool_embeddings(f["penultimate"]), f["probs"].mean(axis=0)
+            np.savez(key, emb=emb, tags=tags)
+            out.append((emb, tags))
+        if (i + 1) % 50 == 0:
+            _say(f"  musicnn {i + 1}/{len(paths)} ({time.perf_counter() - t0:.0f} s)")
+    return np.stack([e for e, _ in out]), np.stack([t for _, t in out])
+
+
+def musicnn_head(C: float = 0.1):
+    """The classifier on musicnn vectors: standardise + balanced multinomial logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
+
+
+def _proba10(est, X) -> np.ndarray:
+    p = est.predict_proba(X)
+    out = np.zeros((len(X), len(GENRES)))
+    out[:, [int(c) for c in est.classes_]] = p
+    return out
+
+
+def _oof(make, X: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
+    P = np.zeros((len(X), len(GENRES)))
+    for tr, te in folds:
+        est = make().fit(X[tr], y[tr])
+        P[te] = _proba10(est, X[te])
+    return P
+
+
+# ------------------------------------------------------------------------------------------- driver
+
+
+def _folds(clips: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`genre.evaluate.artist_folds` (the folds every model shares) as row indices of ``clips``."""
+    from genre.evaluate import artist_folds
+
+    groups = pd.Series(list(clips["artist"]), index=list(clips["clip"]))
+    pos = {c: i for i, c in enumerate(clips["clip"])}
+    folds = artist_folds(list(clips["clip"]), n_splits=n_splits, seed=seed, groups=groups)
+    return [(np.array([pos[c] for c in a]), np.array([pos[c] for c in b])) for a, b in folds]
+
+
+def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Sequence[str] | None = None,
+              artist_cv: bool = False, epochs: int | None = None, oof_epochs: int | None = None,
+              stack_members: Sequence[str] = ("cnn", "crnn")) -> dict:
+    """Train, evaluate and ship the deep models; write their results files.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of every random choice (sampling, augmentation, weights).
+    data_root : path, optional
+        ``<root>/<genre>/<clip>.<ext>`` audio folder; default the GTZAN audio index (clips.csv).
+    models : sequence of str, optional
+        Subset of ``("cnn", "crnn", "musicnn_logreg", "musicnn_zeroshot", "stack")``; default all.
+    artist_cv : bool
+        Also run the ``artist_cv_audio`` protocol for the CNN, CRNN and musicnn models.
+    epochs : int, optional
+        Override the CNN/CRNN epoch count (smoke runs).
+    oof_epochs : int, optional
+        Epochs of the CNN/CRNN fold models that make the stack's out-of-fold probabilities
+        (default: the same as the shipped models).
+    stack_members : sequence of str
+        Deep members of the stack besides ``musicnn_logreg`` (each must be shipped).
+
+    Returns
+    -------
+    dict
+        ``{model: {protocol: metrics}}``.
+    """
+    from genre import deep
+
+    models = list(models or ("cnn", "crnn", "musicnn_logreg", "musicnn_zeroshot", "stack"))
+    df = clip_table(data_root)
+    use = df[df["split"] != "excluded"].reset_index(drop=True)
+    train = use[use["split"].isin(["train", "valid"])].reset_index(drop=True)
+    test = use[use["split"] == "test"].reset_index(drop=True)
+    full = (test["kind"] == "full").to_numpy()
+    _say(f"clips with audio: {len(df)}; used {len(use)}; train {len(train)}; test {len(test)} "
+         f"({full.sum()} full)")
+    y_tr = np.array([GENRES.index(g) for g in train["genre"]])
+    y_te = np.array([GENRES.index(g) for g in test["genre"]])
+    trained_on = (f"fault-filtered train+valid clips with audio ({len(train)} clips"
+                  + (", GTZAN audio index" if data_root is None else f", {data_root}") + ")")
+    results: dict = {}
+    test_probs: dict[str, np.ndarray] = {}
+    oof_probs: dict[str, np.ndarray] = {}
+    folds_tr = _folds(train, seed=seed) if "stack" in models else None
+
+    def holdout(P: np.ndarray, extra: dict) -> dict:
+        out = {"audio_holdout": {**metrics(y_te, P), "n_train": len(train), **extra}}
+        if full.any():
+            out["audio_holdout_full"] = {**metrics(y_te[full], P[full]), "n_train": len(train), **extra}
+        return out
+
+    need_mels = any(m in models for m in ("cnn", "crnn", "stack"))
+    if need_mels:
+        _say("log-mel spectrograms (cached under .cache/deep)")
+        mel_tr = deep.logmel_cache(list(train["path"]), progress=_say)
+        mel_te = deep.logmel_cache(list(test["path"]), progress=_say)
+
+    for arch in ("cnn", "crnn"):
+        if arch not in models:
+            continue
+        _say(f"{arch}: training on {len(train)} clips (audio_holdout)")
+        model, scale, info = fit_deep(arch, mel_tr, y_tr, seed=seed, epochs=epochs, name=arch)
+        P = deep.predict_mels(model, mel_te, scale) if len(test) else np.zeros((0, len(GENRES)))
+        extra = {"fit_time_s": info["fit_time_s"], "params": {"epochs": info["epochs"],
+                 "n_params": info["params"], "mel_bands": deep.MEL["n_mels"], "seed": seed}}
+        res = holdout(P, extra) if len(test) else {}
+        test_probs[arch] = P
+        for k, v in res.items():
+            _say(f"{arch} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+        path = _save_keras(arch, model, scale, info, len(train), trained_on, res)
+        results[arch] = res
+        if artist_cv:
+            results[arch]["artist_cv_audio"] = _artist_cv_deep(arch, use, seed, epochs)
+        _write_result(arch, ARCH_SETTINGS[arch]["display"], "deep", results[arch],
+                      size_bytes=_dir_size(path), latency_ms=latency_ms(arch))
+
+    if "musicnn_logreg" in models or "musicnn_zeroshot" in models or "stack" in models:
+        _say("musicnn embeddings (cached under .cache/deep)")
+        E_use, T_use = musicnn_embeddings(list(use["path"]))
+        row = {c: i for i, c in enumerate(use["clip"])}
+        i_tr = np.array([row[c] for c in train["clip"]], dtype=int)
+        i_te = np.array([row[c] for c in test["clip"]], dtype=int)
+        E_tr, E_te, T_te = E_use[i_tr], E_use[i_te], T_use[i_te]
+        y_use = np.array([GENRES.index(g) for g in use["genre"]])
+        folds_use = _folds(use, seed=0)
+        cv_n_train = int(round(len(use) * (len(folds_use) - 1) / len(folds_use)))
+    if "musicnn_zeroshot" in models:
+        from genre import musicnn
+        P = musicnn.zero_shot(T_te)
+        res = holdout(P, {"params": {"mapping": "genre.musicnn.GENRE_TAGS", "note": "no training"}})
+        res["artist_cv_audio"] = {**metrics(y_use, musicnn.zero_shot(T_use)),
+                                  "params": {"note": "no training: scored on every clip of the protocol"}}
+        for k, v in res.items():
+            v["n_train"] = 0
+            _say(f"musicnn_zeroshot {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+        results["musicnn_zeroshot"] = res
+        _write_result("musicnn_zeroshot", "musicnn zero-shot (MSD tags)", "pretrained", res,
+                      size_bytes=_dir_size(MODELS_DIR / "musicnn") if (MODELS_DIR / "musicnn").is_dir() else None,
+                      latency_ms=latency_ms("musicnn"), registry_model="musicnn")
+    if "musicnn_logreg" in models or "stack" in models:
+        t0 = time.perf_counter()
+        head = musicnn_head().fit(E_tr, y_tr)
+        fit_s = time.perf_counter() - t0
+        P = _proba10(head, E_te)
+        test_probs["musicnn_logreg"] = P
+        if "stack" in models:
+            oof_probs["musicnn_logreg"] = _oof(musicnn_head, E_tr, y_tr, folds_tr)
+        if "musicnn_logreg" in models or not (MODELS_DIR / "musicnn_logreg" / "manifest.json").is_file():
+            params = {"C": 0.1, "class_weight": "balanced", "embedding": "penultimate mean+max (400)"}
+            res = holdout(P, {"fit_time_s": round(fit_s, 2), "params": params})
+            P_cv = _oof(musicnn_head, E_use, y_use, folds_use)
+            res["artist_cv_audio"] = {**metrics(y_use, P_cv), "n_train": cv_n_train,
+                                      "n_folds": len(folds_use), "params": params}
+            for k, v in res.items():
+                _say(f"musicnn_logreg {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+            results["musicnn_logreg"] = res
+            path = _save_musicnn_head(head, len(train), trained_on, res)
+            _write_result("musicnn_logreg", "musicnn embedding + logistic regression", "pretrained", res,
+                          size_bytes=_dir_size(path), latency_ms=latency_ms("musicnn_logreg"))
+
+    if "stack" in models:
+        from genre import registry, stack
+
+        members = []
+        for arch in stack_members:
+            if not (MODELS_DIR / arch / "manifest.json").is_file():
+                _say(f"stack: {arch} is not shipped; left out")
+                continue
+            pred = registry.load(arch)
+            test_probs[arch] = deep.predict_mels(pred.model, mel_te, pred.scale)
+            oof_probs[arch] = _oof_deep(arch, train, mel_tr, y_tr, folds_tr, seed,
+                                        oof_epochs or epochs or pred.manifest["training"]["epochs"])
+            members.append(arch)
+        members.append("musicnn_logreg")
+        results["stack"] = stack.train_and_ship(train, test, y_tr, y_te, full, oof_probs, test_probs,
+                                                members, folds_tr, trained_on, seed=seed, say=_say)
+    return results
+
+
+def _oof_deep(arch: str, train: pd.DataFrame, mel_tr, y_tr, folds, seed: int, epochs: int) -> np.ndarray:
+    """Out-of-fold clip probabilities of ``arch`` on the training clips (cached by clips/seed/epochs)."""
+    import hashlib
+
+    from genre import deep
+
+    key = hashlib.sha256(json.dumps([arch, list(train["clip"]), seed, epochs, deep.MEL_VERSION,
+                                     [sorted(map(int, te)) for _, te in folds]]).encode()).hexdigest()[:16]
+    path = CACHE_DIR / "deep" / f"oof_{arch}_{key}.npy"
+    if path.is_file():
+        _say(f"{arch}: out-of-fold probabilities from cache {path.name}")
+        return np.load(path)
+    P = np.zeros((len(train), len(GENRES)))
+    for k, (tr, te) in enumerate(folds):
+        _say(f"{arch}: stack fold {k + 1}/{len(folds)} (train {len(tr)}, predict {len(te)}, {epochs} epochs)")
+        m_k, s_k, _ = fit_deep(arch, [mel_tr[i] for i in tr], y_tr[tr], seed=seed + 1 + k,
+                               epochs=epochs, name=f"{arch} fold {k + 1}")
+        P[te] = deep.predict_mels(m_k, [mel_tr[i] for i in te], s_k)
+    np.save(path, P)
+    _say(f"{arch}: out-of-fold accuracy on the training clips {float((P.argmax(1) == y_tr).mean()):.3f}")
+    return P
+
+
+def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
+    from genre import deep
+
+    y = np.array([GENRES.index(g) for g in use["genre"]])
+    mels = deep.logmel_cache(list(use["path"]), progress=None)
+    P = np.zeros((len(use), len(GENRES)))
+    folds = _folds(use, seed=0)
+    t0 = time.perf_counter()
+    for k, (tr, te) in enumerate(folds):
+        _say(f"{arch}: artist_cv_audio fold {k + 1}/{len(folds)}")
+        m, s, _ = fit_deep(arch, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
+                           name=f"{arch} cv {k + 1}")
+        P[te] = deep.predict_mels(m, [mels[i] for i in te], s)
+    out = {**metrics(y, P), "n_train": int(round(len(use) * (len(folds) - 1) / len(folds))),
+           "n_folds": len(folds), "fit_time_s": round(time.perf_counter() - t0, 1)}
+    _say(f"{arch} artist_cv_audio: accuracy {out['accuracy']:.3f} macro-F1 {out['macro_f1']:.3f}")
+    return out
+
+
+def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict) -> Path:
+    import tempfile
+
+    from genre import registry
+
+    src = MODELS_DIR / "musicnn"
+    files: dict[str, Path] = {}
+    for f in ("msd_musicnn.npz", "LICENSE"):
+        if (src / f).is_file():
+            files[f] = src / f
+    man = {"display_name": "musicnn embedding + logistic regression", "kind": "musicnn",
+           "family": "pretrained", "classes": list(GENRES), "feature_columns": None, "input": "audio",
+           "trained_on": trained_on + "; musicnn itself pretrained on the Million Song Dataset",
+           "protocol": "audio_holdout", "n_train": n_train, "embedding": {"layer": "penultimate"},
+           "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        # save_sklearn records skops trusted types; then add the weights beside the head
+        d = registry.save_sklearn("musicnn_logreg", head, man, models_dir=tmp)
+        m2 = json.loads((d / "manifest.json").read_text())
+        head_file = "head.skops"
+        if not (d / head_file).is_file():
+            (d / "model.skops").rename(d / head_file)
+        all_files = {head_file: d / head_file, **files}
+        m2.pop("files", None)
+        return registry.save("musicnn_logreg", all_files, m2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m genre.train_deep", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-root", default=None, help="<root>/<genre>/<clip>.<ext> audio folder")
+    ap.add_argument("--models", nargs="+", default=None,
+                    choices=["cnn", "crnn", "musicnn_logreg", "musicnn_zeroshot", "stack"])
+    ap.add_argument("--artist-cv", action="store_true", help="also run artist_cv_audio (long)")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--oof-epochs", type=int, default=12,
+                    help="epochs of the fold models behind the stack's out-of-fold probabilities")
+    ap.add_argument("--stack-members", nargs="*", default=["cnn", "crnn"], choices=["cnn", "crnn"])
+    a = ap.parse_args(argv)
+    train_all(a.seed, a.data_root, models=a.models, artist_cv=a.artist_cv, epochs=a.epochs,
+              oof_epochs=a.oof_epochs, stack_members=a.stack_members)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
