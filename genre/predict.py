@@ -8,10 +8,10 @@
 Flags
 -----
 ``not_music``
-    The novelty score (:mod:`genre.novelty`: distance of the recording's 57 features to the
-    nearest genre Gaussian) is above the detector's threshold (99th percentile of held-out GTZAN
-    music), or above its "suspect" threshold (95th percentile) while the genre model is also
-    unsure (``low_confidence``).
+    The non-music detector (:mod:`genre.novelty`) finds the recording novel: its 57 features are
+    farther from the nearest genre than 99 % of held-out GTZAN music, or it has more quiet gaps
+    (low-energy frames) than 99 % of GTZAN music; or one of the two is above its 95th percentile
+    while the genre model is also unsure (``low_confidence``).
 ``low_confidence``
     The top probability is below :data:`LOW_CONFIDENCE_PROB` (0.5): with calibrated
     probabilities the best guess is then more likely wrong than right.
@@ -205,10 +205,13 @@ def _probs(p: Any, what: str) -> np.ndarray:
 def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_music: bool,
              nov: dict | None) -> str:
     if not_music:
-        return ("This does not sound like music: its features are farther from every genre the "
-                f"models know than {nov['percentile']:.1f} % of held-out GTZAN music "
-                f"(novelty score {nov['score']:.1f}, threshold {nov['threshold']:.1f}). "
-                "The genre probabilities are not meaningful.")
+        why = list(nov.get("reasons") or [])
+        if not why:  # unusual on a score (above the 95th percentile) and the model is unsure
+            why = [f"it is unusual for music (score {nov['score']:.1f}, at the "
+                   f"{nov['percentile']:.0f}th percentile of held-out GTZAN music; low-energy rate "
+                   f"{nov['low_energy_rate']:.0%}) and the genre model is unsure ({conf:.0%})"]
+        return ("This does not sound like music: " + "; ".join(why)
+                + ". The genre probabilities are not meaningful.")
     if low:
         return (f"Uncertain: best guess {genre} ({conf:.0%}), then {second[0]} ({second[1]:.0%}); "
                 "the model is more likely wrong than right here.")
@@ -249,7 +252,17 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     starts, seg = predictor.predict_segments(sig.y)
     starts = np.asarray(starts, dtype=np.float64).reshape(-1)
     seg = _probs(seg, "segment probabilities").reshape(len(starts), len(GENRES))
-    clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
+    X = spans = None
+    if hasattr(predictor, "predict_features") and hasattr(predictor, "clip_windows"):
+        # A feature model: compute its 30-s window features here, once, and share them with the
+        # non-music check (same windows and averaging as FeatureModel.predict_clip).
+        from genre import features
+
+        spans = predictor.clip_windows(len(sig.y))
+        X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
+        clip = _probs(predictor.predict_features(X), "clip probabilities").mean(axis=0)
+    else:
+        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
     total = clip.sum()
     if total > 0:
         clip = clip / total
@@ -263,7 +276,7 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
             notes.append("The non-music check is unavailable (no models/novelty); "
                          "the answer assumes the input is music.")
         else:
-            nov = det.score_signal(sig.y, sig.sr)
+            nov = det.score_signal(sig.y, sig.sr, X=X, spans=spans)
     t4 = time.perf_counter()
 
     ends = np.minimum(starts + SEGMENT_SECONDS, sig.duration)
@@ -276,7 +289,7 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     low = conf < LOW_CONFIDENCE_PROB
     not_music = False
     if nov is not None:
-        not_music = nov["score"] > nov["threshold"] or (low and nov["score"] > nov["suspect_threshold"])
+        not_music = nov["novel"] or (low and nov["suspect"])
     manifest = getattr(predictor, "manifest", {}) or {}
     name = str(getattr(predictor, "name", None) or manifest.get("name", "model"))
     verdict = _verdict(GENRES[order[0]], conf, (GENRES[order[1]], float(clip[order[1]])), low,
