@@ -208,7 +208,7 @@ def cost_chart(costs: pd.DataFrame, *, x: str = "latency_ms", y: str = "accuracy
         x=df[x], y=df[y], mode="markers+text", text=df[label_col], textposition="top center",
         marker=dict(size=sizes if sizes is not None else 12, color="#d6336c", opacity=0.7),
         hovertemplate="%{text}: %{y:.1%}, %{x:.3g}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_type="log", xaxis_title=x, yaxis_title=y,
+    fig.update_layout(title=title, xaxis=dict(type="log", dtick=1, title=x), yaxis_title=y,
                       yaxis_tickformat=".0%", height=420, **_LAYOUT)
     return fig
 
@@ -278,9 +278,14 @@ def waveform(y: np.ndarray, sr: int, *, max_points: int = 3000, title: str = "Wa
 
 
 def spectrogram(db: np.ndarray, sr: int, hop_length: int, *, title: str = "Mel spectrogram",
-                max_frames: int = 2000) -> go.Figure:
-    """Heatmap of a (n_bins, frames) dB matrix; x in seconds, y = mel bin index."""
+                max_frames: int = 2000, top_db: float = 80.0) -> go.Figure:
+    """Heatmap of a (n_bins, frames) dB matrix; x in seconds, y = mel bin index.
+
+    Values more than ``top_db`` below the maximum are clipped for contrast.
+    """
     s = np.asarray(db, dtype=np.float32)
+    if s.size:
+        s = np.maximum(s, s.max() - top_db)
     step = max(1, int(np.ceil(s.shape[1] / max_frames)))
     s = s[:, ::step]
     t = np.arange(s.shape[1]) * step * hop_length / sr

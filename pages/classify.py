@@ -1,0 +1,124 @@
+"""Classify: upload, record, pick a sample, or listen live; see the genre, timeline and spectrogram."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genre import dashboard, plots
+from genre.config import GENRES, MAX_UPLOAD_MB, SR
+from genre.errors import GenreError, SilentAudioError
+from pages import common
+
+try:
+    from genre.audio import ACCEPTED_EXTENSIONS
+except ImportError:  # audio.py predates the constant
+    ACCEPTED_EXTENSIONS = ("wav", "flac", "mp3", "ogg", "opus", "m4a")
+
+#: Live mode: classify the last LIVE_WINDOW_S seconds every LIVE_EVERY_S seconds.
+LIVE_WINDOW_S = 6.0
+LIVE_EVERY_S = 3.0
+LIVE_HISTORY = 20
+
+st.title("🎧 Classify a recording")
+model_name = common.model_picker(key="classify_model")
+if model_name is None:
+    st.stop()
+
+MODES = ["Upload", "Record", "Sample", "Live"]
+mode = st.radio("Input", MODES, horizontal=True, key="classify_mode",
+                format_func={"Upload": "⬆️ Upload a file", "Record": "🎙️ Record",
+                             "Sample": "🎼 Shipped sample", "Live": "📡 Live microphone"}.get)
+
+if mode == "Upload":
+    up = st.file_uploader(
+        f"Audio file ({', '.join(ACCEPTED_EXTENSIONS)}; up to {MAX_UPLOAD_MB} MB)",
+        type=list(ACCEPTED_EXTENSIONS), key="classify_upload")
+    if up is not None:
+        common.classify_and_show(up.getvalue(), up.name, model_name, key="upload")
+
+elif mode == "Record":
+    rec = st.audio_input("Record at least a few seconds of music", sample_rate=SR,
+                         key="classify_record")
+    if rec is not None:
+        common.classify_and_show(rec.getvalue(), "recording.wav", model_name, key="record")
+
+elif mode == "Sample":
+    clips = common.demo_clips()
+    if clips.empty:
+        st.info("No demo clips shipped (demo/index.csv).")
+    else:
+        i = st.selectbox("Sample", range(len(clips)), key="classify_sample",
+                         format_func=lambda i: f"{clips.label[i]} - expected: {clips.expected[i]}")
+        row = clips.iloc[i]
+        st.audio(row["path"], format="audio/ogg")
+        st.caption(f"Licence: {row['licence']}")
+        with open(row["path"], "rb") as f:
+            common.classify_and_show(f.read(), row["file"], model_name, key="sample")
+
+else:
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    try:
+        secrets = dict(st.secrets)
+    except Exception:  # no secrets.toml: that is fine on localhost
+        secrets = {}
+    ice = dashboard.ice_servers(secrets)
+    st.markdown(f"Classifies the last {LIVE_WINDOW_S:.0f} s of your microphone every "
+                f"{LIVE_EVERY_S:.0f} s. Press **Start** and allow the microphone.")
+    if not ice:
+        st.caption("No STUN/TURN servers configured (st.secrets `ice_servers` or "
+                   "GENRE_ICE_SERVERS): this works when the browser runs on the same machine.")
+    if "live_buffer" not in st.session_state:
+        st.session_state["live_buffer"] = dashboard.LiveBuffer(seconds=LIVE_WINDOW_S * 2)
+        st.session_state["live_history"] = []
+        st.session_state["live_last"] = 0.0
+    buf = st.session_state["live_buffer"]
+    ctx = webrtc_streamer(
+        key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
+        media_stream_constraints={"audio": True, "video": False},
+        audio_frame_callback=buf.push_frame, sendback_audio=False)
+
+    playing = bool(getattr(getattr(ctx, "state", None), "playing", False))
+
+    @st.fragment(run_every=1.0 if playing else None)
+    def live_view():
+        history = st.session_state["live_history"]
+        held = buf.buffered_seconds
+        now = time.monotonic()
+        if playing and held >= LIVE_WINDOW_S / 2 and now - st.session_state["live_last"] >= LIVE_EVERY_S:
+            st.session_state["live_last"] = now
+            y = buf.window(LIVE_WINDOW_S, SR)
+            try:
+                from genre.predict import predict
+                pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
+                history.append({"t": now, "probs": pred.probabilities, "verdict": pred.verdict,
+                                "flag": pred.not_music or pred.low_confidence})
+            except SilentAudioError:
+                history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                                "verdict": "Silence.", "flag": True})
+            except GenreError as exc:
+                history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                                "verdict": str(exc), "flag": True})
+            del history[:-LIVE_HISTORY]
+        if not playing:
+            st.info("Live mode is stopped." + (" Last result below." if history else ""))
+        else:
+            st.caption(f"Listening: {held:.1f} s buffered.")
+        if history:
+            last = history[-1]
+            (st.warning if last["flag"] else st.success)(last["verdict"])
+            t0 = history[0]["t"]
+            probs = np.vstack([h["probs"] for h in history])
+            starts = np.array([h["t"] - t0 for h in history])
+            ok = ~np.isnan(probs).any(axis=1)
+            if ok.any():
+                common.chart(plots.timeline(starts[ok], probs[ok], title="Live: genre "
+                                               f"probabilities, last {LIVE_WINDOW_S:.0f} s each"),
+                                key="live_tl")
+                df = pd.DataFrame(probs[ok], columns=list(GENRES)).assign(t_s=starts[ok])
+                st.download_button("Download CSV", df.to_csv(index=False), "live_genres.csv",
+                                   "text/csv", key="live_csv")
+
+    live_view()

@@ -1,0 +1,101 @@
+"""Explore the data: tempo and any feature by genre, correlations, 2-D embeddings with outliers."""
+
+import streamlit as st
+
+from genre import plots
+from genre.config import FEATURE_COLUMNS
+from genre.embeddings import METHODS
+from genre.errors import GenreError
+from pages import common
+
+st.title("🔎 Explore the data")
+st.caption("GTZAN's 1000 clips through the published 57-feature table; artist and title from "
+           "Sturm's index; split from the fault-filtered protocol (Kereliuk, Sturm & Larsen 2015).")
+
+try:
+    table = common.dataset_table()
+except GenreError as exc:
+    st.error(str(exc))
+    st.stop()
+
+VIEWS = ["Tempo", "Feature by genre", "Correlations", "Embeddings"]
+view = st.radio("View", VIEWS, horizontal=True, key="explore_view", label_visibility="collapsed")
+
+if view == "Tempo":
+    common.chart(plots.feature_by_genre(table, "tempo", title="Tempo (BPM) by genre"),
+                    key="tempo_box")
+    st.caption("Tempo as estimated by librosa for the published table; estimators disagree on "
+               "the metrical level (half or double tempo) for some clips.")
+
+elif view == "Feature by genre":
+    c1, c2 = st.columns([3, 1])
+    feature = c1.selectbox("Feature", FEATURE_COLUMNS, index=FEATURE_COLUMNS.index("spectral_centroid_mean"),
+                           key="explore_feature")
+    kind = c2.radio("Chart", ["box", "violin", "histogram"], horizontal=True, key="explore_kind")
+    common.chart(plots.feature_by_genre(table, feature, kind=kind), key="feature_dist")
+
+elif view == "Correlations":
+    c1, c2 = st.columns([1, 3])
+    method = c1.radio("Correlation", ["pearson", "spearman"], key="explore_corr")
+    groups = {"all 57 features": FEATURE_COLUMNS,
+              "means only": [c for c in FEATURE_COLUMNS if not c.endswith("_var")],
+              "MFCC means": [c for c in FEATURE_COLUMNS if c.startswith("mfcc") and c.endswith("_mean")]}
+    group = c2.radio("Columns", list(groups), horizontal=True, key="explore_corr_cols")
+    common.chart(plots.correlation_heatmap(table, groups[group], method=method), key="corr")
+
+else:
+    try:
+        emb = common.embeddings()
+    except GenreError as exc:
+        st.error(str(exc))
+        st.stop()
+    c1, c2, c3 = st.columns([2, 2, 1])
+    names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "lda": "LDA"}
+    methods = [m for m in METHODS if f"{m}_x" in emb.columns]
+    method = c1.radio("Projection", methods, format_func=names.get, horizontal=True,
+                      key="explore_method")
+    marks = {
+        "none": None,
+        "outliers (top 5 % by local outlier factor)": emb["outlier"],
+        "excluded from the fault-filtered split": emb["split"] == "excluded",
+        "among another genre (<= 2 of 10 nearest clips share its label)": emb["neighbour_agreement"] <= 0.2,
+    }
+    mark = c2.selectbox("Highlight", list(marks), index=2, key="explore_mark")
+    only_audio = c3.checkbox("Only clips with audio", key="explore_audio")
+    st.caption(METHODS[method])
+    points = emb[emb["has_audio"]] if only_audio else emb
+    highlight = marks[mark]
+    if highlight is not None:
+        highlight = highlight.loc[points.index]
+    fig = plots.embedding_scatter(points, f"{method}_x", f"{method}_y", highlight=highlight,
+                                  title=f"{names[method]} of the standardized 57 features")
+    event = common.chart(fig, key=f"emb_{method}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"))
+    st.caption("Click a point (or draw a box/lasso) to list the clips; where the audio is in the "
+               "data folder it plays below.")
+    selected = []
+    for p in (event.selection.points if event else []) or []:
+        cd = p.get("customdata")
+        if cd:
+            selected.append(cd[0])
+    audio_paths = common.clip_audio_paths()
+    if selected:
+        sel = emb.set_index("clip").loc[list(dict.fromkeys(selected))]
+        st.dataframe(sel[["genre", "artist", "title", "split", "has_audio", "outlier_score",
+                          "neighbour_agreement"]], key="emb_sel")
+        playable = [c for c in sel.index if c in audio_paths][:3]
+        for clip in playable:
+            r = sel.loc[clip]
+            st.markdown(f"**{clip}** - {r['artist'] or 'unknown artist'}, {r['title'] or 'untitled'}")
+            st.audio(audio_paths[clip], format="audio/flac")
+        if not playable:
+            st.info("No audio for the selected clips in the data folder "
+                    "(set GENRE_DATA_DIR to a folder with clips.csv).")
+    with st.expander("Most unusual clips and GTZAN's known faults"):
+        cols = ["clip", "genre", "artist", "title", "split", "has_audio", "outlier_score",
+                "neighbour_agreement"]
+        st.markdown("Sorted by outlier score (local outlier factor in the standardized feature "
+                    "space, about 1 for a typical clip). `split = excluded` marks clips the "
+                    "fault filter left out (repetitions, distortions, mislabelings).")
+        st.dataframe(emb.sort_values("outlier_score", ascending=False)[cols], hide_index=True,
+                     key="emb_outliers", height=300)

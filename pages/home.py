@@ -1,0 +1,80 @@
+"""Home: what the app does, the dataset at a glance, the best honest model, a one-click demo."""
+
+import streamlit as st
+
+from genre import dashboard
+from genre.errors import GenreError
+from pages import common
+
+st.title("🎵 Music-genre classification")
+st.markdown(
+    "Drop in a recording and get its genre (blues, classical, country, disco, hip-hop, jazz, "
+    "metal, pop, reggae, rock) with probabilities and a 3-second timeline.  \n"
+    "Every number here comes from models trained and scored on GTZAN, with the honest, "
+    "fault-filtered protocol first.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("The dataset")
+    try:
+        s = dashboard.dataset_summary(common.dataset_table())
+    except GenreError as exc:
+        st.error(str(exc))
+    else:
+        a, b, c = st.columns(3)
+        a.metric("Clips (30 s)", s["clips"])
+        b.metric("Genres", s["genres"], help=f"{s['per_genre']} clips per genre")
+        c.metric("Named artists", s["artists"], help="From Sturm's GTZAN index")
+        a.metric("With audio here", s["with_audio"], help=f"{s['full_audio']} full-length")
+        sp = s["splits"]
+        b.metric("Fault-filtered test", sp.get("test", 0),
+                 help=f"train {sp.get('train', 0)}, valid {sp.get('valid', 0)}")
+        c.metric("Excluded as faulty", sp.get("excluded", 0),
+                 help="Repetitions, distortions and mislabelings left out of the filtered split")
+        st.page_link("pages/explore.py", label="Explore the data", icon="🔎")
+
+with right:
+    st.subheader("Best model, honestly scored")
+    try:
+        board = common.leaderboard()
+        shipped = {m["name"] for m in common.manifests()}
+    except GenreError as exc:
+        board, shipped = None, set()
+        st.error(str(exc))
+    best = dashboard.best_model(board, shipped=shipped or None) if board is not None else None
+    if best is None:
+        st.info("No scored models yet: results appear here once models/results/ is populated.")
+    else:
+        rows = board[(board["model"] == best["model"]) & (board["protocol"] == dashboard.OPTIMISTIC)]
+        a, b = st.columns(2)
+        a.metric(best["display_name"], f"{best['accuracy']:.1%}",
+                 help=common.protocol_descriptions().get(dashboard.HONEST, ""))
+        a.caption(f"accuracy on the fault-filtered test split ({int(best['n_test'])} clips), "
+                  f"macro-F1 {best['macro_f1']:.2f}")
+        if len(rows):
+            r = rows.iloc[0]
+            b.metric("Same model, random 10-fold", f"{r['accuracy']:.1%}",
+                     delta=f"{(r['accuracy'] - best['accuracy']) * 100:+.1f} points",
+                     delta_color="off")
+            b.caption("the literature's protocol: artists and repeated recordings leak across folds")
+        st.page_link("pages/leaderboard.py", label="See every model on every protocol", icon="🏆")
+
+st.divider()
+st.subheader("Try it")
+clips = common.demo_clips()
+if clips.empty:
+    st.info("No demo clips shipped (demo/index.csv).")
+else:
+    c1, c2 = st.columns([3, 1])
+    i = c1.selectbox("Sample clip", range(len(clips)), key="home_clip",
+                     format_func=lambda i: f"{clips.label[i]} - expected: {clips.expected[i]}")
+    c2.write("")
+    go = c2.button("Classify this clip", type="primary", key="home_go")
+    row = clips.iloc[i]
+    st.audio(row["path"], format="audio/ogg")
+    st.caption(f"Licence: {row['licence']}")
+    if go or st.session_state.get("home_done") == row["file"]:
+        st.session_state["home_done"] = row["file"]
+        data = open(row["path"], "rb").read()
+        common.classify_and_show(data, row["file"], None, key="home", compact=True)
+    st.page_link("pages/classify.py", label="Upload or record your own", icon="🎧")

@@ -1,0 +1,115 @@
+"""Model leaderboard: every model on every protocol, the honest/optimistic gap, confusion matrices,
+per-genre F1, fit time, latency and size. Everything from models/results/ via genre.evaluate."""
+
+import streamlit as st
+
+from genre import dashboard, plots
+from genre.errors import GenreError
+from pages import common
+
+st.title("🏆 Model leaderboard")
+
+try:
+    board = common.leaderboard()
+except GenreError as exc:
+    st.error(str(exc))
+    st.stop()
+if board.empty:
+    st.info("No results yet: models/results/*.json is empty. Train and evaluate models first "
+            "(`python -m genre train`, `python -m genre evaluate`).")
+    st.stop()
+
+desc = common.protocol_descriptions()
+names = {
+    "filtered_holdout": "Fault-filtered test (honest)",
+    "random_10fold": "Random 10-fold",
+    "audio_holdout": "Filtered test, clips with audio",
+    "audio_holdout_full": "Filtered test, full clips with audio",
+    "artist_cv_audio": "Artist-grouped CV (audio)",
+}
+label = lambda p: names.get(p, p)  # noqa: E731
+
+metric = st.radio("Metric", ["accuracy", "macro_f1"], horizontal=True, key="lb_metric",
+                  format_func=lambda m: {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}[m])
+
+wide = dashboard.protocol_table(board, metric)
+protos = [c for c in wide.columns if c not in ("model", "display_name", "family")]
+st.subheader("Every model on every protocol")
+st.dataframe(
+    wide.drop(columns=["model"]), hide_index=True, key="lb_table",
+    column_config={
+        "display_name": st.column_config.TextColumn("Model", pinned=True),
+        "family": st.column_config.TextColumn("Family"),
+        **{p: st.column_config.ProgressColumn(label(p), help=desc.get(p, ""), format="percent",
+                                              min_value=0.0, max_value=1.0) for p in protos},
+    })
+with st.expander("What the protocols mean"):
+    for p in protos:
+        st.markdown(f"- **{label(p)}** (`{p}`): {desc.get(p, '')}")
+    st.markdown("Sort any column by clicking its header. A blank cell: the model was not scored "
+                "on that protocol (deep models need audio, which only part of GTZAN has here).")
+
+st.subheader("Random splits flatter every model")
+gap = dashboard.gap_table(board, metric)
+if gap.empty:
+    st.info("No model has both the honest and the random 10-fold result yet.")
+else:
+    st.markdown(
+        f"On the random 10-fold protocol the same models score **{gap['gap'].mean() * 100:.0f} "
+        f"points** higher on average ({gap['gap'].min() * 100:.0f} to {gap['gap'].max() * 100:.0f})"
+        " than on the fault-filtered, artist-conscious test split: random folds put songs by the "
+        "same artist, and GTZAN's repeated recordings, on both sides.")
+    common.chart(plots.protocol_gap(
+        gap, honest=dashboard.HONEST, optimistic=dashboard.OPTIMISTIC, metric=metric,
+        label_col="display_name", honest_name=label(dashboard.HONEST),
+        optimistic_name=label(dashboard.OPTIMISTIC)), key="lb_gap")
+
+st.subheader("Confusion matrices")
+c1, c2 = st.columns(2)
+models = board.drop_duplicates("model")
+disp = dict(zip(models["model"], models["display_name"]))
+best = dashboard.best_model(board)
+model_list = list(wide["model"])
+pick = c1.selectbox("Model", model_list, format_func=lambda m: disp.get(m, m), key="lb_model",
+                    index=model_list.index(best["model"]) if best and best["model"] in model_list else 0)
+avail = list(board.loc[(board["model"] == pick) & board["confusion"].notna(), "protocol"])
+if not avail:
+    st.info("No confusion matrix stored for this model.")
+else:
+    proto = c2.selectbox("Protocol", avail, format_func=label, key="lb_proto")
+    row = board[(board["model"] == pick) & (board["protocol"] == proto)].iloc[0]
+    common.chart(plots.confusion_heatmap(
+        row["confusion"], row["labels"],
+        title=f"{disp.get(pick, pick)}, {label(proto)}: row-normalised (n = {int(row['n_test'])})"
+        if row["n_test"] == row["n_test"] else f"{disp.get(pick, pick)}, {label(proto)}"),
+        key="lb_confusion")
+
+st.subheader("Per-genre F1")
+f1_proto = st.selectbox("Protocol", [p for p in protos if p in set(board["protocol"])],
+                        format_func=label, key="lb_f1_proto")
+f1 = dashboard.f1_table(board, f1_proto)
+if f1.empty:
+    st.info("No per-genre F1 on this protocol.")
+else:
+    common.chart(plots.per_genre_f1(f1, title=f"Per-genre F1, {label(f1_proto)}"), key="lb_f1")
+
+st.subheader("Cost: fit time, latency, size")
+cost = dashboard.cost_table(board)
+st.dataframe(cost.drop(columns=["model"]), hide_index=True, key="lb_cost", column_config={
+    "display_name": "Model", "family": "Family",
+    "accuracy": st.column_config.NumberColumn("Honest accuracy", format="percent"),
+    "fit_time_s": st.column_config.NumberColumn("Fit time (s)", format="%.2f"),
+    "latency_ms": st.column_config.NumberColumn("Latency per clip (ms)", format="%.1f"),
+    "size_mb": st.column_config.NumberColumn("Size (MB)", format="%.2f"),
+})
+if cost["latency_ms"].notna().any():
+    common.chart(plots.cost_chart(cost, label_col="display_name", size="size_mb",
+                                     title="Honest accuracy vs latency (marker area ~ size)"),
+                    key="lb_cost_chart")
+
+with st.expander("All results (long table)"):
+    long = board.drop(columns=[c for c in ("confusion", "labels", "params", "per_genre_f1")
+                               if c in board.columns])
+    st.dataframe(long, hide_index=True, key="lb_long")
+    st.download_button("Download CSV", long.to_csv(index=False), "leaderboard.csv", "text/csv",
+                       key="lb_dl")

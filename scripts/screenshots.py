@@ -1,0 +1,171 @@
+"""Screenshots of every dashboard page, taken in headless Chromium: ``python scripts/screenshots.py``.
+
+Starts ``streamlit run app.py`` on a free localhost port (headless, no telemetry), drives Debian's
+Chromium through Playwright (never ``playwright install``), waits for each page's content (never a
+fixed sleep) and writes ``screenshots/<page>.png``. ``tests/test_e2e.py`` uses the same helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+CHROMIUM = os.environ.get("GENRE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+#: (url path, file stem, a heading the page shows once rendered)
+PAGES = [
+    ("", "home", "Music-genre classification"),
+    ("explore", "explore", "Explore the data"),
+    ("leaderboard", "leaderboard", "Model leaderboard"),
+    ("classify", "classify", "Classify a recording"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(port: int | None = None, timeout: float = 90.0, env: dict | None = None):
+    """Run ``streamlit run app.py`` on localhost; yields the base URL; stops it afterwards."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read().decode()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("streamlit did not become healthy in time")
+            time.sleep(0.25)  # polling the health endpoint, not waiting for content
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def browser(width: int = 1400, height: int = 1000):
+    """A fresh headless Chromium context (Playwright, Debian's chromium, throwaway profile)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height})
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the app has finished running its script (no 'Running...' status, no skeleton)."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            if (!app) return false;
+            const running = document.querySelector('[data-testid="stStatusWidget"]');
+            const busy = running && /Running|Connecting/i.test(running.innerText);
+            const skeleton = document.querySelector('[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]');
+            const spinner = document.querySelector('[data-testid="stSpinner"]');
+            return !busy && !skeleton && !spinner && app.getAttribute('data-test-script-state') !== 'running';
+        }""", timeout=timeout_ms)
+
+
+def open_page(page, url: str, heading: str, timeout_ms: int = 120_000) -> None:
+    """Go to ``url`` and wait for ``heading`` and for the script run to finish."""
+    page.goto(url)
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+    # charts draw after the script finishes: wait for every plotly container to have an SVG
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('svg'))""",
+        timeout=timeout_ms)
+
+
+def screenshot(page, path: Path) -> Path:
+    """Full-length screenshot of the app (the main area scrolls, so grow the viewport first)."""
+    height = page.evaluate(
+        """() => { const m = document.querySelector('[data-testid="stMain"]') ||
+                              document.querySelector('section.main');
+                   return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight); }""")
+    vp = page.viewport_size
+    page.set_viewport_size({"width": vp["width"], "height": min(max(int(height), 600), 8000)})
+    wait_idle(page)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(vp)
+    return path
+
+
+def upload(page, file: str | Path, timeout_ms: int = 180_000) -> str:
+    """Upload ``file`` through the Classify page's uploader; returns the shown top genre."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(file))
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Top genre")
+    metric.wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None = None) -> list[Path]:
+    """Screenshot every page (and, with ``upload_file``, the Classify page after an upload)."""
+    paths = []
+    with browser() as ctx:
+        page = ctx.new_page()
+        for path, stem, heading in pages:
+            open_page(page, f"{url}/{path}", heading)
+            paths.append(screenshot(page, out / f"{stem}.png"))
+        if upload_file:
+            open_page(page, f"{url}/classify", "Classify a recording")
+            upload(page, upload_file)
+            paths.append(screenshot(page, out / "classify_result.png"))
+    return paths
+
+
+def main() -> int:
+    from genre.config import data_dir
+
+    clip = data_dir() / "audio" / "classical" / "classical.00011.flac"
+    with streamlit_server() as url:
+        for p in shoot_all(url, ROOT / "screenshots", upload_file=clip if clip.is_file() else None):
+            print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,397 @@
+"""The dashboard through Streamlit's AppTest: every page, its widgets, uploads, bad input, live mode.
+
+Pages call genre's public API; the checks compare what a page shows with what that API returns.
+Tests that need a trained model skip (with the reason) when models/ ships none.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genre.config import GENRES, MAX_UPLOAD_MB, ROOT, data_dir
+from genre.errors import GenreError
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+APP = str(ROOT / "app.py")
+CLIP = data_dir() / "audio" / "classical" / "classical.00011.flac"
+TIMEOUT = 180
+
+
+def _shipped() -> list[dict]:
+    from genre.registry import list_models
+    return [m for m in list_models() if m.get("kind") in ("sklearn", "keras", "musicnn", "stack")]
+
+
+needs_model = pytest.mark.skipif(not _shipped(), reason="no trained model in models/ (train first)")
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def _wav(y: np.ndarray, sr: int = 22050) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y.astype(np.float32), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def clip_bytes() -> bytes:
+    if not CLIP.is_file():
+        pytest.skip(f"GTZAN audio not found at {CLIP}")
+    return CLIP.read_bytes()
+
+
+# ------------------------------------------------------------------------------ config
+
+def test_upload_limit_and_theme_in_config():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+    assert cfg["browser"]["gatherUsageStats"] is False
+    assert cfg["theme"]["primaryColor"]
+
+
+# ------------------------------------------------------------------------------ home
+
+def test_home_shows_dataset_and_best_honest_model():
+    from genre import dashboard
+    from genre.datasets import dataset_table
+    from genre.evaluate import leaderboard
+
+    at = _app()
+    assert "Music-genre classification" in at.title[0].value
+    s = dashboard.dataset_summary(dataset_table())
+    assert _metric(at, "Clips (30 s)") == str(s["clips"])
+    assert _metric(at, "Excluded as faulty") == str(s["splits"]["excluded"])
+    best = dashboard.best_model(leaderboard(), shipped={m["name"] for m in _shipped()} or None)
+    if best is None:
+        assert any("No scored models" in i.value for i in at.info)
+    else:
+        assert _metric(at, best["display_name"]) == f"{best['accuracy']:.1%}"
+
+
+@needs_model
+def test_home_one_click_demo():
+    at = _app()
+    at.button(key="home_go").click()
+    at.run()
+    _ok(at)
+    assert not at.error
+    assert _metric(at, "Top genre") in GENRES
+    assert at.success or at.warning
+
+
+def test_navigation_reaches_every_page():
+    at = _app()
+    for page, title in [("pages/explore.py", "Explore the data"),
+                        ("pages/leaderboard.py", "Model leaderboard"),
+                        ("pages/classify.py", "Classify a recording"),
+                        ("pages/home.py", "Music-genre classification")]:
+        at.switch_page(page)
+        at.run()
+        _ok(at)
+        assert title in at.title[0].value
+
+
+# ------------------------------------------------------------------------------ explore
+
+def test_explore_every_view_and_projection():
+    at = _app("pages/explore.py")
+    for option in at.radio(key="explore_view").options:
+        at.radio(key="explore_view").set_value(option)
+        at.run()
+        _ok(at)
+        assert not at.error, [e.value for e in at.error]
+    # embeddings view: every projection and every highlight
+    from genre.embeddings import METHODS
+
+    assert len(at.radio(key="explore_method").options) == len(METHODS)
+    for method in METHODS:
+        at.radio(key="explore_method").set_value(method)
+        at.run()
+        _ok(at)
+    for mark in at.selectbox(key="explore_mark").options:
+        at.selectbox(key="explore_mark").set_value(mark)
+        at.run()
+        _ok(at)
+    at.checkbox(key="explore_audio").check()
+    at.run()
+    _ok(at)
+
+
+def test_explore_feature_and_correlation_widgets():
+    at = _app("pages/explore.py")
+    at.radio(key="explore_view").set_value("Feature by genre")
+    at.run()
+    at.selectbox(key="explore_feature").set_value("mfcc1_mean")
+    at.radio(key="explore_kind").set_value("violin")
+    at.run()
+    _ok(at)
+    at.radio(key="explore_view").set_value("Correlations")
+    at.run()
+    at.radio(key="explore_corr").set_value("spearman")
+    at.radio(key="explore_corr_cols").set_value("MFCC means")
+    at.run()
+    _ok(at)
+
+
+# ------------------------------------------------------------------------------ leaderboard
+
+def test_leaderboard_tables_and_pickers():
+    from genre.evaluate import leaderboard
+
+    board = leaderboard()
+    at = _app("pages/leaderboard.py")
+    if board.empty:
+        assert any("No results yet" in i.value for i in at.info)
+        return
+    assert len(at.dataframe) >= 2
+    assert len(at.selectbox(key="lb_model").options) == board["model"].nunique()
+    for m in board["model"].unique():
+        at.selectbox(key="lb_model").set_value(m)
+        at.run()
+        _ok(at)
+    at.radio(key="lb_metric").set_value("macro_f1")
+    at.run()
+    _ok(at)
+    for p in board["protocol"].unique():
+        at.selectbox(key="lb_f1_proto").set_value(p)
+        at.run()
+        _ok(at)
+
+
+# ------------------------------------------------------------------------------ classify
+
+def _classify(mode: str = "Upload") -> AppTest:
+    at = _app("pages/classify.py")
+    at.radio(key="classify_mode").set_value(mode)
+    at.run()
+    _ok(at)
+    return at
+
+
+@needs_model
+def test_classify_upload_real_clip_shows_predicted_genre(clip_bytes):
+    from genre.predict import predict
+
+    at = _classify()
+    at.file_uploader(key="classify_upload").upload(CLIP.name, clip_bytes, "audio/flac")
+    at.run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    shown = _metric(at, "Top genre")
+    assert shown in GENRES
+    # the default picker entry is the best shipped model; compare with that model's answer
+    name = _shipped_default()
+    expected = predict(str(CLIP), model=name)
+    assert shown == expected.genre
+    assert _metric(at, "Probability") == f"{expected.confidence:.0%}"
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Download CSV", "Download JSON"} <= set(labels)
+
+
+def _shipped_default() -> str:
+    from genre import dashboard
+    from genre.evaluate import leaderboard
+    from genre.registry import list_models
+    return dashboard.model_options(list_models(), leaderboard())[0]["name"]
+
+
+def _bad_inputs() -> dict[str, tuple[str, bytes]]:
+    sr = 22050
+    noise = np.random.default_rng(0).normal(0, 0.1, sr * 5)
+    good = _wav(noise, sr)
+    return {
+        "empty": ("empty.wav", b""),
+        "not audio": ("notes.mp3", b"This is a text file, not audio at all.\n" * 50),
+        "corrupt": ("broken.flac", b"fLaC" + bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8))),
+        "truncated": ("cut.wav", good[: len(good) // 50]),
+        "too short": ("short.wav", _wav(noise[: sr // 2], sr)),
+        "silent": ("silent.wav", _wav(np.zeros(sr * 5), sr)),
+    }
+
+
+@needs_model
+@pytest.mark.parametrize("case", list(_bad_inputs()))
+def test_classify_bad_upload_one_line_error_then_page_still_works(case, clip_bytes):
+    from genre.audio import load
+
+    name, data = _bad_inputs()[case]
+    with pytest.raises(GenreError) as info:
+        load(data)
+    at = _classify()
+    at.file_uploader(key="classify_upload").upload(name, data)
+    at.run()
+    _ok(at)
+    assert [e.value for e in at.error] == [str(info.value)]
+    assert not [m for m in at.metric if m.label == "Top genre"]
+    # the page keeps working: a good file next
+    at.file_uploader(key="classify_upload").clear().upload(CLIP.name, clip_bytes, "audio/flac")
+    at.run()
+    _ok(at)
+    assert not at.error
+    assert _metric(at, "Top genre") in GENRES
+
+
+@needs_model
+def test_classify_too_long_input_is_cut_and_says_so(monkeypatch):
+    from genre import audio
+
+    monkeypatch.setitem(audio.load.__kwdefaults__, "max_seconds", 8.0)
+    sr = 22050
+    y = np.random.default_rng(2).normal(0, 0.1, sr * 12)
+    at = _classify()
+    at.file_uploader(key="classify_upload").upload("long.wav", _wav(y, sr), "audio/wav")
+    at.run()
+    _ok(at)
+    assert not at.error
+    notes = " ".join(c.value for c in at.caption)
+    assert "Note:" in notes
+
+
+@needs_model
+def test_classify_recording_through_audio_input():
+    at = _classify("Record")
+    y, sr = sf.read(str(CLIP), dtype="float32", frames=22050 * 8)
+    at.audio_input(key="classify_record").set_value(("rec.wav", _wav(y, sr), "audio/wav"))
+    at.run()
+    _ok(at)
+    assert not at.error
+    assert _metric(at, "Top genre") in GENRES
+
+
+@needs_model
+def test_classify_every_shipped_sample():
+    from genre.dashboard import demo_clips
+    from genre.predict import predict
+
+    at = _classify("Sample")
+    picker = at.selectbox(key="classify_sample")
+    clips = demo_clips()
+    assert len(picker.options) == len(clips)
+    name = _shipped_default()
+    for i in (0, len(clips) - 1):  # a GTZAN excerpt and an openly licensed sample
+        at.selectbox(key="classify_sample").set_value(i)
+        at.run()
+        _ok(at)
+        assert not at.error
+        assert _metric(at, "Top genre") == predict(clips.path[i], model=name).genre
+
+
+@needs_model
+def test_classify_model_picker_lists_shipped_models():
+    at = _classify()
+    picker = at.selectbox(key="classify_model")
+    assert len(picker.options) == len(_shipped())
+    labels = " ".join(picker.options)
+    for m in _shipped():
+        if m.get("kind") != "sklearn":
+            assert "loads TensorFlow" in labels
+
+
+class _Frame:
+    """Stand-in for av.AudioFrame as browsers send it: 48 kHz interleaved stereo s16, 20 ms."""
+
+    sample_rate = 48000
+    layout = SimpleNamespace(channels=(0, 1))
+    format = SimpleNamespace(name="s16")
+
+    def __init__(self, block: np.ndarray):
+        self._d = np.stack([block, block], axis=1).reshape(1, -1)
+
+    def to_ndarray(self):
+        return self._d
+
+
+@needs_model
+def test_live_mode_with_patched_webrtc(monkeypatch):
+    import soxr
+    import streamlit_webrtc
+
+    y, sr = sf.read(str(CLIP), dtype="float32", frames=22050 * 8)
+    y48 = (np.clip(soxr.resample(y, sr, 48000), -1, 1) * 32767).astype(np.int16)
+    calls = {}
+
+    def fake_streamer(key, audio_frame_callback=None, rtc_configuration=None, **kw):
+        calls["rtc"] = rtc_configuration
+        for i in range(0, len(y48) - 960, 960):
+            audio_frame_callback(_Frame(y48[i:i + 960]))
+        return SimpleNamespace(state=SimpleNamespace(playing=True))
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
+    monkeypatch.delenv("GENRE_ICE_SERVERS", raising=False)
+    at = _classify("Live")
+    assert calls["rtc"] == {"iceServers": []}
+    assert not at.error
+    verdicts = [a.value for a in list(at.success) + list(at.warning)]
+    assert verdicts, "live mode showed no result"
+    assert any(g.capitalize() in v or g in v for v in verdicts for g in GENRES)
+    assert any(c.value.startswith("Listening") for c in at.caption)
+
+
+def test_live_mode_stopped_renders(monkeypatch):
+    import streamlit_webrtc
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
+                        lambda **kw: SimpleNamespace(state=SimpleNamespace(playing=False)))
+    at = _app("pages/classify.py")
+    if not _shipped():
+        return
+    at.radio(key="classify_mode").set_value("Live")
+    at.run()
+    _ok(at)
+    assert any("stopped" in i.value for i in at.info)
+
+
+# ------------------------------------------------------------------------------ footprint
+
+@needs_model
+def test_pages_never_import_tensorflow_and_stay_under_1gb(clip_bytes):
+    """In a fresh process: every page plus a classification, then TF must be absent, RSS < 1 GB."""
+    code = f"""
+import json, resource, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}); at.run()
+for p in ["pages/explore.py", "pages/leaderboard.py", "pages/classify.py"]:
+    at.switch_page(p); at.run()
+at.file_uploader(key="classify_upload").upload("c.flac", open({str(CLIP)!r}, "rb").read()); at.run()
+for v in ["Feature by genre", "Correlations", "Embeddings"]:
+    at.switch_page("pages/explore.py"); at.run(); at.radio(key="explore_view").set_value(v); at.run()
+rss = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
+print(json.dumps({{"tf": "tensorflow" in sys.modules, "umap": "umap" in sys.modules,
+                  "exc": [str(e.value) for e in at.exception], "rss_mb": rss / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["exc"] == []
+    assert res["tf"] is False and res["umap"] is False
+    assert res["rss_mb"] < 1024, res

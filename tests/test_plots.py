@@ -1,0 +1,122 @@
+"""Figure builders: plain data in, the right traces out."""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from genre import plots
+from genre.config import FEATURE_COLUMNS, GENRES
+from genre.datasets import published_table
+
+
+@pytest.fixture(scope="module")
+def table():
+    return published_table()
+
+
+def test_genre_colors_cover_every_genre_once():
+    assert list(plots.GENRE_COLORS) == list(GENRES)
+    assert len(set(plots.GENRE_COLORS.values())) == len(GENRES)
+
+
+@pytest.mark.parametrize("kind", ["box", "violin", "histogram"])
+def test_feature_by_genre_one_trace_per_genre(table, kind):
+    fig = plots.feature_by_genre(table, "tempo", kind=kind)
+    assert isinstance(fig, go.Figure)
+    assert [t.name for t in fig.data] == list(GENRES)
+    blues = fig.data[0]
+    values = blues.y if kind != "histogram" else blues.x
+    assert len(values) == 100
+    np.testing.assert_allclose(np.sort(values), np.sort(table.loc[table.genre == "blues", "tempo"]))
+
+
+def test_feature_by_genre_rejects_unknown(table):
+    with pytest.raises(KeyError):
+        plots.feature_by_genre(table, "no_such_feature")
+    with pytest.raises(ValueError):
+        plots.feature_by_genre(table, "tempo", kind="pie")
+
+
+def test_correlation_heatmap_is_symmetric_with_unit_diagonal(table):
+    fig = plots.correlation_heatmap(table, FEATURE_COLUMNS)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (57, 57)
+    np.testing.assert_allclose(np.diag(z), 1.0)
+    np.testing.assert_allclose(z, z.T)
+
+
+def test_embedding_scatter_carries_clip_ids_and_highlight():
+    pts = pd.DataFrame({"clip": ["blues.00000", "rock.00001", "rock.00002"],
+                        "genre": ["blues", "rock", "rock"], "artist": ["A", "B", ""],
+                        "title": ["t", "u", "v"], "split": ["test", "excluded", "train"],
+                        "x": [0.0, 1.0, 2.0], "y": [1.0, 0.0, 2.0]})
+    fig = plots.embedding_scatter(pts, "x", "y", highlight=pts["split"] == "excluded")
+    names = [t.name for t in fig.data]
+    assert names == ["blues", "rock", "highlighted"]
+    assert fig.data[1].customdata[0][0] == "rock.00001"
+    assert list(fig.data[2].customdata[:, 0]) == ["rock.00001"]
+    assert "artist" in fig.data[0].hovertemplate and "title" in fig.data[0].hovertemplate
+
+
+def test_protocol_gap_draws_both_protocols_and_gap():
+    df = pd.DataFrame({"model": ["a", "b"], "h": [0.5, 0.6], "r": [0.7, 0.75]})
+    fig = plots.protocol_gap(df, honest="h", optimistic="r")
+    dots = [t for t in fig.data if t.mode == "markers"]
+    assert len(dots) == 2
+    np.testing.assert_allclose(dots[1].customdata, [0.2, 0.15])
+    assert len([t for t in fig.data if t.mode == "lines"]) == 2
+
+
+def test_confusion_heatmap_row_normalised():
+    cm = np.array([[8, 2], [0, 0]])
+    fig = plots.confusion_heatmap(cm, ["a", "b"])
+    z = np.asarray(fig.data[0].z)
+    np.testing.assert_allclose(z, [[0.8, 0.2], [0.0, 0.0]])
+    raw = plots.confusion_heatmap(cm, ["a", "b"], normalize=False)
+    np.testing.assert_allclose(np.asarray(raw.data[0].z), cm)
+    with pytest.raises(ValueError):
+        plots.confusion_heatmap(cm, ["a", "b", "c"])
+
+
+def test_probability_bars_sorted_best_on_top():
+    probs = dict(zip(GENRES, np.linspace(0.0, 0.2, 10)))
+    fig = plots.probability_bars(probs, top=3)
+    assert list(fig.data[0].y) == ["pop", "reggae", "rock"]  # drawn bottom-up: best last
+
+
+def test_timeline_stacks_one_trace_per_genre_and_checks_shape():
+    p = np.full((4, 10), 0.1)
+    fig = plots.timeline([0, 3, 6, 9], p, segment_s=3.0)
+    assert len(fig.data) == 10
+    np.testing.assert_allclose(fig.data[0].x, [1.5, 4.5, 7.5, 10.5])
+    with pytest.raises(ValueError):
+        plots.timeline([0, 3], p)
+
+
+def test_waveform_envelope_is_small_and_bounds_signal():
+    sr = 22050
+    y = np.sin(2 * np.pi * 440 * np.arange(sr * 30) / sr).astype(np.float32)
+    fig = plots.waveform(y, sr, max_points=1000)
+    hi, lo = np.asarray(fig.data[0].y), np.asarray(fig.data[1].y)
+    assert len(hi) <= 1000
+    assert hi.max() <= 1.0 and lo.min() >= -1.0 and hi.max() > 0.99
+    assert fig.data[0].x[-1] == pytest.approx(30, abs=0.1)
+
+
+def test_spectrogram_downsamples_and_clips_dynamic_range():
+    db = np.linspace(-100, 0, 128 * 5000, dtype=np.float32).reshape(128, 5000)
+    fig = plots.spectrogram(db, 22050, 512, max_frames=1000, top_db=80)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape[0] == 128 and z.shape[1] <= 1000
+    assert z.min() >= -80.0 - 1e-3
+
+
+def test_per_genre_f1_and_cost_chart():
+    f1 = pd.DataFrame([[0.5] * 10, [0.7] * 10], index=["A", "B"], columns=list(GENRES))
+    fig = plots.per_genre_f1(f1)
+    assert np.asarray(fig.data[0].z).shape == (2, 10)
+    costs = pd.DataFrame({"model": ["A", "B"], "accuracy": [0.5, 0.6], "latency_ms": [1.0, 10.0],
+                          "size_bytes": [1e3, 1e6]})
+    fig = plots.cost_chart(costs)
+    assert list(fig.data[0].text) == ["A", "B"]
