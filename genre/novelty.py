@@ -424,6 +424,16 @@ def fit_and_save(models_dir: str | Path | None = None, data_dir: str | Path | No
     return registry.read_manifest(NAME, models_dir)
 
 
+def load_artifact(model_dir: str | Path, manifest: dict) -> NoveltyDetector:
+    """Registry-style loader ``(model_dir, manifest)`` for kind ``"novelty"`` (files already verified)."""
+    from genre import registry
+
+    det = registry.load_skops(Path(model_dir) / "model.skops", manifest)
+    if not isinstance(det, NoveltyDetector):
+        raise ModelError(f"{model_dir}/model.skops does not hold a NoveltyDetector.")
+    return det
+
+
 @functools.lru_cache(maxsize=4)
 def load(models_dir: str | None = None) -> NoveltyDetector:
     """The shipped detector (verified against its manifest's hashes), cached per process.
@@ -436,10 +446,7 @@ def load(models_dir: str | None = None) -> NoveltyDetector:
     from genre import registry
 
     man = registry.verify(NAME, models_dir)
-    det = registry.load_skops(registry.model_dir(NAME, models_dir) / "model.skops", man)
-    if not isinstance(det, NoveltyDetector):
-        raise ModelError(f"models/{NAME}/model.skops does not hold a NoveltyDetector.")
-    return det
+    return load_artifact(registry.model_dir(NAME, models_dir), man)
 
 
 if __name__ == "__main__":  # python -m genre.novelty

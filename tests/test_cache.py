@@ -93,7 +93,9 @@ def test_new_extractor_version_invalidates(clips, cache_file, monkeypatch):
 def test_parallel_matches_serial(clips, tmp_path):
     serial = cache.extract_many(clips, n_jobs=1, progress=False, cache_path=tmp_path / "s.parquet")
     par = cache.extract_many(clips, n_jobs=2, progress=False, cache_path=tmp_path / "p.parquet")
-    np.testing.assert_allclose(par[list(FEATURE_COLUMNS)].to_numpy(), serial[list(FEATURE_COLUMNS)].to_numpy())
+    # worker processes may differ in the last float32 bits (FFT/BLAS threading)
+    np.testing.assert_allclose(par[list(FEATURE_COLUMNS)].to_numpy(), serial[list(FEATURE_COLUMNS)].to_numpy(),
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_bad_files_are_collected_or_raised(clips, tmp_path):

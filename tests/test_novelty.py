@@ -50,13 +50,14 @@ def test_thresholds_match_heldout_percentiles(detector):
 @pytest.mark.parametrize("name", NOT_MUSIC)
 def test_non_music_samples_are_flagged(sample_scores, name):
     r = sample_scores[name]
-    assert r["score"] > r["threshold"], r
+    assert r["novel"] and r["reasons"], r
 
 
 @pytest.mark.parametrize("name", MUSIC)
 def test_music_samples_are_not_flagged(sample_scores, name):
     r = sample_scores[name]
-    assert r["score"] <= r["threshold"], r
+    assert r["score"] <= r["threshold"] and r["low_energy_rate"] <= r["ler_threshold"], r
+    assert not r["novel"]
 
 
 def test_real_gtzan_audio_scores_like_music(detector):
@@ -65,7 +66,7 @@ def test_real_gtzan_audio_scores_like_music(detector):
         genre = clip.split(".")[0]
         sig = audio.load(data_dir() / "audio" / genre / f"{clip}.flac")
         r = detector.score_signal(sig.y, sig.sr)
-        assert r["score"] <= r["threshold"], (clip, r)
+        assert not r["novel"], (clip, r)
 
 
 def test_synthetic_noise_and_tone_are_flagged(detector):
@@ -73,6 +74,20 @@ def test_synthetic_noise_and_tone_are_flagged(detector):
     for name in ("white_noise", "tone_1khz"):
         r = detector.score_signal(made[name], SR)
         assert r["score"] > r["threshold"], (name, r)
+
+
+def test_low_energy_rate_sees_pauses():
+    t = np.arange(10 * SR) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    gated = tone * (np.sin(2 * np.pi * 1.5 * t) > 0)  # sound half the time, in 1/3-s bursts
+    assert novelty.low_energy_rate(tone) < 0.05
+    assert 0.35 < novelty.low_energy_rate(gated) < 0.65
+
+
+def test_ler_thresholds_come_from_gtzan_audio(detector):
+    r = detector.ler_music_
+    assert len(r) == (datasets.clips_index()["kind"] == "full").sum()
+    assert detector.ler_threshold_ == pytest.approx(np.percentile(r, detector.percentile))
 
 
 def test_windows_cover_long_inputs_evenly():
