@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train and evaluate the feature models (and --deep models)",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--models", nargs="+", metavar="NAME", help="only these feature models (default: all)")
-    t.add_argument("--deep", action="store_true", help="also train the deep models (genre.deep.train_all)")
+    t.add_argument("--deep", action="store_true", help="also train the deep models (genre.deep / genre.train_deep train_all; slow)")
     t.add_argument("--novelty", action="store_true", help="also refit the non-music detector (models/novelty)")
 
     e = sub.add_parser("evaluate", help="print the leaderboard (honest and random protocols side by side)",
@@ -177,17 +177,26 @@ def cmd_train(args) -> int:
     import importlib
 
     from genre import train
+    from genre.models import MODEL_NAMES
 
-    kwargs = {"models": args.models} if args.models else {}
-    train.train_feature_models(**kwargs)
+    unknown = sorted(set(args.models or ()) - set(MODEL_NAMES))
+    if unknown:
+        raise UsageError(f"Unknown feature model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}.")
+    board = train.train_feature_models(args.models or None)
+    cols = [c for c in ("model", "protocol", "accuracy", "macro_f1", "n_train", "n_test") if c in board.columns]
+    if len(board):
+        print(board[cols].to_string(index=False))
     if args.deep:
-        try:
-            deep = importlib.import_module("genre.deep")
-        except ImportError as exc:
-            raise ModelError(f"Deep models are not available here ({exc}).") from None
-        fn = getattr(deep, "train_all", None)
+        fn = None
+        for module in ("genre.deep", "genre.train_deep"):  # the deep training entry point
+            try:
+                fn = getattr(importlib.import_module(module), "train_all", None)
+            except ImportError:
+                continue
+            if fn is not None:
+                break
         if fn is None:
-            raise ModelError("genre.deep has no train_all(); deep training is not available.")
+            raise ModelError("No deep training entry point (genre.deep.train_all) is available here.")
         fn()
     if args.novelty:
         from genre import novelty

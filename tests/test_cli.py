@@ -116,3 +116,8 @@ def test_features_on_a_folder(tmp_path, monkeypatch, capsys):
     # second run: everything from the cache
     assert cli.main(["features", str(root), "--jobs", "1", "--no-progress"]) == 0
     assert "2 from the cache" in capsys.readouterr().out
+
+
+def test_train_rejects_unknown_model_names(capsys):
+    assert cli.main(["train", "--models", "no_such_model"]) == cli.EXIT_USAGE
+    assert "no_such_model" in capsys.readouterr().err
