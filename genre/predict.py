@@ -229,7 +229,9 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         Registry model name, an already loaded Predictor, or None for the default model.
         Models loaded by name are cached per process (:func:`load_model`).
     novelty : bool
-        Run the non-music detector (adds one feature pass per 30-s window, at most four).
+        Run the non-music detector. With a feature model it reuses the model's 30-s window
+        features (only the low-energy rate is added); with a deep model it computes the 57
+        features on at most four 30-s windows.
 
     Returns
     -------

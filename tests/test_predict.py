@@ -86,6 +86,21 @@ def test_bytes_input_matches_path_input():
     assert b.source == "<bytes>"
 
 
+def test_shared_feature_path_matches_the_model(sample_predictions):
+    # predict() computes a feature model's window features itself (to share them with the
+    # non-music check); the answer must be exactly the model's own predict_clip.
+    from genre import audio
+
+    model = P.load_model(None)
+    name = "hobbs_lets_go_fishin.ogg"  # 133 s: several 30-s windows
+    sig = audio.load(samples_dir() / name)
+    np.testing.assert_allclose(sample_predictions[name].probabilities, model.predict_clip(sig.y),
+                               rtol=1e-6, atol=1e-9)
+    starts, seg = model.predict_segments(sig.y)
+    np.testing.assert_allclose(sample_predictions[name].timeline[list(GENRES)].to_numpy(), seg,
+                               rtol=1e-6, atol=1e-9)
+
+
 def test_models_are_cached_per_process():
     assert P.load_model(None) is P.load_model(None)
 
