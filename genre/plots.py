@@ -123,7 +123,8 @@ def embedding_scatter(points: pd.DataFrame, x: str, y: str, *, genre_col: str = 
             customdata=part[hover_cols].astype(str).to_numpy(),
             hovertemplate=f"<b>highlighted</b><br>{lines}<extra></extra>"))
     fig.update_layout(title=title, height=600, xaxis_title=x, yaxis_title=y,
-                      legend=dict(itemsizing="constant"), dragmode="lasso", **_LAYOUT)
+                      legend=dict(itemsizing="constant"),
+                      **_LAYOUT)
     return fig
 
 

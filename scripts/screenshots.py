@@ -142,6 +142,41 @@ def upload(page, file: str | Path, timeout_ms: int = 180_000) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def choose_radio(page, label: str, timeout_ms: int = 120_000) -> None:
+    """Click the radio option ``label`` and wait for the rerun and its charts."""
+    page.locator('[data-testid="stRadio"]').get_by_text(label, exact=True).first.click()
+    wait_idle(page, timeout_ms)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('svg'))""",
+        timeout=timeout_ms)
+
+
+def click_clip(page, clip: str) -> bool:
+    """Click the point of ``clip`` (its ``customdata[0]``) in the first plotly chart; True if found."""
+    pos = page.evaluate(
+        """(clip) => {
+            const gd = document.querySelector('.js-plotly-plot');
+            if (!gd || !gd._fullLayout) return null;
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            for (const tr of gd._fullData) {
+                const cd = tr.customdata || [];
+                for (let i = 0; i < cd.length; i++) {
+                    if (cd[i][0] === clip) {
+                        const r = gd.getBoundingClientRect();
+                        return {x: r.left + xa._offset + xa.l2p(tr.x[i]),
+                                y: r.top + ya._offset + ya.l2p(tr.y[i])};
+                    }
+                }
+            }
+            return null;
+        }""", clip)
+    if not pos:
+        return False
+    page.mouse.move(pos["x"], pos["y"])
+    page.mouse.click(pos["x"], pos["y"])
+    return True
+
+
 def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None = None) -> list[Path]:
     """Screenshot every page (and, with ``upload_file``, the Classify page after an upload)."""
     paths = []
@@ -150,6 +185,10 @@ def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None =
         for path, stem, heading in pages:
             open_page(page, f"{url}/{path}", heading)
             paths.append(screenshot(page, out / f"{stem}.png"))
+            if stem == "explore":
+                for view in ("Embeddings", "Correlations"):
+                    choose_radio(page, view)
+                    paths.append(screenshot(page, out / f"explore_{view.lower()}.png"))
         if upload_file:
             open_page(page, f"{url}/classify", "Classify a recording")
             upload(page, upload_file)

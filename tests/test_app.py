@@ -110,10 +110,10 @@ def test_home_one_click_demo():
 
 def test_navigation_reaches_every_page():
     at = _app()
-    for page, title in [("pages/explore.py", "Explore the data"),
-                        ("pages/leaderboard.py", "Model leaderboard"),
-                        ("pages/classify.py", "Classify a recording"),
-                        ("pages/home.py", "Music-genre classification")]:
+    for page, title in [("views/explore.py", "Explore the data"),
+                        ("views/leaderboard.py", "Model leaderboard"),
+                        ("views/classify.py", "Classify a recording"),
+                        ("views/home.py", "Music-genre classification")]:
         at.switch_page(page)
         at.run()
         _ok(at)
@@ -123,7 +123,7 @@ def test_navigation_reaches_every_page():
 # ------------------------------------------------------------------------------ explore
 
 def test_explore_every_view_and_projection():
-    at = _app("pages/explore.py")
+    at = _app("views/explore.py")
     for option in at.radio(key="explore_view").options:
         at.radio(key="explore_view").set_value(option)
         at.run()
@@ -147,7 +147,7 @@ def test_explore_every_view_and_projection():
 
 
 def test_explore_feature_and_correlation_widgets():
-    at = _app("pages/explore.py")
+    at = _app("views/explore.py")
     at.radio(key="explore_view").set_value("Feature by genre")
     at.run()
     at.selectbox(key="explore_feature").set_value("mfcc1_mean")
@@ -168,7 +168,7 @@ def test_leaderboard_tables_and_pickers():
     from genre.evaluate import leaderboard
 
     board = leaderboard()
-    at = _app("pages/leaderboard.py")
+    at = _app("views/leaderboard.py")
     if board.empty:
         assert any("No results yet" in i.value for i in at.info)
         return
@@ -190,7 +190,7 @@ def test_leaderboard_tables_and_pickers():
 # ------------------------------------------------------------------------------ classify
 
 def _classify(mode: str = "Upload") -> AppTest:
-    at = _app("pages/classify.py")
+    at = _app("views/classify.py")
     at.radio(key="classify_mode").set_value(mode)
     at.run()
     _ok(at)
@@ -361,7 +361,7 @@ def test_live_mode_stopped_renders(monkeypatch):
 
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
                         lambda **kw: SimpleNamespace(state=SimpleNamespace(playing=False)))
-    at = _app("pages/classify.py")
+    at = _app("views/classify.py")
     if not _shipped():
         return
     at.radio(key="classify_mode").set_value("Live")
@@ -379,11 +379,11 @@ def test_pages_never_import_tensorflow_and_stay_under_1gb(clip_bytes):
 import json, resource, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}); at.run()
-for p in ["pages/explore.py", "pages/leaderboard.py", "pages/classify.py"]:
+for p in ["views/explore.py", "views/leaderboard.py", "views/classify.py"]:
     at.switch_page(p); at.run()
 at.file_uploader(key="classify_upload").upload("c.flac", open({str(CLIP)!r}, "rb").read()); at.run()
 for v in ["Feature by genre", "Correlations", "Embeddings"]:
-    at.switch_page("pages/explore.py"); at.run(); at.radio(key="explore_view").set_value(v); at.run()
+    at.switch_page("views/explore.py"); at.run(); at.radio(key="explore_view").set_value(v); at.run()
 rss = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
 print(json.dumps({{"tf": "tensorflow" in sys.modules, "umap": "umap" in sys.modules,
                   "exc": [str(e.value) for e in at.exception], "rss_mb": rss / 1024}}))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from genre import dashboard
 from genre.errors import GenreError
-from pages import common
+from views import common
 
 st.title("🎵 Music-genre classification")
 st.markdown(
@@ -31,7 +31,7 @@ with left:
                  help=f"train {sp.get('train', 0)}, valid {sp.get('valid', 0)}")
         c.metric("Excluded as faulty", sp.get("excluded", 0),
                  help="Repetitions, distortions and mislabelings left out of the filtered split")
-        st.page_link("pages/explore.py", label="Explore the data", icon="🔎")
+        st.page_link("views/explore.py", label="Explore the data", icon="🔎")
 
 with right:
     st.subheader("Best model, honestly scored")
@@ -57,7 +57,7 @@ with right:
                      delta=f"{(r['accuracy'] - best['accuracy']) * 100:+.1f} points",
                      delta_color="off")
             b.caption("the literature's protocol: artists and repeated recordings leak across folds")
-        st.page_link("pages/leaderboard.py", label="See every model on every protocol", icon="🏆")
+        st.page_link("views/leaderboard.py", label="See every model on every protocol", icon="🏆")
 
 st.divider()
 st.subheader("Try it")
@@ -77,4 +77,4 @@ else:
         st.session_state["home_done"] = row["file"]
         data = open(row["path"], "rb").read()
         common.classify_and_show(data, row["file"], None, key="home", compact=True)
-    st.page_link("pages/classify.py", label="Upload or record your own", icon="🎧")
+    st.page_link("views/classify.py", label="Upload or record your own", icon="🎧")

@@ -9,7 +9,7 @@ import streamlit as st
 from genre import dashboard, plots
 from genre.config import GENRES, MAX_UPLOAD_MB, SR
 from genre.errors import GenreError, SilentAudioError
-from pages import common
+from views import common
 
 try:
     from genre.audio import ACCEPTED_EXTENSIONS

@@ -6,7 +6,7 @@ from genre import plots
 from genre.config import FEATURE_COLUMNS
 from genre.embeddings import METHODS
 from genre.errors import GenreError
-from pages import common
+from views import common
 
 st.title("🔎 Explore the data")
 st.caption("GTZAN's 1000 clips through the published 57-feature table; artist and title from "
@@ -71,8 +71,8 @@ else:
                                   title=f"{names[method]} of the standardized 57 features")
     event = common.chart(fig, key=f"emb_{method}", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
-    st.caption("Click a point (or draw a box/lasso) to list the clips; where the audio is in the "
-               "data folder it plays below.")
+    st.caption("Click a point (or use box or lasso select in the chart's toolbar) to list the "
+               "clips; where a clip's audio is in the data folder, it plays below.")
     selected = []
     for p in (event.selection.points if event else []) or []:
         cd = p.get("customdata")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from genre import dashboard, plots
 from genre.errors import GenreError
-from pages import common
+from views import common
 
 st.title("🏆 Model leaderboard")
 

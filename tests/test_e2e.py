@@ -1,0 +1,96 @@
+"""End to end: ``streamlit run app.py`` on a free localhost port, driven by headless Chromium.
+
+Uploads a real GTZAN clip through the Classify page's uploader and checks the genre shown against
+:func:`genre.predict.predict`; clicks a clip in the embedding explorer and checks that its audio
+plays; saves a screenshot of every page into ``screenshots/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from genre.config import ROOT, data_dir
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import screenshots as shots  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not Path(shots.CHROMIUM).is_file(),
+                                reason=f"{shots.CHROMIUM} is absent (apt-get install chromium)")
+pytest.importorskip("playwright.sync_api")
+
+CLIP = data_dir() / "audio" / "classical" / "classical.00011.flac"
+OUT = ROOT / "screenshots"
+
+
+def _shipped() -> list[dict]:
+    from genre.registry import list_models
+    return [m for m in list_models() if m.get("kind") in ("sklearn", "keras", "musicnn", "stack")]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with shots.streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with shots.browser() as ctx:
+        yield ctx.new_page()
+
+
+@pytest.mark.parametrize("path,stem,heading", shots.PAGES)
+def test_every_page_renders_without_error(page, server, path, stem, heading):
+    shots.open_page(page, f"{server}/{path}", heading)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shots.screenshot(page, OUT / f"{stem}.png")
+    assert (OUT / f"{stem}.png").stat().st_size > 10_000
+
+
+def test_upload_real_clip_shows_the_predicted_genre(page, server):
+    if not _shipped():
+        pytest.skip("no trained model in models/")
+    if not CLIP.is_file():
+        pytest.skip(f"GTZAN audio not found at {CLIP}")
+    from genre import dashboard
+    from genre.evaluate import leaderboard
+    from genre.predict import predict
+    from genre.registry import list_models
+
+    shots.open_page(page, f"{server}/classify", "Classify a recording")
+    shown = shots.upload(page, CLIP)
+    default = dashboard.model_options(list_models(), leaderboard())[0]["name"]
+    expected = predict(str(CLIP), model=default)
+    assert shown == expected.genre
+    assert shown == "classical"  # the clip's GTZAN label; the shipped models get this one right
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_role("button", name="Download CSV").count() == 1
+    shots.screenshot(page, OUT / "classify_result.png")
+
+
+def test_bad_upload_shows_one_line_error(page, server, tmp_path):
+    if not _shipped():
+        pytest.skip("no trained model in models/")
+    bad = tmp_path / "not_audio.mp3"
+    bad.write_text("definitely not audio\n" * 100)
+    shots.open_page(page, f"{server}/classify", "Classify a recording")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.wait_for(timeout=60_000)
+    shots.wait_idle(page)
+    assert "Accepted:" in alert.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_clicking_a_clip_in_the_embedding_plays_it(page, server):
+    shots.open_page(page, f"{server}/explore", "Explore the data")
+    shots.choose_radio(page, "Embeddings")
+    clip = "classical.00011"
+    assert shots.click_clip(page, clip), "clip not found in the plot"
+    page.locator('[data-testid="stAudio"]').first.wait_for(timeout=60_000)
+    shots.wait_idle(page)
+    assert page.get_by_text(clip).count() >= 1
+    shots.screenshot(page, OUT / "explore_embeddings.png")
