@@ -52,6 +52,20 @@ def read_checkpoint(prefix: str) -> dict[str, np.ndarray]:
     return out
 
 
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An uncompressed ``.npz`` (readable by ``np.load``) with fixed zip timestamps, so that the same
+    arrays always give the same bytes and the same SHA-256."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            arr = io.BytesIO()
+            np.lib.format.write_array(arr, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), arr.getvalue())
+    return buf.getvalue()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wheel-dir", type=Path, required=True,
@@ -67,8 +81,6 @@ def main(argv=None) -> int:
     # fails loudly if any array is missing, unused or of the wrong shape
     musicnn.set_weights(musicnn.build_network(), weights)
 
-    buf = io.BytesIO()
-    np.savez(buf, **weights)
     licence = (args.wheel_dir / "musicnn-0.1.0.dist-info" / "LICENSE.md").read_text()
     config = json.loads((ckpt_dir / "config.json").read_text())
     n_params = int(sum(v.size for v in weights.values()))
@@ -94,7 +106,7 @@ def main(argv=None) -> int:
         "licence": "ISC (see LICENSE)",
         "libraries": registry.library_versions(("tensorflow-cpu", "keras")),
     }
-    folder = registry.save(args.name, {musicnn.WEIGHTS_FILE: buf.getvalue(),
+    folder = registry.save(args.name, {musicnn.WEIGHTS_FILE: npz_bytes(weights),
                                        "LICENSE": (NOTICE + licence).encode()},
                            manifest, args.models_dir)
     size = (folder / musicnn.WEIGHTS_FILE).stat().st_size

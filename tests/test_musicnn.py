@@ -68,6 +68,9 @@ def test_weights_hash_matches_manifest():
     folder = registry.model_dir("musicnn")
     assert man["kind"] == "musicnn" and man["input"] == "audio"
     assert set(man["files"]) == {musicnn.WEIGHTS_FILE, "LICENSE"}
+    # the manifest describes the mapping the code uses (re-run scripts/convert_musicnn.py if not)
+    assert man["genre_tags"] == {g: list(t) for g, t in musicnn.GENRE_TAGS.items()}
+    assert man["tags"] == list(musicnn.MSD_LABELS)
     for fname, digest in man["files"].items():
         assert registry.sha256(folder / fname) == digest
     assert "ISC" in (folder / "LICENSE").read_text() or "Permission to use" in (folder / "LICENSE").read_text()
