@@ -10,8 +10,11 @@ Flags
 ``not_music``
     The non-music detector (:mod:`genre.novelty`) finds the recording novel: its 57 features are
     farther from the nearest genre than 99 % of held-out GTZAN music, or it has more quiet gaps
-    (low-energy frames) than 99 % of GTZAN music; or one of the two is above its 95th percentile
-    while the genre model is also unsure (``low_confidence``).
+    (low-energy frames) than 99 % of GTZAN music. The measured false-alarm rate on real music is
+    in ``models/novelty/manifest.json`` (``false_alarms_on_music``: ``novel``).
+    A recording above only the 95th percentiles ("suspect") is not called non-music; when the
+    model is also unsure, the verdict says so. (Calling such inputs non-music too would raise
+    the false alarms on real music, see ``novel_or_unsure_suspect`` in the same manifest.)
 ``low_confidence``
     The top probability is below :data:`LOW_CONFIDENCE_PROB` (0.5): with calibrated
     probabilities the best guess is then more likely wrong than right.
@@ -205,16 +208,16 @@ def _probs(p: Any, what: str) -> np.ndarray:
 def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_music: bool,
              nov: dict | None) -> str:
     if not_music:
-        why = list(nov.get("reasons") or [])
-        if not why:  # unusual on a score (above the 95th percentile) and the model is unsure
-            why = [f"it is unusual for music (score {nov['score']:.1f}, at the "
-                   f"{nov['percentile']:.0f}th percentile of held-out GTZAN music; low-energy rate "
-                   f"{nov['low_energy_rate']:.0%}) and the genre model is unsure ({conf:.0%})"]
-        return ("This does not sound like music: " + "; ".join(why)
+        return ("This does not sound like music: " + "; ".join(nov["reasons"])
                 + ". The genre probabilities are not meaningful.")
     if low:
-        return (f"Uncertain: best guess {genre} ({conf:.0%}), then {second[0]} ({second[1]:.0%}); "
+        text = (f"Uncertain: best guess {genre} ({conf:.0%}), then {second[0]} ({second[1]:.0%}); "
                 "the model is more likely wrong than right here.")
+        if nov is not None and nov.get("suspect"):
+            text += (" The recording is also unusual for music (features at the "
+                     f"{nov['percentile']:.0f}th percentile of held-out GTZAN music, low-energy "
+                     f"rate at the {nov['ler_percentile']:.0f}th): it may not be music.")
+        return text
     return f"{genre.capitalize()} ({conf:.0%})."
 
 
@@ -291,7 +294,7 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     low = conf < LOW_CONFIDENCE_PROB
     not_music = False
     if nov is not None:
-        not_music = nov["novel"] or (low and nov["suspect"])
+        not_music = bool(nov["novel"])
     manifest = getattr(predictor, "manifest", {}) or {}
     name = str(getattr(predictor, "name", None) or manifest.get("name", "model"))
     verdict = _verdict(GENRES[order[0]], conf, (GENRES[order[1]], float(clip[order[1]])), low,
