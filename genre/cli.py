@@ -249,6 +249,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_models(args) -> int:
+    import pandas as pd
+
     from genre import registry
 
     models = registry.list_models()
@@ -258,14 +260,18 @@ def cmd_models(args) -> int:
         default = registry.default_name()
     except GenreError:
         default = None
+    rows = []
     for m in models:
-        mark = "*" if m.get("name") == default else " "
-        acc = (m.get("metrics") or {}).get("filtered_holdout", {}).get("accuracy")
-        acc_s = f"  filtered_holdout acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
-        print(f"{mark} {m.get('name', '?'):<22} {m.get('display_name', ''):<28} "
-              f"{m.get('kind', ''):<9} {m.get('family', '')}{acc_s}")
+        metrics = m.get("metrics") or {}
+        proto = next((p for p in ("filtered_holdout", "audio_holdout") if p in metrics), None)
+        acc = (metrics.get(proto) or {}).get("accuracy") if proto else None
+        rows.append({"": "*" if m.get("name") == default else "", "name": m.get("name", "?"),
+                     "display name": m.get("display_name", ""), "kind": m.get("kind", ""),
+                     "family": m.get("family", ""), "input": m.get("input", ""),
+                     "accuracy": f"{acc:.3f} ({proto})" if isinstance(acc, (int, float)) else ""})
+    print(pd.DataFrame(rows).to_string(index=False))
     if default:
-        print("(* = default)")
+        print("* = default model")
     return EXIT_OK
 
 
