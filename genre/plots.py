@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sequential
 
 from genre.config import GENRES
 
@@ -27,6 +28,9 @@ GENRE_COLORS: dict[str, str] = dict(zip(GENRES, (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )))
 _OTHER = "#444444"
+# Magma, but starting at pure black: Streamlit's front end rewrites the colours "#000001" to
+# "#000010" (placeholders of its chart theme), and Magma's first stop is "#000004".
+_MAGMA = ["#000000", *sequential.Magma[1:]]
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
 
 
@@ -282,15 +286,16 @@ def spectrogram(db: np.ndarray, sr: int, hop_length: int, *, title: str = "Mel s
                 max_frames: int = 2000, top_db: float = 80.0) -> go.Figure:
     """Heatmap of a (n_bins, frames) dB matrix; x in seconds, y = mel bin index.
 
-    Values more than ``top_db`` below the maximum are clipped for contrast.
+    The colour range is the top ``top_db`` dB (quieter cells get the lowest colour); at most
+    ``max_frames`` columns are drawn (every k-th frame).
     """
-    s = np.asarray(db, dtype=np.float32)
-    if s.size:
-        s = np.maximum(s, s.max() - top_db)
-    step = max(1, int(np.ceil(s.shape[1] / max_frames)))
-    s = s[:, ::step]
-    t = np.arange(s.shape[1]) * step * hop_length / sr
-    fig = go.Figure(go.Heatmap(z=s, x=t, colorscale="Magma", colorbar=dict(title="dB"),
+    s = np.asarray(db, dtype=np.float64)
+    step = max(1, int(np.ceil(s.shape[1] / max_frames))) if s.ndim == 2 and s.shape[1] else 1
+    s = np.round(s[:, ::step], 1)
+    t = np.round(np.arange(s.shape[1]) * step * hop_length / sr, 3)
+    zmax = float(s.max()) if s.size else 0.0
+    fig = go.Figure(go.Heatmap(z=s, x=t, colorscale=_MAGMA, zmin=zmax - top_db, zmax=zmax,
+                               colorbar=dict(title="dB"),
                                hovertemplate="%{x:.2f} s, bin %{y}: %{z:.1f} dB<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mel bin", height=300,
                       **_LAYOUT)

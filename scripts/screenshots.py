@@ -35,6 +35,10 @@ PAGES = [
 ]
 
 
+#: url -> pid of the servers started by :func:`streamlit_server` (for memory readings).
+SERVER_PIDS: dict[str, int] = {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,6 +57,7 @@ def streamlit_server(port: int | None = None, timeout: float = 90.0, env: dict |
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = proc.pid
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -196,13 +201,71 @@ def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None =
     return paths
 
 
-def main() -> int:
+def rss_mb(pid: int) -> float:
+    """Resident memory (MB) of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(url: str, rounds: int = 3, upload_file: str | Path | None = None) -> dict:
+    """Warm page-switch times (click in the sidebar -> page rendered and idle), and server RSS.
+
+    Every page is visited once first (cold: caches fill); then ``rounds`` passes over the pages.
+    Returns ``{"switch_s": {page: [s, ...]}, "rss_mb": ..., "rss_after_classify_mb": ...}``.
+    """
+    import statistics
+
+    out: dict = {"switch_s": {stem: [] for _, stem, _ in PAGES}}
+    with browser() as ctx:
+        page = ctx.new_page()
+        for path, _, heading in PAGES:
+            open_page(page, f"{url}/{path}", heading)
+        for _ in range(rounds):
+            for path, stem, heading in PAGES:
+                link = page.locator('[data-testid="stSidebarNav"] a').filter(
+                    has_text={"home": "Home", "explore": "Explore", "leaderboard": "leaderboard",
+                              "classify": "Classify"}[stem])
+                t0 = time.perf_counter()
+                link.first.click()
+                page.get_by_role("heading", name=heading).first.wait_for()
+                wait_idle(page)
+                page.wait_for_function(
+                    """() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('svg'))""")
+                out["switch_s"][stem].append(time.perf_counter() - t0)
+        pid = SERVER_PIDS.get(url)
+        out["rss_mb"] = rss_mb(pid) if pid else float("nan")
+        if upload_file:
+            open_page(page, f"{url}/classify", "Classify a recording")
+            upload(page, upload_file)
+            out["rss_after_classify_mb"] = rss_mb(pid) if pid else float("nan")
+    out["median_switch_s"] = {k: statistics.median(v) for k, v in out["switch_s"].items() if v}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from genre.config import data_dir
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--measure", action="store_true",
+                    help="also print warm page-switch times and the server's resident memory")
+    args = ap.parse_args(argv)
     clip = data_dir() / "audio" / "classical" / "classical.00011.flac"
+    clip = clip if clip.is_file() else None
     with streamlit_server() as url:
-        for p in shoot_all(url, ROOT / "screenshots", upload_file=clip if clip.is_file() else None):
+        for p in shoot_all(url, ROOT / "screenshots", upload_file=clip):
             print(p)
+        if args.measure:
+            m = measure(url, upload_file=clip)
+            for stem, secs in m["median_switch_s"].items():
+                print(f"warm switch to {stem:12s} median {secs:.2f} s  (all: "
+                      + ", ".join(f"{v:.2f}" for v in m["switch_s"][stem]) + ")")
+            print(f"server RSS after every page: {m['rss_mb']:.0f} MB; after a classification: "
+                  f"{m.get('rss_after_classify_mb', float('nan')):.0f} MB")
     return 0
 
 
