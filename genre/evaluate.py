@@ -52,7 +52,7 @@ RANDOM_SEED: int = 0
 __all__ = [
     "PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "results_dir", "holdout_clips", "artist_cv_clips",
     "artist_folds", "random_folds", "compute_metrics", "time_predict_ms", "evaluate_protocol",
-    "evaluate_all", "write_result", "load_result", "leaderboard",
+    "evaluate_all", "one_thread", "write_result", "load_result", "leaderboard",
 ]
 
 
@@ -214,13 +214,25 @@ def _xy(table: pd.DataFrame, clips: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     return rows[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(rows["genre"])
 
 
+def one_thread():
+    """Context manager: BLAS/OpenMP limited to one thread.
+
+    On a shared, busy machine multi-threaded BLAS spin-waits and runs many times slower;
+    fits and timings are made single-threaded (parallelism comes from fitting folds at once).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def _fit(name: str, params: dict | None, X, y, seed: int = RANDOM_SEED):
     from genre.models import build
 
     est, _ = build(name, params, seed=seed)
-    t0 = time.perf_counter()
-    est.fit(X, y)
-    return est, time.perf_counter() - t0
+    with one_thread():
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        return est, time.perf_counter() - t0
 
 
 def _fit_predict_fold(name, params, table, train, test, seed):
@@ -229,7 +241,8 @@ def _fit_predict_fold(name, params, table, train, test, seed):
     Xt, _ = _xy(table, test)
     from genre.models import proba_in_genre_order
 
-    return proba_in_genre_order(est, Xt), fit_s
+    with one_thread():
+        return proba_in_genre_order(est, Xt), fit_s
 
 
 def _cv(name, params, table, folds, seed, n_jobs, desc):
@@ -292,8 +305,9 @@ def evaluate_protocol(name: str, protocol: str, params: dict | None = None, *,
         X, y = _xy(t, h["train"])
         est, fit_s = _fit(name, params, X, y, seed)
         Xt, _ = _xy(t, h["test"])
-        proba = pd.DataFrame(proba_in_genre_order(est, Xt), index=h["test"])
-        latency = time_predict_ms(est, Xt)
+        with one_thread():
+            proba = pd.DataFrame(proba_in_genre_order(est, Xt), index=h["test"])
+            latency = time_predict_ms(est, Xt)
         out = {}
         for proto, key in (("filtered_holdout", "test"), ("audio_holdout", "audio_test"),
                            ("audio_holdout_full", "audio_test_full")):

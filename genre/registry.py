@@ -40,6 +40,7 @@ LOADERS: dict[str, str] = {
     "keras": "genre.deep:load",
     "musicnn": "genre.musicnn:load_classifier",
     "stack": "genre.stack:load",
+    "novelty": "genre.novelty:load_artifact",
 }
 
 #: Module prefixes a skops file may reference. Anything else is refused even if listed.
@@ -122,6 +123,7 @@ def save(name: str, files: dict[str, Path | bytes], manifest: dict,
     root = _root(models_dir)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; models/ is read by everyone
     try:
         hashes = {}
         for fname, src in files.items():

@@ -86,12 +86,13 @@ def tune(name: str, table: pd.DataFrame, *, seed: int = SEED, n_jobs: int = 2) -
     """
     from sklearn.model_selection import GridSearchCV
 
+    from genre.evaluate import one_thread
     from genre.models import build
 
     X, y, groups = _train_part(table)
     pipe, grid = build(name, seed=seed)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", category=UserWarning)
         gs = GridSearchCV(pipe, grid, scoring="accuracy", cv=_cv(seed), n_jobs=n_jobs, refit=False)
         gs.fit(X, y, groups=groups)
@@ -117,6 +118,7 @@ def tune_ensemble(tuned: dict[str, dict], table: pd.DataFrame, *, seed: int = SE
     """
     from sklearn.model_selection import cross_val_score
 
+    from genre.evaluate import one_thread
     from genre.models import ENSEMBLE_CANDIDATES, build
 
     ranked = sorted((m for m in ENSEMBLE_CANDIDATES if m in tuned),
@@ -133,7 +135,7 @@ def tune_ensemble(tuned: dict[str, dict], table: pd.DataFrame, *, seed: int = SE
         members = ranked[:k]
         params = {"members": members, **{m: tuned[m]["params"] for m in members}}
         pipe, _ = build("soft_voting", params, seed=seed)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), one_thread():
             warnings.simplefilter("ignore", category=UserWarning)
             s = cross_val_score(pipe, X, y, groups=groups, cv=_cv(seed), scoring="accuracy", n_jobs=n_jobs)
         tried.append({"members": members, "cv_accuracy": float(s.mean())})
@@ -166,8 +168,10 @@ def write_dataset(out: str | Path = MODELS_DIR, table: pd.DataFrame | None = Non
 def _fit_full(name: str, params: dict, table: pd.DataFrame, seed: int):
     from genre.models import build, encode_labels
 
+    from genre.evaluate import one_thread
+
     est, _ = build(name, params, seed=seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", category=UserWarning)
         est.fit(table[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(table["genre"]))
     return est

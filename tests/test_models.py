@@ -1,0 +1,109 @@
+"""genre.models: pipelines, preprocessing, and the FeatureModel predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genre import models
+from genre.config import FEATURE_COLUMNS, GENRES, SR
+from genre.datasets import published_table
+
+
+@pytest.fixture(scope="module")
+def table():
+    return published_table()
+
+
+@pytest.fixture(scope="module")
+def fitted_logreg(table):
+    from genre.evaluate import one_thread
+
+    est, _ = models.build("logreg", {"clf__C": 0.1})
+    with one_thread():
+        est.fit(table[list(FEATURE_COLUMNS)].to_numpy(), models.encode_labels(table["genre"]))
+    return models.FeatureModel(est, {"name": "logreg"})
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_build_every_model(name):
+    pipe, grid = models.build(name)
+    assert hasattr(pipe, "fit") and hasattr(pipe, "predict_proba")
+    # every grid key is a real parameter of the pipeline
+    assert set(grid) <= set(pipe.get_params())
+    if name != "soft_voting":
+        assert grid and all(len(v) >= 2 for v in grid.values())
+
+
+def test_build_unknown_and_params():
+    with pytest.raises(ValueError, match="Unknown feature model"):
+        models.build("nope")
+    pipe, _ = models.build("mlp", {"clf__hidden_layer_sizes": [128, 64]})  # JSON lists -> tuple
+    assert pipe.get_params()["clf__hidden_layer_sizes"] == (128, 64)
+    vote, _ = models.build("soft_voting", {"members": ["logreg", "svm"], "logreg": {"clf__C": 0.3}})
+    assert [n for n, _ in vote.named_steps["clf"].estimators] == ["logreg", "svm"]
+    assert vote.get_params()["clf__logreg__clf__C"] == 0.3
+    with pytest.raises(ValueError):
+        models.build("soft_voting", {"members": ["knn", "nope"]})
+
+
+def test_logvar_transformer(table):
+    X = table[list(FEATURE_COLUMNS)].to_numpy()[:5]
+    out = models.LogVarTransformer().fit(X).transform(X)
+    var = [i for i, c in enumerate(FEATURE_COLUMNS) if c.endswith("_var")]
+    mean = [i for i, c in enumerate(FEATURE_COLUMNS) if not c.endswith("_var")]
+    assert len(var) == 20 + 8
+    np.testing.assert_allclose(out[:, var], np.log(X[:, var]))
+    np.testing.assert_array_equal(out[:, mean], X[:, mean])
+    zero = X.copy()
+    zero[:, var] = 0.0
+    assert np.isfinite(models.LogVarTransformer().fit(zero).transform(zero)).all()
+    np.testing.assert_array_equal(models.LogVarTransformer(log=False).fit(X).transform(X), X)
+
+
+def test_encode_labels():
+    assert models.encode_labels(["blues", "rock"]).tolist() == [0, 9]
+    with pytest.raises(ValueError, match="Unknown genre"):
+        models.encode_labels(["polka"])
+
+
+def test_predict_features_genre_order(fitted_logreg, table):
+    rows = table.sample(60, random_state=0)
+    p = fitted_logreg.predict_features(rows)
+    assert p.shape == (60, 10)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (p >= 0).all()
+    # the training rows are mostly recognised, so columns really are in GENRES order
+    pred = [GENRES[i] for i in p.argmax(axis=1)]
+    assert np.mean(np.array(pred) == rows["genre"].to_numpy()) > 0.7
+    np.testing.assert_allclose(fitted_logreg.predict_features(rows.iloc[0][list(FEATURE_COLUMNS)].to_numpy()), p[:1])
+    with pytest.raises(ValueError, match="57"):
+        fitted_logreg.predict_features(np.zeros((2, 5)))
+
+
+def test_clip_windows():
+    w = models.FeatureModel.clip_windows
+    assert w(10 * SR) == [(0, 10 * SR)]
+    assert w(40 * SR) == [(0, 40 * SR)]                       # <= 45 s: whole input
+    assert w(60 * SR) == [(0, 30 * SR), (30 * SR, 60 * SR)]
+    assert w(100 * SR) == [(0, 30 * SR), (30 * SR, 60 * SR), (60 * SR, 90 * SR)]  # 10-s tail dropped
+    assert w(80 * SR)[-1] == (60 * SR, 80 * SR)              # 20-s tail kept
+
+
+def test_predict_clip_and_segments_on_real_audio(fitted_logreg):
+    pytest.importorskip("genre.features")
+    import soundfile as sf
+
+    from genre.datasets import clips_index
+
+    c = clips_index()
+    row = c[(c["kind"] == "full") & (c["sample_rate"] == SR) & (c["genre"] == "classical")].iloc[0]
+    y, sr = sf.read(row["path"], dtype="float32", always_2d=True)
+    y = y.mean(axis=1)[: 12 * SR]
+    assert sr == SR
+    p = fitted_logreg.predict_clip(y)
+    assert p.shape == (10,) and p.sum() == pytest.approx(1.0)
+    starts, ps = fitted_logreg.predict_segments(y)
+    assert len(starts) == len(ps) >= 3
+    np.testing.assert_allclose(ps.sum(axis=1), 1.0)
+    assert np.all(np.diff(starts) > 0)
