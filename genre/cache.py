@@ -159,6 +159,8 @@ def _safe_extract(path: str) -> tuple[dict | None, str | None]:
         return _extract_one(path), None
     except GenreError as exc:
         return None, str(exc)
+    except ValueError as exc:  # the extractor refused the decoded signal
+        return None, f"Features could not be computed for {path}: {exc}"
 
 
 def extract_many(paths: Iterable[str | os.PathLike], n_jobs: int = -1, *,
@@ -217,6 +219,7 @@ def extract_many(paths: Iterable[str | os.PathLike], n_jobs: int = -1, *,
             todo.append(p)
             seen.add(sha)
 
+    todo_set = set(todo)
     computed: dict[str, dict] = {}
     if todo:
         results = _run_parallel(todo, n_jobs=n_jobs, progress=progress)
@@ -237,7 +240,7 @@ def extract_many(paths: Iterable[str | os.PathLike], n_jobs: int = -1, *,
             continue
         sha = hashes[p]
         row = computed.get(sha)
-        was_cached = row is None or p not in todo
+        was_cached = row is None or p not in todo_set
         if row is None:
             cached_row = cache.get(sha)
             if cached_row is None:  # the same content failed under another name
