@@ -53,7 +53,7 @@ def streamlit_server(port: int | None = None, timeout: float = 90.0, env: dict |
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
-    log = tempfile.TemporaryFile()
+    log = open(os.environ["GENRE_SERVER_LOG"], "w+b") if os.environ.get("GENRE_SERVER_LOG") else tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"

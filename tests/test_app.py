@@ -339,16 +339,22 @@ def test_live_mode_with_patched_webrtc(monkeypatch):
     y48 = (np.clip(soxr.resample(y, sr, 48000), -1, 1) * 32767).astype(np.int16)
     calls = {}
 
-    def fake_streamer(key, audio_frame_callback=None, rtc_configuration=None, **kw):
-        calls["rtc"] = rtc_configuration
+    def fake_sink(callback, key, **kw):
+        calls["sink_key"] = key
+        return callback
+
+    def fake_streamer(key, sink_audio_track=None, rtc_configuration=None, mode=None, **kw):
+        calls["rtc"], calls["mode"] = rtc_configuration, mode
         for i in range(0, len(y48) - 960, 960):
-            audio_frame_callback(_Frame(y48[i:i + 960]))
+            sink_audio_track(_Frame(y48[i:i + 960]))
         return SimpleNamespace(state=SimpleNamespace(playing=True))
 
+    monkeypatch.setattr(streamlit_webrtc, "create_audio_sink_track", fake_sink)
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
     monkeypatch.delenv("GENRE_ICE_SERVERS", raising=False)
     at = _classify("Live")
     assert calls["rtc"] == {"iceServers": []}
+    assert calls["mode"] == streamlit_webrtc.WebRtcMode.SENDONLY
     assert not at.error
     verdicts = [a.value for a in list(at.success) + list(at.warning)]
     assert verdicts, "live mode showed no result"
@@ -359,6 +365,7 @@ def test_live_mode_with_patched_webrtc(monkeypatch):
 def test_live_mode_stopped_renders(monkeypatch):
     import streamlit_webrtc
 
+    monkeypatch.setattr(streamlit_webrtc, "create_audio_sink_track", lambda callback, key, **kw: callback)
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
                         lambda **kw: SimpleNamespace(state=SimpleNamespace(playing=False)))
     at = _app("views/classify.py")

@@ -94,3 +94,21 @@ def test_clicking_a_clip_in_the_embedding_plays_it(page, server):
     shots.wait_idle(page)
     assert page.get_by_text(clip).count() >= 1
     shots.screenshot(page, OUT / "explore_embeddings.png")
+
+
+def test_live_microphone_mode_classifies_the_stream(page, server):
+    """Chromium's fake microphone (a beeping tone) through WebRTC on localhost, no ICE servers."""
+    if not _shipped():
+        pytest.skip("no trained model in models/")
+    shots.open_page(page, f"{server}/classify", "Classify a recording")
+    shots.choose_radio(page, "📡 Live microphone")
+    start = page.frame_locator("iframe").first.get_by_role("button", name="START")
+    start.wait_for(timeout=60_000)
+    start.click()
+    page.get_by_text("Listening").first.wait_for(timeout=60_000)
+    verdict = page.locator('[data-testid="stAlert"]').first
+    verdict.wait_for(timeout=120_000)
+    assert verdict.inner_text().strip()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shots.screenshot(page, OUT / "classify_live.png")
+    page.frame_locator("iframe").first.get_by_role("button", name="STOP").click()

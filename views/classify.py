@@ -58,7 +58,7 @@ elif mode == "Sample":
             common.classify_and_show(f.read(), row["file"], model_name, key="sample")
 
 else:
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+    import streamlit_webrtc as webrtc
 
     try:
         secrets = dict(st.secrets)
@@ -75,10 +75,12 @@ else:
         st.session_state["live_history"] = []
         st.session_state["live_last"] = 0.0
     buf = st.session_state["live_buffer"]
-    ctx = webrtc_streamer(
-        key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
-        media_stream_constraints={"audio": True, "video": False},
-        audio_frame_callback=buf.push_frame, sendback_audio=False)
+    # SENDONLY + a sink: every microphone frame goes to the buffer, nothing is sent back
+    # (an audio_frame_callback with sendback_audio=False is never called: its track is not pulled).
+    sink = webrtc.create_audio_sink_track(callback=buf.push_frame, key="live_sink")
+    ctx = webrtc.webrtc_streamer(
+        key="live", mode=webrtc.WebRtcMode.SENDONLY, rtc_configuration={"iceServers": ice},
+        media_stream_constraints={"audio": True, "video": False}, sink_audio_track=sink)
 
     playing = bool(getattr(getattr(ctx, "state", None), "playing", False))
 
