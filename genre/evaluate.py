@@ -405,6 +405,7 @@ def write_result(model: str, protocol: str | None = None, metrics: dict | None =
     with os.fdopen(fd, "w") as fh:
         json.dump(_jsonable(data), fh, indent=1)
         fh.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are read by everyone
     os.replace(tmp, path)
     return path
 
