@@ -23,13 +23,15 @@ from genre.config import DEMO_DIR, GENRES, SR
 
 __all__ = [
     "HONEST", "OPTIMISTIC", "demo_clips", "dataset_summary", "best_model", "protocol_table",
-    "gap_table", "f1_table", "cost_table", "model_options", "prediction_csv", "prediction_json",
+    "gap_table", "f1_table", "cost_table", "model_options", "model_label", "AUDIO", "prediction_csv", "prediction_json",
     "frame_to_mono", "LiveBuffer", "to_wav_bytes", "ice_servers",
 ]
 
 #: The headline (honest) protocol and the literature's optimistic one.
 HONEST = "filtered_holdout"
 OPTIMISTIC = "random_10fold"
+#: The fault-filtered test clips that have audio: the protocol every model, deep ones too, is scored on.
+AUDIO = "audio_holdout"
 
 
 # ------------------------------------------------------------------------------ data
@@ -137,16 +139,20 @@ def cost_table(board: pd.DataFrame, protocol: str = HONEST) -> pd.DataFrame:
 
 
 def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
-                  protocol: str = HONEST) -> list[dict]:
-    """Shipped models for a picker, best honest accuracy first.
+                  default: str | None = None) -> list[dict]:
+    """Shipped models for a picker: the registry's default first, then best honest accuracy first.
 
-    Returns dicts ``name, display_name, family, input, accuracy (or NaN), heavy`` where ``heavy``
-    means loading it imports TensorFlow (kind other than ``sklearn``).
+    Returns dicts ``name, display_name, family, input, accuracy`` (on :data:`HONEST`, NaN if not
+    scored there), ``audio_accuracy`` (on ``audio_holdout``, the filtered test clips with audio,
+    the one protocol every model is scored on), ``heavy`` (loading it imports TensorFlow: kind
+    other than ``sklearn``) and ``default`` (bool).
     """
-    acc = {}
+    acc: dict = {}
+    audio: dict = {}
     if board is not None and not board.empty:
-        rows = board[board["protocol"] == protocol]
-        acc = dict(zip(rows["model"], rows["accuracy"]))
+        for proto, dest in ((HONEST, acc), (AUDIO, audio)):
+            rows = board[board["protocol"] == proto]
+            dest.update(zip(rows["model"], rows["accuracy"]))
     out = []
     for m in manifests:
         if m.get("name") in (None, "novelty") or m.get("kind") not in ("sklearn", "keras", "musicnn", "stack"):
@@ -154,9 +160,32 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
         out.append({"name": m["name"], "display_name": m.get("display_name", m["name"]),
                     "family": m.get("family", ""), "input": m.get("input", ""),
                     "accuracy": float(acc.get(m["name"], np.nan)),
-                    "heavy": m.get("kind", "sklearn") != "sklearn"})
-    out.sort(key=lambda d: (-(d["accuracy"] if np.isfinite(d["accuracy"]) else -1), d["name"]))
-    return out
+                    "audio_accuracy": float(audio.get(m["name"], np.nan)),
+                    "heavy": m.get("kind", "sklearn") != "sklearn",
+                    "default": m["name"] == default})
+
+    def key(d):
+        a = d["accuracy"] if np.isfinite(d["accuracy"]) else -1.0
+        b = d["audio_accuracy"] if np.isfinite(d["audio_accuracy"]) else -1.0
+        return (not d["default"], -a, -b, d["name"])
+
+    return sorted(out, key=key)
+
+
+def model_label(option: Mapping[str, Any]) -> str:
+    """One line for a model picker, e.g. ``"XGBoost - 58% fault-filtered test, 61% test clips with
+    audio (default)"``."""
+    parts = []
+    if np.isfinite(option["accuracy"]):
+        parts.append(f"{option['accuracy']:.0%} fault-filtered test")
+    if np.isfinite(option["audio_accuracy"]):
+        parts.append(f"{option['audio_accuracy']:.0%} test clips with audio")
+    text = f"{option['display_name']} - " + (", ".join(parts) if parts else "not scored")
+    if option.get("default"):
+        text += " (default)"
+    if option.get("heavy"):
+        text += "; loads TensorFlow, slower"
+    return text
 
 
 # ------------------------------------------------------------------------------ downloads

@@ -221,7 +221,12 @@ def _shipped_default() -> str:
     from genre import dashboard
     from genre.evaluate import leaderboard
     from genre.registry import list_models
-    return dashboard.model_options(list_models(), leaderboard())[0]["name"]
+    from genre.registry import default_name
+    try:
+        default = default_name()
+    except GenreError:
+        default = None
+    return dashboard.model_options(list_models(), leaderboard(), default=default)[0]["name"]
 
 
 def _bad_inputs() -> dict[str, tuple[str, bytes]]:

@@ -69,6 +69,11 @@ def test_model_options_order_and_heavy_flag():
     opts = dashboard.model_options(mans, _board())
     assert [o["name"] for o in opts] == ["b", "a", "cnn"]
     assert [o["heavy"] for o in opts] == [False, False, True]
+    opts = dashboard.model_options(mans, _board(), default="a")
+    assert [o["name"] for o in opts] == ["a", "b", "cnn"]
+    assert dashboard.model_label(opts[0]).endswith("(default)")
+    assert "loads TensorFlow" in dashboard.model_label(opts[2])
+    assert "not scored" in dashboard.model_label(opts[2])
 
 
 def test_dataset_summary_counts():

@@ -63,12 +63,21 @@ def manifests() -> list[dict]:
 
 
 @st.cache_data(show_spinner=False)
+def default_model() -> str | None:
+    from genre.registry import default_name
+    try:
+        return default_name()
+    except GenreError:
+        return None
+
+
+@st.cache_data(show_spinner=False)
 def model_options() -> list[dict]:
     try:
         board = leaderboard()
     except GenreError:
         board = None
-    return dashboard.model_options(manifests(), board)
+    return dashboard.model_options(manifests(), board, default=default_model())
 
 
 @st.cache_data(show_spinner=False)
@@ -128,14 +137,10 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         st.warning("No trained models are shipped in models/ yet.")
         return None
 
-    def fmt(i: int) -> str:
-        o = opts[i]
-        acc = f"{o['accuracy']:.0%} honest accuracy" if o["accuracy"] == o["accuracy"] else "not scored"
-        heavy = ", loads TensorFlow" if o["heavy"] else ""
-        return f"{o['display_name']} ({acc}{heavy})"
-
-    i = st.selectbox(label, range(len(opts)), format_func=fmt, key=key,
-                     help="Ordered by accuracy on the fault-filtered test split (the honest protocol).")
+    i = st.selectbox(label, range(len(opts)), format_func=lambda i: dashboard.model_label(opts[i]),
+                     key=key, help="The default model first, then by accuracy on the fault-filtered "
+                     "test split (the honest protocol). Deep models are scored on the test clips "
+                     "with audio only.")
     return opts[i]["name"]
 
 

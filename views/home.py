@@ -57,6 +57,14 @@ with right:
                      delta=f"{(r['accuracy'] - best['accuracy']) * 100:+.1f} points",
                      delta_color="off")
             b.caption("the literature's protocol: artists and repeated recordings leak across folds")
+    if board is not None:
+        audio = dashboard.best_model(board, dashboard.AUDIO, shipped=shipped or None)
+        if audio is not None and (best is None or audio["model"] != best["model"]):
+            st.markdown(
+                f"On the {int(audio['n_test'])} fault-filtered test clips that have audio (where the "
+                f"deep models are scored too), the best is **{audio['display_name']}** with "
+                f"{audio['accuracy']:.1%}.")
+    if board is not None and not board.empty:
         st.page_link("views/leaderboard.py", label="See every model on every protocol", icon="🏆")
 
 st.divider()
