@@ -283,7 +283,6 @@ def _estimate_tuning(P: np.ndarray) -> float:
     dskew = 0.5 * avg * shift
     Xm = X * (X > ref)
     peaks = (Xm[1:-1] > Xm[:-2]) & (Xm[1:-1] >= Xm[2:])
-    peaks[b1 - b0:] = False  # the margin bin above the band (when there is one)
     rows, cols = np.nonzero(peaks)
     pitch = ((rows + b0) + shift[rows, cols]) * float(SR) / N_FFT
     pitch = pitch.astype(np.float32)
@@ -314,7 +313,9 @@ def _zero_crossing_rate(y: np.ndarray) -> np.ndarray:
 def _spectral_shape(S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroid, bandwidth (p=2) and 85 % roll-off (Hz) of a magnitude spectrogram, per frame."""
     bases = _bases()
-    m = bases["moments"] @ S.astype(np.float64)  # sum, first and second moments
+    m = np.empty((3, S.shape[1]))  # sum, first and second moments, in float64 (blocks of frames)
+    for i in range(0, S.shape[1], 4096):
+        m[:, i:i + 4096] = bases["moments"] @ S[:, i:i + 4096].astype(np.float64)
     tot = np.where(m[0] < np.finfo(np.float32).tiny, 1.0, m[0])
     centroid = m[1] / tot
     bandwidth = np.sqrt(np.maximum(m[2] / tot - centroid**2, 0.0))

@@ -78,23 +78,25 @@ def test_parity_with_published_table_on_every_full_22050_clip(full_clips, publis
     # most features agree to well under 0.5 %: the bound is not loose for the bulk of them
     assert (rel < 0.001).mean() > 0.9
 
-    # harmony_mean / perceptr_mean: waveform means ~1e-5 (scale of the table's own values)
+    # harmony_mean / perceptr_mean: means of zero-mean waveforms (~1e-5, differences of the same
+    # order come from the padding of older librosa STFTs): absolute tolerance, relative to the
+    # waveform's standard deviation
     for c in NEAR_ZERO:
         diff = (ours[c] - pub[c]).abs()
-        scale = pub[c].abs().median()
-        print(f"{c}: median |diff| {diff.median():.2e}, max {diff.max():.2e} (median |value| "
-              f"{scale:.2e})")
-        assert diff.median() < 0.02 * scale
-        assert (diff < 0.5 * scale).mean() > 0.95
+        sd = np.sqrt(pub[c.replace("_mean", "_var")])
+        print(f"{c}: |diff| median {diff.median():.1e}, max {diff.max():.1e}; max |diff|/std "
+              f"{(diff / sd).max():.1e}")
+        assert diff.median() < 5e-6
+        assert (diff / sd).max() < 1e-3
 
-    # tempo: identical on most clips; the rest are metrical-level disagreements
+    # tempo: identical on almost every clip; the rest are metrical-level disagreements
+    # (e.g. 2/3 or 1/2 of the published value)
     ratio = ours["tempo"] / pub["tempo"]
-    off = ratio[(ratio - 1).abs() > 0.01]
+    off = ratio[(ratio - 1).abs() > 1e-6]
     print(f"tempo disagrees on {len(off)} of {len(ratio)} clips: "
           + ", ".join(f"{c} {ours.at[c, 'tempo']:.1f} vs {pub.at[c, 'tempo']:.1f}"
                       for c in off.index))
-    assert ((ratio - 1).abs() < 1e-6).mean() > 0.9
-    assert len(off) <= 10
+    assert len(off) <= 6
 
 
 def test_clip_features_equals_reference_extractor(full_clips):
