@@ -190,10 +190,14 @@ def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None =
         for path, stem, heading in pages:
             open_page(page, f"{url}/{path}", heading)
             paths.append(screenshot(page, out / f"{stem}.png"))
-            if stem == "explore":
-                for view in ("Embeddings", "Correlations"):
-                    choose_radio(page, view)
-                    paths.append(screenshot(page, out / f"explore_{view.lower()}.png"))
+            extra = {"explore": ("Embeddings", "Correlations"),
+                     "leaderboard": ("Confusion matrices", "Per-genre F1", "Cost")}.get(stem, ())
+            for view in extra:
+                choose_radio(page, view)
+                name = view.lower().replace(" ", "_").replace("-", "_")
+                paths.append(screenshot(page, out / f"{stem}_{name}.png"))
+            if extra:  # leave the page on its first view for the next visitor
+                choose_radio(page, {"explore": "Tempo", "leaderboard": "Overview"}[stem])
         if upload_file:
             open_page(page, f"{url}/classify", "Classify a recording")
             upload(page, upload_file)

@@ -173,6 +173,13 @@ def test_leaderboard_tables_and_pickers():
         assert any("No results yet" in i.value for i in at.info)
         return
     assert len(at.dataframe) >= 2
+    for section in at.radio(key="lb_section").options:
+        at.radio(key="lb_section").set_value(section)
+        at.run()
+        _ok(at)
+        assert not at.error
+    at.radio(key="lb_section").set_value("Confusion matrices")
+    at.run()
     assert len(at.selectbox(key="lb_model").options) == board["model"].nunique()
     for m in board["model"].unique():
         at.selectbox(key="lb_model").set_value(m)
@@ -181,6 +188,8 @@ def test_leaderboard_tables_and_pickers():
     at.radio(key="lb_metric").set_value("macro_f1")
     at.run()
     _ok(at)
+    at.radio(key="lb_section").set_value("Per-genre F1")
+    at.run()
     for p in board["protocol"].unique():
         at.selectbox(key="lb_f1_proto").set_value(p)
         at.run()

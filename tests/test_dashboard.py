@@ -61,6 +61,8 @@ def test_best_model_gap_and_tables():
     assert f1.shape == (3, 10) and f1.loc["B", "rock"] == pytest.approx(0.6)
     cost = dashboard.cost_table(board)
     assert cost["size_mb"].tolist() == [1.0, 1.0, 1.0]
+    assert cost["model"].tolist() == ["b", "a", "c"]
+    assert cost["audio_accuracy"].isna().all()  # no audio_holdout rows in this board
 
 
 def test_model_options_order_and_heavy_flag():
