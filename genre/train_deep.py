@@ -220,6 +220,10 @@ def musicnn_embeddings(paths: Sequence[str], cache_dir: Path | None = None) -> n
     return np.stack([e for e, _ in out]), np.stack([t for _, t in out])
 
 
+#: Inverse regularisation strengths tried for the musicnn head (inner artist-grouped CV).
+MUSICNN_C_GRID: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
+
+
 def musicnn_head(C: float = 0.1):
     """The classifier on musicnn vectors: standardise + balanced multinomial logistic regression."""
     from sklearn.linear_model import LogisticRegression
@@ -259,7 +263,7 @@ def _folds(clips: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[tuple[
 
 def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Sequence[str] | None = None,
               artist_cv: bool = False, epochs: int | None = None, oof_epochs: int | None = None,
-              stack_members: Sequence[str] = ("cnn", "crnn")) -> dict:
+              stack_members: Sequence[str] = ("cnn", "crnn"), evaluate_only: bool = False) -> dict:
     """Train, evaluate and ship the deep models; write their results files.
 
     Parameters
@@ -279,6 +283,8 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
         (default: the same as the shipped models).
     stack_members : sequence of str
         Deep members of the stack besides ``musicnn_logreg`` (each must be shipped).
+    evaluate_only : bool
+        Do not train the CNN/CRNN: re-score the shipped ones and rewrite their results.
 
     Returns
     -------
@@ -302,7 +308,7 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
     results: dict = {}
     test_probs: dict[str, np.ndarray] = {}
     oof_probs: dict[str, np.ndarray] = {}
-    folds_tr = _folds(train, seed=seed) if "stack" in models else None
+    folds_tr = _folds(train, seed=seed) if any(m in models for m in ("stack", "musicnn_logreg")) else None
 
     def holdout(P: np.ndarray, extra: dict) -> dict:
         out = {"audio_holdout": {**metrics(y_te, P), "n_train": len(train), **extra}}
@@ -319,8 +325,14 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
     for arch in ("cnn", "crnn"):
         if arch not in models:
             continue
-        _say(f"{arch}: training on {len(train)} clips (audio_holdout)")
-        model, scale, info = fit_deep(arch, mel_tr, y_tr, seed=seed, epochs=epochs, name=arch)
+        if evaluate_only:
+            from genre import registry
+            pred = registry.load(arch)
+            model, scale, info = pred.model, pred.scale, pred.manifest["training"]
+            _say(f"{arch}: re-scoring the shipped model (trained {pred.manifest.get('created')})")
+        else:
+            _say(f"{arch}: training on {len(train)} clips (audio_holdout)")
+            model, scale, info = fit_deep(arch, mel_tr, y_tr, seed=seed, epochs=epochs, name=arch)
         P = deep.predict_mels(model, mel_te, scale) if len(test) else np.zeros((0, len(GENRES)))
         extra = {"fit_time_s": info["fit_time_s"], "params": {"epochs": info["epochs"],
                  "n_params": info["params"], "mel_bands": deep.MEL["n_mels"], "seed": seed}}
@@ -328,7 +340,10 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
         test_probs[arch] = P
         for k, v in res.items():
             _say(f"{arch} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
-        path = _save_keras(arch, model, scale, info, len(train), trained_on, res)
+        if evaluate_only:
+            path = MODELS_DIR / arch
+        else:
+            path = _save_keras(arch, model, scale, info, len(train), trained_on, res)
         results[arch] = res
         if artist_cv:
             results[arch]["artist_cv_audio"] = _artist_cv_deep(arch, use, seed, epochs)
@@ -359,23 +374,33 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
                       size_bytes=_dir_size(MODELS_DIR / "musicnn") if (MODELS_DIR / "musicnn").is_dir() else None,
                       latency_ms=latency_ms("musicnn"), registry_model="musicnn")
     if "musicnn_logreg" in models or "stack" in models:
+        # C chosen by artist-grouped CV inside the training clips only (the test clips play no part)
+        folds_c = folds_tr if folds_tr is not None else _folds(train, seed=seed)
+        scores = {}
+        for C in MUSICNN_C_GRID:
+            P_c = _oof(lambda C=C: musicnn_head(C), E_tr, y_tr, folds_c)
+            scores[C] = float((P_c.argmax(1) == y_tr).mean())
+        best_c = max(scores, key=lambda c: (scores[c], -c))
+        _say("musicnn_logreg: inner-CV accuracy by C " + ", ".join(f"{c:g}: {v:.3f}" for c, v in scores.items())
+             + f" -> C={best_c:g}")
         t0 = time.perf_counter()
-        head = musicnn_head().fit(E_tr, y_tr)
+        head = musicnn_head(best_c).fit(E_tr, y_tr)
         fit_s = time.perf_counter() - t0
         P = _proba10(head, E_te)
         test_probs["musicnn_logreg"] = P
         if "stack" in models:
-            oof_probs["musicnn_logreg"] = _oof(musicnn_head, E_tr, y_tr, folds_tr)
+            oof_probs["musicnn_logreg"] = _oof(lambda: musicnn_head(best_c), E_tr, y_tr, folds_tr)
         if "musicnn_logreg" in models or not (MODELS_DIR / "musicnn_logreg" / "manifest.json").is_file():
-            params = {"C": 0.1, "class_weight": "balanced", "embedding": "penultimate mean+max (400)"}
+            params = {"C": best_c, "C_inner_cv_accuracy": {str(k): v for k, v in scores.items()},
+                      "class_weight": "balanced", "embedding": "penultimate mean+max (400)"}
             res = holdout(P, {"fit_time_s": round(fit_s, 2), "params": params})
-            P_cv = _oof(musicnn_head, E_use, y_use, folds_use)
+            P_cv = _oof(lambda: musicnn_head(best_c), E_use, y_use, folds_use)
             res["artist_cv_audio"] = {**metrics(y_use, P_cv), "n_train": cv_n_train,
                                       "n_folds": len(folds_use), "params": params}
             for k, v in res.items():
                 _say(f"musicnn_logreg {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
             results["musicnn_logreg"] = res
-            path = _save_musicnn_head(head, len(train), trained_on, res)
+            path = _save_musicnn_head(head, len(train), trained_on, res, params)
             _write_result("musicnn_logreg", "musicnn embedding + logistic regression", "pretrained", res,
                           size_bytes=_dir_size(path), latency_ms=latency_ms("musicnn_logreg"))
 
@@ -440,31 +465,15 @@ def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
     return out
 
 
-def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict) -> Path:
-    import tempfile
+def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict, params: dict) -> Path:
+    from genre import musicnn
 
-    from genre import registry
-
-    src = MODELS_DIR / "musicnn"
-    files: dict[str, Path] = {}
-    for f in ("msd_musicnn.npz", "LICENSE"):
-        if (src / f).is_file():
-            files[f] = src / f
-    man = {"display_name": "musicnn embedding + logistic regression", "kind": "musicnn",
-           "family": "pretrained", "classes": list(GENRES), "feature_columns": None, "input": "audio",
-           "trained_on": trained_on + "; musicnn itself pretrained on the Million Song Dataset",
-           "protocol": "audio_holdout", "n_train": n_train, "embedding": {"layer": "penultimate"},
+    man = {"display_name": "musicnn embedding + logistic regression", "family": "pretrained",
+           "classes": list(GENRES), "trained_on": trained_on + "; musicnn itself pretrained on the "
+           "Million Song Dataset (MSD_musicnn)", "protocol": "audio_holdout", "n_train": n_train,
+           "params": params,
            "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()}}
-    with tempfile.TemporaryDirectory() as tmp:
-        # save_sklearn records skops trusted types; then add the weights beside the head
-        d = registry.save_sklearn("musicnn_logreg", head, man, models_dir=tmp)
-        m2 = json.loads((d / "manifest.json").read_text())
-        head_file = "head.skops"
-        if not (d / head_file).is_file():
-            (d / "model.skops").rename(d / head_file)
-        all_files = {head_file: d / head_file, **files}
-        m2.pop("files", None)
-        return registry.save("musicnn_logreg", all_files, m2)
+    return musicnn.save_head("musicnn_logreg", head, man)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -475,12 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     choices=["cnn", "crnn", "musicnn_logreg", "musicnn_zeroshot", "stack"])
     ap.add_argument("--artist-cv", action="store_true", help="also run artist_cv_audio (long)")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--evaluate-only", action="store_true",
+                    help="re-score the shipped CNN/CRNN instead of training them")
     ap.add_argument("--oof-epochs", type=int, default=12,
                     help="epochs of the fold models behind the stack's out-of-fold probabilities")
     ap.add_argument("--stack-members", nargs="*", default=["cnn", "crnn"], choices=["cnn", "crnn"])
     a = ap.parse_args(argv)
     train_all(a.seed, a.data_root, models=a.models, artist_cv=a.artist_cv, epochs=a.epochs,
-              oof_epochs=a.oof_epochs, stack_members=a.stack_members)
+              oof_epochs=a.oof_epochs, stack_members=a.stack_members, evaluate_only=a.evaluate_only)
     return 0
 
 
