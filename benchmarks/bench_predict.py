@@ -76,7 +76,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
 
-    report: dict = {"clip": str(args.clip), "runs": args.runs, "target_ms": TARGET_MS}
+    import os
+
+    report: dict = {"clip": str(args.clip), "runs": args.runs, "target_ms": TARGET_MS,
+                    "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}
     rss0 = _rss_mb()
     t = time.perf_counter()
     from genre import predict as P
@@ -105,6 +108,7 @@ def main(argv=None) -> dict:
         for name in deep:
             report["deep"].append(bench_model(P, args.clip, name, args.runs))
     report["ru_maxrss_mb"] = _rss_mb()
+    report["loadavg_end"] = os.getloadavg()
     report["total_s"] = time.perf_counter() - T_START
 
     if args.json:
@@ -129,6 +133,8 @@ def main(argv=None) -> dict:
               f"{'yes' if r['under_target'] else 'NO'}")
     print(f"peak resident memory (ru_maxrss): {report['ru_maxrss_mb']:.0f} MB "
           f"(before importing genre.predict: {rss0:.0f} MB)")
+    print(f"machine: {report['cpus']} CPUs, load average {report['loadavg_start'][0]:.1f} at start, "
+          f"{report['loadavg_end'][0]:.1f} at end (figures scale with load on a shared machine)")
     return report
 
 
