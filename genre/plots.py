@@ -202,19 +202,25 @@ def per_genre_f1(f1: pd.DataFrame, *, title: str = "Per-genre F1") -> go.Figure:
 
 def cost_chart(costs: pd.DataFrame, *, x: str = "latency_ms", y: str = "accuracy",
                size: str | None = "size_bytes", label_col: str = "model",
-               title: str = "Accuracy vs latency") -> go.Figure:
+               title: str = "Accuracy vs latency", x_title: str = "latency per clip (ms, log scale)",
+               y_title: str = "accuracy") -> go.Figure:
     """Scatter of each model's accuracy against a cost column (log x), marker area ~ ``size``."""
     df = costs.dropna(subset=[x, y])
+    df = df[df[x] > 0]
     sizes = None
     if size and size in df.columns and df[size].notna().any():
         s = df[size].fillna(0).astype(float).to_numpy()
-        sizes = 10 + 30 * np.sqrt(s / max(s.max(), 1.0))
+        sizes = 10 + 30 * np.sqrt(s / max(s.max(), 1e-12))
     fig = go.Figure(go.Scatter(
         x=df[x], y=df[y], mode="markers+text", text=df[label_col], textposition="top center",
+        textfont=dict(size=10),
         marker=dict(size=sizes if sizes is not None else 12, color="#d6336c", opacity=0.7),
-        hovertemplate="%{text}: %{y:.1%}, %{x:.3g}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(type="log", dtick=1, title=x), yaxis_title=y,
-                      yaxis_tickformat=".0%", height=420, **_LAYOUT)
+        hovertemplate="%{text}: %{y:.1%}, %{x:.3g} ms<extra></extra>"))
+    if len(df):
+        lo, hi = np.log10(df[x].min()), np.log10(df[x].max())
+        fig.update_xaxes(range=[lo - 0.4, hi + 0.6])
+    fig.update_layout(title=title, xaxis=dict(type="log", dtick=1, title=x_title), yaxis_title=y_title,
+                      yaxis_tickformat=".0%", height=460, **_LAYOUT)
     return fig
 
 

@@ -147,10 +147,31 @@ def upload(page, file: str | Path, timeout_ms: int = 180_000) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def rerun_after(page, action, timeout_ms: int = 120_000) -> None:
+    """Do ``action()`` (a click...) and wait until the script run it triggers has finished.
+
+    A MutationObserver counts transitions of the app's script state to "running", so a run that
+    starts and ends between two polls is not missed.
+    """
+    page.evaluate(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            window.__stRuns = 0;
+            if (window.__stObs) window.__stObs.disconnect();
+            window.__stObs = new MutationObserver(() => {
+                if (app.getAttribute('data-test-script-state') === 'running') window.__stRuns++;
+            });
+            window.__stObs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+        }""")
+    action()
+    page.wait_for_function("() => window.__stRuns > 0", timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
 def choose_radio(page, label: str, timeout_ms: int = 120_000) -> None:
     """Click the radio option ``label`` and wait for the rerun and its charts."""
-    page.locator('[data-testid="stRadio"]').get_by_text(label, exact=True).first.click()
-    wait_idle(page, timeout_ms)
+    rerun_after(page, lambda: page.locator('[data-testid="stRadio"]').get_by_text(
+        label, exact=True).first.click(), timeout_ms)
     page.wait_for_function(
         """() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('svg'))""",
         timeout=timeout_ms)

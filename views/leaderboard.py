@@ -45,6 +45,7 @@ def overview() -> None:
     st.subheader("Every model on every protocol")
     st.dataframe(
         wide.drop(columns=["model"]), hide_index=True, key="lb_table",
+        height=36 * (len(wide) + 1) + 4,  # every model visible without scrolling
         column_config={
             "display_name": st.column_config.TextColumn("Model", pinned=True),
             "family": st.column_config.TextColumn("Family"),
@@ -105,7 +106,8 @@ def f1() -> None:
 
 def cost() -> None:
     table = dashboard.cost_table(board)
-    st.dataframe(table.drop(columns=["model"]), hide_index=True, key="lb_cost", column_config={
+    st.dataframe(table.drop(columns=["model"]), hide_index=True, key="lb_cost",
+                 height=36 * (len(table) + 1) + 4, column_config={
         "display_name": "Model", "family": "Family",
         "accuracy": st.column_config.NumberColumn(label(dashboard.HONEST), format="percent"),
         "audio_accuracy": st.column_config.NumberColumn(label(dashboard.AUDIO), format="percent"),
@@ -117,7 +119,8 @@ def cost() -> None:
     if table["latency_ms"].notna().any():
         common.chart(plots.cost_chart(
             table, y="audio_accuracy", label_col="display_name", size="size_mb",
-            title=f"Accuracy ({label(dashboard.AUDIO)}) vs latency; marker area ~ size"),
+            title="Accuracy vs latency per clip (marker area ~ model size)",
+            y_title=f"accuracy, {label(dashboard.AUDIO).lower()}"),
             key="lb_cost_chart")
 
 
