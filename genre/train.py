@@ -6,7 +6,7 @@
    clips only (640), using artist-grouped, genre-stratified 5-fold CV
    (:class:`~sklearn.model_selection.StratifiedGroupKFold`, Sturm's artists, seed 0).
    The test split is never seen while choosing anything. The soft-voting ensemble takes the
-   2, 3 or 4 candidates with the best tuning score, whichever ensemble scores best in the same CV.
+   k candidates with the best tuning scores, k (2..6) chosen by the same CV.
 2. **Evaluate** those fixed hyper-parameters on every protocol of :mod:`genre.evaluate`
    (for ``random_10fold`` and ``artist_cv_audio`` the parameters are the ones tuned once on
    filtered train+valid, which overlaps those protocols' test folds: a mild optimism,
@@ -109,12 +109,12 @@ def tune(name: str, table: pd.DataFrame, *, seed: int = SEED, n_jobs: int = 2) -
 
 
 def tune_ensemble(tuned: dict[str, dict], table: pd.DataFrame, *, seed: int = SEED,
-                  n_jobs: int = 2, sizes: Iterable[int] = (2, 3, 4)) -> dict:
+                  n_jobs: int = 2, sizes: Iterable[int] | None = None) -> dict:
     """Choose the soft-voting ensemble's members from training-only CV scores.
 
     Candidates (:data:`genre.models.ENSEMBLE_CANDIDATES` present in ``tuned``) are ranked by
     their tuning ``cv_accuracy``; the top-k ensemble for each k in ``sizes`` is scored with the
-    same artist-grouped CV, and the best k is kept.
+    same artist-grouped CV, and the best k is kept (``sizes`` default: 2 .. all candidates).
     """
     from sklearn.model_selection import cross_val_score
 
@@ -126,6 +126,7 @@ def tune_ensemble(tuned: dict[str, dict], table: pd.DataFrame, *, seed: int = SE
     if len(ranked) < 2:
         raise ValueError("soft_voting needs at least two tuned candidate models.")
     X, y, groups = _train_part(table)
+    sizes = range(2, len(ranked) + 1) if sizes is None else sizes
     t0 = time.perf_counter()
     best = None
     tried = []
