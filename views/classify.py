@@ -116,9 +116,18 @@ else:
             starts = np.array([h["t"] - t0 for h in history])
             ok = ~np.isnan(probs).any(axis=1)
             if ok.any():
-                common.chart(plots.timeline(starts[ok], probs[ok], title="Live: genre "
-                                               f"probabilities, last {LIVE_WINDOW_S:.0f} s each"),
-                                key="live_tl")
+                left, right = st.columns([2, 3])
+                with left:
+                    common.chart(plots.probability_bars(dict(zip(GENRES, probs[ok][-1])), top=5,
+                                                        title="Latest window"), key="live_bars")
+                with right:
+                    if ok.sum() >= 2:
+                        common.chart(plots.timeline(
+                            starts[ok], probs[ok],
+                            title=f"Rolling: each point is the last {LIVE_WINDOW_S:.0f} s"),
+                            key="live_tl")
+                    else:
+                        st.caption("The rolling timeline appears after the next window.")
                 df = pd.DataFrame(probs[ok], columns=list(GENRES)).assign(t_s=starts[ok])
                 st.download_button("Download CSV", df.to_csv(index=False), "live_genres.csv",
                                    "text/csv", key="live_csv")
