@@ -6,7 +6,8 @@ For ``--clips`` full-length 22050 Hz GTZAN clips (one per genre, in ``clips.csv`
 warm (after one untimed call that loads numba kernels) wall times of
 ``genre.features.reference_clip_features`` (one librosa call per feature, each with its own
 transform) and ``genre.features.clip_features`` (one STFT shared), interleaved clip by clip so both
-see the same machine load, and prints per clip and the medians: the time of each, the ratio, and
+see the same machine load, both with BLAS limited to one thread (what ``clip_features`` does
+itself; multi-threaded BLAS on a busy machine makes small products erratic), and prints per clip and the medians: the time of each, the ratio, and
 the largest relative deviation between the two outputs (``harmony_mean``/``perceptr_mean``, means
 of zero-mean waveforms, as absolute differences). Also times ``segment_features`` (3-s windows)
 and ``logmel`` on the same clips, and the cold first call of ``clip_features`` in this process.
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
     print(f"{'clip':16s} {'seconds':>7s} {'reference':>10s} {'ours':>8s} {'ratio':>6s} "
           f"{'max rel dev':>12s} {'max abs dev (near-zero means)':>30s}")
     for clip, y in signals:
-        t_ref, ref = _timed(features.reference_clip_features, y, SR, runs=args.runs)
+        with features._single_threaded_blas():  # same BLAS setting as clip_features uses
+            t_ref, ref = _timed(features.reference_clip_features, y, SR, runs=args.runs)
         t_ours, ours = _timed(features.clip_features, y, SR, runs=args.runs)
         t_seg, (starts, _) = _timed(features.segment_features, y, SR, runs=args.runs)
         t_mel, _ = _timed(features.logmel, y, SR, runs=args.runs)

@@ -17,6 +17,9 @@ Two implementations compute the same numbers:
   numba running median, several times faster than ``scipy.ndimage.median_filter``) applied to the
   same STFT, inverted once (the percussive waveform is the signal minus the harmonic one, since the
   two soft masks sum to one). RMS and zero-crossing rate are framed on the waveform, as in librosa.
+  The spectrogram is kept in one memory layout throughout, the chroma tuning is estimated on the
+  150-4000 Hz band only (same peaks, same value), and BLAS is held to one thread (the products are
+  small; a second thread on a busy machine only made them erratic).
 
 :func:`segment_features` computes the same 57 features over sliding windows from one analysis of
 the whole signal (frames whose centres fall inside each window), and :func:`logmel` /
@@ -25,6 +28,7 @@ the whole signal (frames whose centres fall inside each window), and :func:`logm
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import warnings
@@ -99,11 +103,14 @@ def _median_kernel():
             period = 2 * n
             for r in range(n_rows):
                 # scipy.ndimage "reflect" extension: (d c b a | a b c d | d c b a)
-                for j in range(n + 2 * half):
-                    i = (j - half) % period
-                    if i >= n:
-                        i = period - 1 - i
-                    ext[j] = x[r, i]
+                for j in range(n):
+                    ext[j + half] = x[r, j]
+                for j in range(half):  # only the margins need the (possibly repeated) reflection
+                    for jj in (j, n + half + j):
+                        i = (jj - half) % period
+                        if i >= n:
+                            i = period - 1 - i
+                        ext[jj] = x[r, i]
                 w[:k] = np.sort(ext[:k])
                 out[r, 0] = w[half]
                 for c in range(1, n):
@@ -135,6 +142,9 @@ def median_filter_rows(x: np.ndarray, size: int, axis: int = -1) -> np.ndarray:
 
     Identical values to ``scipy.ndimage.median_filter`` with a ``size``-long kernel on that axis and
     ``mode="reflect"`` (what ``librosa.decompose.hpss`` uses), computed with a sorted sliding window.
+    The signal is extended by mirror reflection, ``(d c b a | a b c d | d c b a)``, repeated when
+    ``size // 2`` exceeds the row length (there scipy's result departs from that definition; it
+    only matters for spectrograms of fewer than 16 frames).
 
     Parameters
     ----------
@@ -310,18 +320,21 @@ def _zero_crossing_rate(y: np.ndarray) -> np.ndarray:
     return (change[starts + N_FFT - 1] - change[starts]) / N_FFT
 
 
-def _spectral_shape(S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centroid, bandwidth (p=2) and 85 % roll-off (Hz) of a magnitude spectrogram, per frame."""
+def _spectral_shape(St: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centroid, bandwidth (p=2) and 85 % roll-off (Hz) per frame of a magnitude spectrogram.
+
+    ``St`` is the spectrogram transposed, ``(frames, bins)``, C-contiguous.
+    """
     bases = _bases()
-    m = np.empty((3, S.shape[1]))  # sum, first and second moments, in float64 (blocks of frames)
-    for i in range(0, S.shape[1], 4096):
-        m[:, i:i + 4096] = bases["moments"] @ S[:, i:i + 4096].astype(np.float64)
+    m = np.empty((3, St.shape[0]))  # sum, first and second moments, in float64 (blocks of frames)
+    for i in range(0, St.shape[0], 4096):
+        m[:, i:i + 4096] = bases["moments"] @ St[i:i + 4096].T.astype(np.float64)
     tot = np.where(m[0] < np.finfo(np.float32).tiny, 1.0, m[0])
     centroid = m[1] / tot
     bandwidth = np.sqrt(np.maximum(m[2] / tot - centroid**2, 0.0))
-    cs = np.cumsum(S, axis=0)
-    below = cs < 0.85 * cs[-1]
-    rolloff = bases["freqs"][below.sum(axis=0)]
+    cs = np.cumsum(St, axis=1)
+    below = cs < 0.85 * cs[:, -1:]
+    rolloff = bases["freqs"][below.sum(axis=1)]
     return centroid, bandwidth, rolloff
 
 
@@ -352,6 +365,28 @@ def _istft(D: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
+_BLAS = None
+
+
+def _single_threaded_blas():
+    """Context limiting BLAS to one thread (threadpoolctl, a scikit-learn dependency).
+
+    The matrix products here take milliseconds; on a busy machine a multi-threaded BLAS waiting
+    for its second thread made them 10-50x slower and erratic. A no-op if threadpoolctl is absent.
+    """
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+            _BLAS = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _BLAS = False
+    if _BLAS is False:  # pragma: no cover
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 class _Analysis:
     """Frame-wise quantities of one signal, from one STFT (all frames centred, hop 512)."""
 
@@ -361,8 +396,12 @@ class _Analysis:
         self.n = y.shape[0]
         bases = _bases()
         D = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # complex64, (1025, T)
-        S = np.abs(D)
-        P = S * S
+        # work on the (T, 1025) layout, C-contiguous (librosa's STFT is Fortran-ordered): every
+        # elementwise operation below then runs on matching layouts
+        Dt = np.ascontiguousarray(D.T)
+        del D
+        St = np.abs(Dt)
+        P = (St * St).T  # (1025, T) view
         self.tuning = _estimate_tuning(P)
         raw = _chroma_basis(self.tuning) @ P
         peak = raw.max(axis=0).astype(np.float64)
@@ -370,13 +409,13 @@ class _Analysis:
         self.chroma = (raw / peak).astype(np.float32)
         self.mel = bases["mel"] @ P  # power mel spectrogram (128, T)
         del P, raw
-        self.centroid, self.bandwidth, self.rolloff = _spectral_shape(S)
+        self.centroid, self.bandwidth, self.rolloff = _spectral_shape(St)
         self.rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
         self.zcr = _zero_crossing_rate(y)
         # HPSS: soft masks (power 2) from median filters across time (harmonic) and frequency
-        harm = median_filter_rows(S, HPSS_KERNEL, axis=1)
-        perc = median_filter_rows(S, HPSS_KERNEL, axis=0)
-        del S
+        harm = np.ascontiguousarray(median_filter_rows(St.T, HPSS_KERNEL, axis=1).T)  # across time
+        perc = median_filter_rows(St, HPSS_KERNEL, axis=1)  # across frequency
+        del St
         harm *= harm
         perc *= perc
         perc += harm  # denominator
@@ -384,10 +423,10 @@ class _Analysis:
         np.divide(harm, perc, out=harm, where=~zero)
         harm[zero] = 0.5  # librosa.util.softmask(split_zeros=True)
         del perc, zero
-        D *= harm
+        Dt *= harm
         del harm
-        self.harmonic = _istft(D, self.n)
-        del D
+        self.harmonic = _istft(Dt.T, self.n)
+        del Dt
         # the two masks sum to one, so the percussive part is the rest of the signal
         self.percussive = y - self.harmonic
 
@@ -448,7 +487,8 @@ def clip_features(y: np.ndarray, sr: int = SR) -> np.ndarray:
         If ``sr`` is not 22050 Hz or ``y`` is not a non-empty finite 1-D float signal.
     """
     y = _check_signal(y, sr)
-    return _Analysis(y, sr).features()
+    with _single_threaded_blas():
+        return _Analysis(y, sr).features()
 
 
 def clip_features_dict(y: np.ndarray, sr: int = SR) -> dict[str, float]:
@@ -525,13 +565,14 @@ def segment_features(y: np.ndarray, sr: int = SR, seconds: float = SEGMENT_SECON
     y = _check_signal(y, sr)
     win, _ = _window_sizes(sr, seconds, hop)
     starts = window_starts(y.shape[0], sr, seconds, hop)
-    an = _Analysis(y, sr)
     X = np.empty((starts.shape[0], _N_FEATURES), dtype=np.float64)
-    for i, s0 in enumerate(starts):
-        s1 = min(int(s0) + win, y.shape[0])
-        f0 = -(-int(s0) // HOP_LENGTH)  # first frame centred at or after s0
-        f1 = min(s1 // HOP_LENGTH + 1, an.n_frames)  # ... to the last centred at or before s1
-        X[i] = an.features(frames=slice(f0, f1), samples=slice(int(s0), s1))
+    with _single_threaded_blas():
+        an = _Analysis(y, sr)
+        for i, s0 in enumerate(starts):
+            s1 = min(int(s0) + win, y.shape[0])
+            f0 = -(-int(s0) // HOP_LENGTH)  # first frame centred at or after s0
+            f1 = min(s1 // HOP_LENGTH + 1, an.n_frames)  # ... to the last centred at or before s1
+            X[i] = an.features(frames=slice(f0, f1), samples=slice(int(s0), s1))
     return starts.astype(np.float64) / sr, X
 
 

@@ -233,18 +233,27 @@ def test_bad_signals_are_refused():
         features.clip_features(np.full(SR, np.nan, dtype=np.float32))
 
 
-def test_median_filter_matches_scipy():
+def test_median_filter_matches_scipy_and_the_reflect_definition():
+    from numpy.lib.stride_tricks import sliding_window_view
     from scipy.ndimage import median_filter
 
     rng = np.random.default_rng(0)
-    for shape in [(7, 40), (40, 7), (3, 1), (50, 200)]:
+    for shape in [(7, 40), (40, 7), (3, 1), (50, 200), (4, 2)]:
         x = rng.integers(0, 6, size=shape).astype(np.float32)  # many ties
         x += rng.random(shape).astype(np.float32) * (rng.random(shape) < 0.5)
         for size in (1, 3, 31, 63):
-            np.testing.assert_array_equal(features.median_filter_rows(x, size, axis=1),
-                                          median_filter(x, size=(1, size), mode="reflect"))
-            np.testing.assert_array_equal(features.median_filter_rows(x, size, axis=0),
-                                          median_filter(x, size=(size, 1), mode="reflect"))
+            for axis in (0, 1):
+                got = features.median_filter_rows(x, size, axis=axis)
+                assert got.shape == x.shape and got.dtype == x.dtype
+                # definition: median of the window over the signal extended by repeated mirror
+                # reflection, (d c b a | a b c d | d c b a) = np.pad "symmetric"
+                xa = np.moveaxis(x, axis, -1)
+                ext = np.pad(xa, [(0, 0), (size // 2, size // 2)], mode="symmetric")
+                want = np.median(sliding_window_view(ext, size, axis=-1), axis=-1)
+                np.testing.assert_array_equal(np.moveaxis(got, axis, -1), want)
+                if size // 2 <= x.shape[axis]:  # one reflection: what librosa's HPSS uses
+                    k = (size, 1) if axis == 0 else (1, size)
+                    np.testing.assert_array_equal(got, median_filter(x, size=k, mode="reflect"))
     with pytest.raises(ValueError):
         features.median_filter_rows(np.zeros((3, 3)), 4)
 
