@@ -397,10 +397,13 @@ def test_live_mode_stopped_renders(monkeypatch):
 
 @needs_model
 def test_pages_never_import_tensorflow_and_stay_under_1gb(clip_bytes):
-    """In a fresh process: every page plus a classification, then TF must be absent, RSS < 1 GB."""
+    """In a fresh process: every page plus a classification with the default model, then TF must
+    be absent and RSS < 1 GB; picking a deep model afterwards loads TF and still classifies."""
+    heavy = [m["name"] for m in _shipped() if m.get("kind") == "keras"]
     code = f"""
-import json, resource, sys
+import json, sys
 from streamlit.testing.v1 import AppTest
+from genre.dashboard import model_options
 at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}); at.run()
 for p in ["views/explore.py", "views/leaderboard.py", "views/classify.py"]:
     at.switch_page(p); at.run()
@@ -408,8 +411,19 @@ at.file_uploader(key="classify_upload").upload("c.flac", open({str(CLIP)!r}, "rb
 for v in ["Feature by genre", "Correlations", "Embeddings"]:
     at.switch_page("views/explore.py"); at.run(); at.radio(key="explore_view").set_value(v); at.run()
 rss = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
-print(json.dumps({{"tf": "tensorflow" in sys.modules, "umap": "umap" in sys.modules,
-                  "exc": [str(e.value) for e in at.exception], "rss_mb": rss / 1024}}))
+res = {{"tf": "tensorflow" in sys.modules, "umap": "umap" in sys.modules,
+       "exc": [str(e.value) for e in at.exception], "rss_mb": rss / 1024}}
+heavy = {heavy!r}
+if heavy:
+    at.switch_page("views/classify.py"); at.run()
+    opts = at.selectbox(key="classify_model").options
+    i = [j for j, o in enumerate(opts) if "loads TensorFlow" in o][0]
+    at.selectbox(key="classify_model").set_value(i)
+    at.radio(key="classify_mode").set_value("Sample"); at.run()
+    res["deep_tf"] = "tensorflow" in sys.modules
+    res["deep_errors"] = [e.value for e in at.error] + [str(e.value) for e in at.exception]
+    res["deep_genre"] = [m.value for m in at.metric if m.label == "Top genre"]
+print(json.dumps(res))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=600)
@@ -418,3 +432,7 @@ print(json.dumps({{"tf": "tensorflow" in sys.modules, "umap": "umap" in sys.modu
     assert res["exc"] == []
     assert res["tf"] is False and res["umap"] is False
     assert res["rss_mb"] < 1024, res
+    if heavy:
+        assert res["deep_tf"] is True
+        assert res["deep_errors"] == []
+        assert res["deep_genre"] and res["deep_genre"][0] in GENRES
