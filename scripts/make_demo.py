@@ -62,7 +62,8 @@ def main() -> None:
             raise SystemExit(f"{clip} is not a full test-split clip")
         name = f"gtzan_{clip}.ogg"
         secs = _excerpt(data_dir() / row["path"], DEMO_DIR / name, start, length)
-        rows.append({"file": name, "label": f"{row['artist']}, {row['title']} (GTZAN {clip})",
+        band = ", 16 kHz source" if int(row["sample_rate"]) < 22050 else ""
+        rows.append({"file": name, "label": f"{row['artist']}, {row['title']} (GTZAN {clip}{band})",
                      "expected": row["genre"], "source": "gtzan", "clip": clip,
                      "seconds": round(secs, 1), "licence": "GTZAN (research use; not openly licensed)"})
     for stem, label, expected, length in SAMPLES:

@@ -74,7 +74,9 @@ if clips.empty:
     st.info("No demo clips shipped (demo/index.csv).")
 else:
     c1, c2 = st.columns([3, 1])
-    i = c1.selectbox("Sample clip", range(len(clips)), key="home_clip",
+    # start on a recording no model was trained on (an openly licensed sample), if shipped
+    first = next((j for j, src in enumerate(clips["source"]) if src == "sample"), 0)
+    i = c1.selectbox("Sample clip", range(len(clips)), index=first, key="home_clip",
                      format_func=lambda i: f"{clips.label[i]} - expected: {clips.expected[i]}")
     c2.write("")
     go = c2.button("Classify this clip", type="primary", key="home_go")
