@@ -155,3 +155,12 @@ def test_ice_servers_from_secrets_env_or_none():
                                                            "credential": "c"}]})}
     assert dashboard.ice_servers(None, env)[0]["username"] == "u"
     assert dashboard.ice_servers(None, {"GENRE_ICE_SERVERS": "not json"}) == []
+
+
+def test_secrets_example_parses_to_ice_servers():
+    import tomllib
+
+    from genre.config import ROOT
+    example = tomllib.loads((ROOT / ".streamlit" / "secrets.toml.example").read_text())
+    servers = dashboard.ice_servers(example, {})
+    assert servers and all("urls" in s for s in servers)
