@@ -244,8 +244,15 @@ def _bad_inputs() -> dict[str, tuple[str, bytes]]:
     sr = 22050
     noise = np.random.default_rng(0).normal(0, 0.1, sr * 5)
     good = _wav(noise, sr)
+    header = io.BytesIO()
+    sf.write(header, np.zeros(0, dtype=np.float32), sr, format="WAV")
+    junk = np.random.default_rng(3).integers(0, 256, 5000, dtype=np.uint8).tobytes()
     return {
         "empty": ("empty.wav", b""),
+        "wav header, no samples": ("header.wav", header.getvalue()),
+        "mp3 tag then junk": ("junk.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00" + junk),
+        "m4a box then junk": ("junk.m4a", b"\x00\x00\x00\x18ftypM4A " + junk),
+        "an image": ("cover.ogg", b"\x89PNG\r\n\x1a\n" + bytes(500)),
         "not audio": ("notes.mp3", b"This is a text file, not audio at all.\n" * 50),
         "corrupt": ("broken.flac", b"fLaC" + bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8))),
         "truncated": ("cut.wav", good[: len(good) // 50]),

@@ -8,14 +8,17 @@ TensorFlow is never imported here; a deep model's loader imports it only when th
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from genre import dashboard, plots
-from genre.config import GENRES, SEGMENT_SECONDS
+from genre.config import GENRES, HOP_LENGTH, SEGMENT_SECONDS
 from genre.errors import GenreError
+
+log = logging.getLogger("genre.app")
 
 
 # ------------------------------------------------------------------------------ cached data
@@ -117,7 +120,6 @@ def analyse(data: bytes, name: str, model_name: str | None) -> dict:
     result = pred.to_dict()
     result["source"] = name
     mel = features.logmel(sig.y, sig.sr)
-    from genre.config import HOP_LENGTH
     return {"prediction": pred, "result": result, "duration": sig.duration,
             "waveform": plots.waveform(sig.y, sig.sr),
             "spectrogram": plots.spectrogram(mel, sig.sr, HOP_LENGTH)}
@@ -192,6 +194,11 @@ def classify_and_show(data: bytes, name: str, model_name: str | None, *, key: st
             out = analyse(data, name, model_name)
     except GenreError as exc:
         st.error(str(exc))
+        return None
+    except Exception as exc:  # a bug, not the user's fault: log it, keep the page alive
+        log.exception("analysing %s failed", name)
+        st.error(f"Sorry, analysing this input failed unexpectedly ({type(exc).__name__}); "
+                 "the error was logged. Try another file or model.")
         return None
     show_result(out, key=key, compact=compact)
     return out

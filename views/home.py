@@ -49,8 +49,8 @@ with right:
         a, b = st.columns(2)
         a.metric(best["display_name"], f"{best['accuracy']:.1%}",
                  help=common.protocol_descriptions().get(dashboard.HONEST, ""))
-        a.caption(f"accuracy on the fault-filtered test split ({int(best['n_test'])} clips), "
-                  f"macro-F1 {best['macro_f1']:.2f}")
+        n = f" ({int(best['n_test'])} clips)" if best["n_test"] == best["n_test"] else ""
+        a.caption(f"accuracy on the fault-filtered test split{n}, macro-F1 {best['macro_f1']:.2f}")
         if len(rows):
             r = rows.iloc[0]
             b.metric("Same model, random 10-fold", f"{r['accuracy']:.1%}",
@@ -60,8 +60,9 @@ with right:
     if board is not None:
         audio = dashboard.best_model(board, dashboard.AUDIO, shipped=shipped or None)
         if audio is not None and (best is None or audio["model"] != best["model"]):
+            n = f"{int(audio['n_test'])} " if audio["n_test"] == audio["n_test"] else ""
             st.markdown(
-                f"On the {int(audio['n_test'])} fault-filtered test clips that have audio (where the "
+                f"On the {n}fault-filtered test clips that have audio (where the "
                 f"deep models are scored too), the best is **{audio['display_name']}** with "
                 f"{audio['accuracy']:.1%}.")
     if board is not None and not board.empty:
