@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
