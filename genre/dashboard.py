@@ -145,6 +145,8 @@ def cost_table(board: pd.DataFrame) -> pd.DataFrame:
         "fit_time_s": fit.to_numpy(), "latency_ms": pd.to_numeric(lat, errors="coerce").to_numpy(),
         "size_mb": pd.to_numeric(first["size_bytes"], errors="coerce").to_numpy() / 1e6,
     })
+    for col in ("accuracy", "audio_accuracy", "fit_time_s", "latency_ms", "size_mb"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     return out.sort_values(["accuracy", "audio_accuracy"], ascending=False,
                            na_position="last").reset_index(drop=True)
 

@@ -63,6 +63,7 @@ def test_best_model_gap_and_tables():
     assert cost["size_mb"].tolist() == [1.0, 1.0, 1.0]
     assert cost["model"].tolist() == ["b", "a", "c"]
     assert cost["audio_accuracy"].isna().all()  # no audio_holdout rows in this board
+    assert all(cost[c].dtype == float for c in ("accuracy", "audio_accuracy", "latency_ms"))
 
 
 def test_model_options_order_and_heavy_flag():
