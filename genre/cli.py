@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="print the leaderboard (honest and random protocols side by side)",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("--json", action="store_true", help="print the leaderboard rows as JSON")
+    e.add_argument("--markdown", action="store_true",
+                   help="print the README's leaderboard table (Markdown) from models/results")
 
     pr = sub.add_parser("predict", help="classify audio files or folders",
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -233,7 +235,49 @@ def leaderboard_table():
     return pd.DataFrame(wide), board
 
 
+def leaderboard_markdown() -> str:
+    """The README's leaderboard: one Markdown row per model, every protocol, from models/results.
+
+    The README embeds this text between ``<!-- leaderboard:start -->`` and ``<!-- leaderboard:end -->``;
+    ``tests/test_readme.py`` fails when the two disagree, so no figure there is typed by hand.
+    """
+    _, board = leaderboard_table()
+    cols = [("filtered_holdout", "accuracy"), ("filtered_holdout", "macro_f1"), ("random_10fold", "accuracy"),
+            ("audio_holdout", "accuracy"), ("audio_holdout", "macro_f1"), ("audio_holdout_full", "accuracy"),
+            ("artist_cv_audio", "accuracy")]
+    heads = ["model", "family", "fault-filtered acc", "fault-filtered macro-F1", "random 10-fold acc",
+             "gap (random - filtered)", "audio subset acc (144)", "audio subset macro-F1",
+             "audio full clips acc (79)", "artist CV on audio acc", "trained on (n, audio subset)"]
+    first = board.drop_duplicates("model").set_index("model")
+    cell = {(r.model, r.protocol): r for r in board.itertuples()}
+
+    def fmt(v):
+        return "–" if v is None or v != v else f"{100 * v:.1f} %"
+
+    def value(m, proto, metric):
+        r = cell.get((m, proto))
+        return None if r is None else getattr(r, metric)
+
+    def key(m):
+        f, a = value(m, "filtered_holdout", "accuracy"), value(m, "audio_holdout", "accuracy")
+        return (f is None or f != f, -(f or 0), -(a or 0))
+
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for m in sorted(first.index, key=key):
+        vals = [fmt(value(m, p, k)) for p, k in cols]
+        f, r = value(m, "filtered_holdout", "accuracy"), value(m, "random_10fold", "accuracy")
+        gap = "–" if f is None or r is None or f != f or r != r else f"{100 * (r - f):+.1f} pts"
+        n = value(m, "audio_holdout", "n_train")
+        n = "–" if n is None or n != n else str(int(n))
+        lines.append("| " + " | ".join([str(first.loc[m, "display_name"]), str(first.loc[m, "family"]),
+                                        *vals[:3], gap, *vals[3:], n]) + " |")
+    return "\n".join(lines)
+
+
 def cmd_evaluate(args) -> int:
+    if args.markdown:
+        print(leaderboard_markdown())
+        return EXIT_OK
     wide, board = leaderboard_table()
     if args.json:
         print(board.to_json(orient="records", indent=1, default_handler=str))

@@ -1,0 +1,24 @@
+"""The README's figures and set-up commands stay true."""
+
+from __future__ import annotations
+
+import re
+
+from genre import cli, config
+
+README = (config.ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_leaderboard_table_is_generated_from_results():
+    block = re.search(r"<!-- leaderboard:start -->\n(.*?)\n<!-- leaderboard:end -->", README, re.S)
+    assert block, "README lacks the generated leaderboard block"
+    assert block.group(1).strip() == cli.leaderboard_markdown().strip(), (
+        "README leaderboard is stale: paste the output of `python -m genre evaluate --markdown`")
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (config.ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    test_cmd = re.search(r"^(python3 -m venv .venv && .*pytest)$", README, re.M)
+    assert test_cmd, "README lacks the test set-up command"
+    assert test_cmd.group(1) in ci
+    assert re.search(r"^python3 -m venv .venv && .*streamlit run app.py$", README, re.M)
