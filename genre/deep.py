@@ -460,14 +460,21 @@ class KerasPredictor:
         pre = manifest.get("preprocessing", {})
         self.mel = {k: pre.get(k, v) for k, v in MEL.items()}
         self.scale = float(pre.get("scale", 1.0))
+        self._fn = None
         self.classes = list(manifest.get("classes", GENRES))
         if self.classes != list(GENRES):
             raise ModelError(f"Model {self.name} has classes {self.classes}, expected {list(GENRES)}.")
 
     def _probs(self, patches: np.ndarray) -> np.ndarray:
         x = normalise(patches, self.scale)
-        # direct call (no predict() loop set-up): fast for the handful of patches of one clip
-        return np.asarray(self.model(x, training=False), dtype=np.float64)
+        if self._fn is None:
+            # one traced graph for any batch size: no predict() loop set-up, and the GRU runs as a
+            # graph loop instead of step by step in Python (eager CRNN calls take seconds)
+            import tensorflow as tf  # noqa: PLC0415
+
+            spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
+            self._fn = tf.function(lambda t: self.model(t, training=False), input_signature=[spec])
+        return np.asarray(self._fn(x), dtype=np.float64)
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-3-s-segment probabilities.

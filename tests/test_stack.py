@@ -95,3 +95,24 @@ def test_stack_results_name_training_size_and_are_no_worse_than_reported():
     h = res["protocols"]["audio_holdout"]
     assert h["n_train"] == 371 and h["n_test"] == 144
     assert 0 <= h["accuracy"] <= 1 and sum(map(sum, h["confusion"])) == 144
+
+
+def test_loglinear_pool_weights_the_reliable_member_and_survives_skops(tmp_path):
+    import skops.io as sio
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(10), 20)
+    good = np.full((200, 10), 0.05); good[np.arange(200), y] = 0.55
+    noise = rng.dirichlet(np.ones(10), size=200)
+    X = stack.meta_inputs([noise, good])
+    pool = stack.LogLinearPool().fit(X, y)
+    assert pool.coef_[1] > 5 * abs(pool.coef_[0])
+    P = pool.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert (P.argmax(1) == y).mean() == 1.0
+    path = tmp_path / "m.skops"
+    sio.dump(pool, path)
+    types = sio.get_untrusted_types(file=path)
+    assert all(t.startswith(("genre.", "numpy.", "builtins.")) for t in types)
+    again = sio.load(path, trusted=types)
+    np.testing.assert_allclose(again.predict_proba(X), P)
