@@ -1,6 +1,6 @@
 """End-to-end prediction latency and memory, measured in one run on this machine.
 
-    nice .venv/bin/python benchmarks/bench_predict.py [--runs 5] [--clip PATH] [--deep] [--json]
+    nice .venv/bin/python benchmarks/bench_predict.py [--runs 5] [--clip PATH] [--deep] [--json] [--compare]
 
 Prints, for a 30-s clip (default: GTZAN blues.00000):
 - the cold first call of the default feature model in this fresh process (model load from the
@@ -11,6 +11,11 @@ Prints, for a 30-s clip (default: GTZAN blues.00000):
   one warm call (``tracemalloc``),
 - with ``--deep``: the same for every shipped model whose manifest ``input`` is ``"audio"``
   (deep / pretrained), with ``import tensorflow`` timed separately.
+- with ``--compare``: the previous two-pass path of the default feature model (``segment_features``
+  of the whole input and ``clip_features`` of each 30-s window, two separate analyses, and two
+  model calls without a thread limit) against today's ``predict()`` (one analysis per window,
+  one model call held to one thread), interleaved run by run in this process so both see the
+  same machine load; prints best-of, median and the ratio of medians.
 The target is a warm end-to-end call under 0.5 s for the default model. Not a timed test:
 figures depend on the load of the machine; run it with ``nice`` on a quiet machine.
 """
@@ -68,12 +73,58 @@ def bench_model(predict_mod, clip: Path, model: str | None, runs: int) -> dict:
             "under_target": statistics.median(wall) < TARGET_MS}
 
 
+def _two_pass_predict(clip: Path, predictor, detector) -> np.ndarray:
+    """The default feature model's ``predict()`` as it was before the shared analysis (same steps:
+    decode, 3-s segment features of the whole input, 30-s window clip features, two model calls
+    with the library's default threading, the non-music check, the timeline table)."""
+    import pandas as pd
+
+    from genre import audio, features
+    from genre.config import GENRES, SEGMENT_SECONDS
+    from genre.models import proba_in_genre_order
+
+    sig = audio.load(clip)
+    starts, Xs = features.segment_features(sig.y, sig.sr)
+    seg = proba_in_genre_order(predictor.estimator, Xs)
+    spans = predictor.clip_windows(len(sig.y))
+    X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
+    probs = proba_in_genre_order(predictor.estimator, X).mean(axis=0)
+    if detector is not None:
+        detector.score_signal(sig.y, sig.sr, X=X, spans=spans)
+    tl = pd.DataFrame(seg, columns=list(GENRES))
+    tl.insert(0, "end_s", np.minimum(starts + SEGMENT_SECONDS, sig.duration))
+    tl.insert(0, "start_s", starts)
+    return probs / probs.sum()
+
+
+def compare(predict_mod, clip: Path, runs: int) -> dict:
+    """Interleaved warm timings (ms) of the old two-pass path and today's ``predict()``."""
+    predictor = predict_mod.load_model(None)
+    detector = predict_mod.load_detector()
+    old_p = _two_pass_predict(clip, predictor, detector)  # warm both
+    new_p = predict_mod.predict(clip).probabilities
+    old, new = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        _two_pass_predict(clip, predictor, detector)
+        old.append((time.perf_counter() - t) * 1e3)
+        t = time.perf_counter()
+        predict_mod.predict(clip)
+        new.append((time.perf_counter() - t) * 1e3)
+    return {"two_pass_ms": _stats(old), "shared_ms": _stats(new),
+            "ratio_of_medians": statistics.median(old) / statistics.median(new),
+            "ratio_of_best": min(old) / min(new),
+            "max_abs_prob_diff": float(np.abs(old_p - new_p).max())}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="warm runs per model (default 5)")
     ap.add_argument("--clip", type=Path, default=config.data_dir() / "audio" / "blues" / "blues.00000.flac")
     ap.add_argument("--deep", action="store_true", help="also benchmark the audio-input (deep) models")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--compare", action="store_true",
+                    help="also time the old two-pass feature path against predict(), interleaved")
     args = ap.parse_args(argv)
 
     import os
@@ -93,6 +144,9 @@ def main(argv=None) -> dict:
     except GenreError as exc:  # e.g. no default model shipped yet
         report["default"] = None
         report["default_error"] = str(exc)
+
+    if args.compare and report["default"] is not None:
+        report["compare"] = compare(P, args.clip, args.runs)
 
     if args.deep:
         from genre import registry
@@ -131,6 +185,13 @@ def main(argv=None) -> dict:
               f"{w['max']:>7.0f}{b['decode']['median']:>8.0f}{b['inference']['median']:>8.0f}"
               f"{b['novelty']['median']:>9.0f}{r['tracemalloc_peak_mb']:>10.1f}  "
               f"{'yes' if r['under_target'] else 'NO'}")
+    if "compare" in report:
+        c = report["compare"]
+        o, n = c["two_pass_ms"], c["shared_ms"]
+        print(f"compare (interleaved, {o['n']} runs each): old two-pass path median {o['median']:.0f} ms "
+              f"(best {o['min']:.0f}), predict() median {n['median']:.0f} ms (best {n['min']:.0f}); "
+              f"old/new {c['ratio_of_medians']:.2f}x by median, {c['ratio_of_best']:.2f}x by best; "
+              f"max |probability difference| {c['max_abs_prob_diff']:.1e}")
     print(f"peak resident memory (ru_maxrss): {report['ru_maxrss_mb']:.0f} MB "
           f"(before importing genre.predict: {rss0:.0f} MB)")
     print(f"machine: {report['cpus']} CPUs, load average {report['loadavg_start'][0]:.1f} at start, "

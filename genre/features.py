@@ -24,6 +24,12 @@ Two implementations compute the same numbers:
 :func:`segment_features` computes the same 57 features over sliding windows from one analysis of
 the whole signal (frames whose centres fall inside each window), and :func:`logmel` /
 :func:`logmel_patches` give float32 log-mel spectrograms for the deep models.
+
+:func:`analyse` returns that one analysis (:class:`Analysis`: the frame-wise matrices and the HPSS
+waveforms); ``analyse(y).clip_features()`` and ``analyse(y).segment_features()`` are exactly
+``clip_features(y)`` and ``segment_features(y)`` (the module functions are those calls), so a caller
+needing both (the feature models' ``predict``: clip answer, timeline, non-music check) pays for one
+STFT and one HPSS instead of two.
 """
 
 from __future__ import annotations
@@ -40,8 +46,8 @@ from genre.config import FEATURE_COLUMNS, HOP_LENGTH, N_FFT, SEGMENT_SECONDS, SR
 
 __all__ = [
     "EXTRACTOR_VERSION", "FEATURE_COLUMNS", "N_MFCC", "HPSS_KERNEL", "TOP_DB",
-    "clip_features", "clip_features_dict", "reference_clip_features", "segment_features",
-    "window_starts", "logmel", "logmel_patches", "median_filter_rows",
+    "Analysis", "analyse", "clip_features", "clip_features_dict", "reference_clip_features",
+    "segment_features", "window_starts", "logmel", "logmel_patches", "median_filter_rows",
 ]
 
 #: Version of the feature values; bump whenever :func:`clip_features` output changes
@@ -387,8 +393,19 @@ def _single_threaded_blas():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
-class _Analysis:
-    """Frame-wise quantities of one signal, from one STFT (all frames centred, hop 512)."""
+class Analysis:
+    """Frame-wise quantities of one signal, from one STFT (all frames centred, hop 512).
+
+    Made by :func:`analyse`; both :func:`clip_features` and :func:`segment_features` are statistics
+    of one such analysis, so a caller that needs both (``genre.models.FeatureModel``) analyses the
+    signal once and calls :meth:`clip_features` and :meth:`segment_features` on it: the values are
+    exactly (bit for bit) those of the two module functions on the same signal.
+
+    Attributes (frame-wise, ``T = 1 + len(y) // 512`` frames): ``chroma`` (12, T), ``mel`` (128, T)
+    power mel spectrogram, ``centroid``, ``bandwidth``, ``rolloff`` (Hz), ``rms``, ``zcr`` (T,);
+    ``harmonic`` and ``percussive`` HPSS waveforms (``len(y)`` samples); ``tuning`` (bins);
+    ``n`` (samples).
+    """
 
     def __init__(self, y: np.ndarray, sr: int):
         import librosa  # noqa: PLC0415
@@ -462,6 +479,62 @@ class _Analysis:
             x[17 + 2 * i], x[18 + 2 * i] = _mean_var(mfcc[i])
         return x
 
+    def clip_features(self) -> np.ndarray:
+        """The 57 features of the whole analysed signal (what :func:`clip_features` returns)."""
+        with _single_threaded_blas():
+            return self.features()
+
+    def segment_features(self, seconds: float = SEGMENT_SECONDS, hop: float = SEGMENT_SECONDS,
+                         offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The 57 features over sliding windows of the analysed signal (what
+        :func:`segment_features` returns): ``(starts_s (n,), X (n, 57))``.
+
+        ``offset`` (samples) is added to the window starts before they are turned into seconds,
+        for an analysis of a piece of a longer signal that starts at that sample.
+        """
+        win, _ = _window_sizes(SR, seconds, hop)
+        starts = window_starts(self.n, SR, seconds, hop)
+        X = np.empty((starts.shape[0], _N_FEATURES), dtype=np.float64)
+        with _single_threaded_blas():
+            for i, s0 in enumerate(starts):
+                s1 = min(int(s0) + win, self.n)
+                f0 = -(-int(s0) // HOP_LENGTH)  # first frame centred at or after s0
+                f1 = min(s1 // HOP_LENGTH + 1, self.n_frames)  # ... to the last centred at or before s1
+                X[i] = self.features(frames=slice(f0, f1), samples=slice(int(s0), s1))
+        return (starts + int(offset)).astype(np.float64) / SR, X
+
+
+#: Former private name of :class:`Analysis`.
+_Analysis = Analysis
+
+
+def analyse(y: np.ndarray, sr: int = SR) -> Analysis:
+    """Analyse a signal once (one STFT, one HPSS) for :meth:`Analysis.clip_features` and
+    :meth:`Analysis.segment_features`.
+
+    ``analyse(y).clip_features()`` equals ``clip_features(y)`` and ``analyse(y).segment_features()``
+    equals ``segment_features(y)``, bit for bit (the module functions are these calls).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono samples at 22050 Hz (float; analysed as float32).
+    sr : int
+        Sample rate (Hz); must be :data:`genre.config.SR`.
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    ValueError
+        If ``sr`` is not 22050 Hz or ``y`` is not a non-empty finite 1-D float signal.
+    """
+    y = _check_signal(y, sr)
+    with _single_threaded_blas():
+        return Analysis(y, sr)
+
 
 def clip_features(y: np.ndarray, sr: int = SR) -> np.ndarray:
     """The 57 published GTZAN features of a whole signal, from one shared STFT.
@@ -486,9 +559,7 @@ def clip_features(y: np.ndarray, sr: int = SR) -> np.ndarray:
     ValueError
         If ``sr`` is not 22050 Hz or ``y`` is not a non-empty finite 1-D float signal.
     """
-    y = _check_signal(y, sr)
-    with _single_threaded_blas():
-        return _Analysis(y, sr).features()
+    return analyse(y, sr).clip_features()
 
 
 def clip_features_dict(y: np.ndarray, sr: int = SR) -> dict[str, float]:
@@ -563,17 +634,8 @@ def segment_features(y: np.ndarray, sr: int = SR, seconds: float = SEGMENT_SECON
         If ``sr`` is not 22050 Hz, the signal is unusable, or ``seconds``/``hop`` are not positive.
     """
     y = _check_signal(y, sr)
-    win, _ = _window_sizes(sr, seconds, hop)
-    starts = window_starts(y.shape[0], sr, seconds, hop)
-    X = np.empty((starts.shape[0], _N_FEATURES), dtype=np.float64)
-    with _single_threaded_blas():
-        an = _Analysis(y, sr)
-        for i, s0 in enumerate(starts):
-            s1 = min(int(s0) + win, y.shape[0])
-            f0 = -(-int(s0) // HOP_LENGTH)  # first frame centred at or after s0
-            f1 = min(s1 // HOP_LENGTH + 1, an.n_frames)  # ... to the last centred at or before s1
-            X[i] = an.features(frames=slice(f0, f1), samples=slice(int(s0), s1))
-    return starts.astype(np.float64) / sr, X
+    _window_sizes(sr, seconds, hop)  # check the window arguments before the analysis
+    return analyse(y, sr).segment_features(seconds, hop)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,13 +19,13 @@ probabilities from :class:`~sklearn.calibration.CalibratedClassifierCV`), ``rand
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
-from genre.config import FEATURE_COLUMNS, GENRES, SR
+from genre.config import FEATURE_COLUMNS, GENRES, SEGMENT_SECONDS, SR
 
 #: Models built by :func:`build`, in leaderboard order. ``soft_voting`` must come last in training.
 MODEL_NAMES: tuple[str, ...] = (
@@ -47,7 +47,7 @@ VAR_COLUMNS: tuple[int, ...] = tuple(i for i, c in enumerate(FEATURE_COLUMNS) if
 
 __all__ = [
     "MODEL_NAMES", "DISPLAY_NAMES", "ENSEMBLE_CANDIDATES", "LogVarTransformer", "build",
-    "encode_labels", "FeatureModel", "load_feature_model", "proba_in_genre_order",
+    "encode_labels", "FeatureModel", "WindowFeatures", "load_feature_model", "proba_in_genre_order",
 ]
 
 
@@ -199,6 +199,45 @@ def proba_in_genre_order(estimator, X) -> np.ndarray:
     return out
 
 
+class WindowFeatures(NamedTuple):
+    """Features of one input, as :meth:`FeatureModel.window_features` computes them.
+
+    ``spans``: the sample ranges of :meth:`FeatureModel.clip_windows`; ``X`` (len(spans), 57): their
+    clip features; ``starts_s`` (n,) and ``segments`` (n, 57): the 3-s segments (start times in s).
+    """
+
+    spans: list
+    X: np.ndarray
+    starts_s: np.ndarray
+    segments: np.ndarray
+
+
+_THREADS = None
+
+
+def _one_thread():
+    """Context holding BLAS and OpenMP to one thread during inference (threadpoolctl).
+
+    The histogram gradient boosting predictor opens an OpenMP parallel region per tree (2000 for
+    200 iterations x 10 classes): on a busy 2-core machine each region waited for its second
+    thread and one prediction of a few rows took 0.1-8 s instead of ~20 ms. Tree, SVM, MLP and
+    linear predictions are per-row computations, so the values do not depend on the thread count.
+    """
+    global _THREADS
+    if _THREADS is None:
+        try:
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+            _THREADS = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _THREADS = False
+    if _THREADS is False:  # pragma: no cover
+        import contextlib  # noqa: PLC0415
+
+        return contextlib.nullcontext()
+    return _THREADS.limit(limits=1)
+
+
 class FeatureModel:
     """Predictor (DESIGN.md) around a fitted feature pipeline.
 
@@ -230,7 +269,8 @@ class FeatureModel:
             X = X[None, :]
         if X.shape[1] != len(FEATURE_COLUMNS):
             raise ValueError(f"Expected {len(FEATURE_COLUMNS)} features per row, got {X.shape[1]}.")
-        return proba_in_genre_order(self.estimator, X)
+        with _one_thread():
+            return proba_in_genre_order(self.estimator, X)
 
     @staticmethod
     def clip_windows(n_samples: int, sr: int = SR, seconds: float = TRAIN_CLIP_SECONDS) -> list[tuple[int, int]]:
@@ -254,19 +294,71 @@ class FeatureModel:
         X = np.stack([clip_features(y[a:b], sr=SR) for a, b in self.clip_windows(len(y))])
         return self.predict_features(X).mean(axis=0)
 
+    def window_features(self, y: np.ndarray) -> WindowFeatures:
+        """Clip features of the :meth:`clip_windows` and 3-s segment features, from one analysis.
+
+        An input of up to 45 s is analysed once (:func:`genre.features.analyse`): its clip features
+        are ``clip_features(y)`` and its segments ``segment_features(y)``, bit for bit. A longer
+        input is analysed in consecutive 30-s blocks (those of :meth:`clip_windows`, plus a last
+        remainder shorter than 15 s, analysed for its segments only): each block's clip features
+        are ``clip_features`` of that block (as :meth:`predict_clip` computes them) and its 3-s
+        segments (which never straddle a block, 30 s being ten segments) are the segments of that
+        block's analysis. The segment start times are those of ``segment_features(y)``; the values
+        differ slightly from it (HPSS context and chroma tuning are per block, not whole-input).
+        """
+        from genre import features
+
+        y = np.asarray(y, dtype=np.float32)
+        n = len(y)
+        spans = self.clip_windows(n)
+        if spans == [(0, n)]:
+            an = features.analyse(y, SR)
+            starts, S = an.segment_features(SEGMENT_SECONDS, SEGMENT_SECONDS)
+            return WindowFeatures(spans, an.clip_features()[None, :], starts, S)
+        win = int(round(TRAIN_CLIP_SECONDS * SR))
+        seg = int(round(SEGMENT_SECONDS * SR))
+        wanted = set(spans)
+        X, starts, S = [], [], []
+        for a in range(0, n, win):
+            b = min(n, a + win)
+            if (a, b) not in wanted and b - a < seg:
+                continue  # no whole segment in it, and not a clip window
+            an = features.analyse(y[a:b], SR)
+            if (a, b) in wanted:
+                X.append(an.clip_features())
+            if b - a >= seg:
+                st, x = an.segment_features(SEGMENT_SECONDS, SEGMENT_SECONDS, offset=a)
+                starts.append(st)
+                S.append(x)
+        return WindowFeatures(spans, np.stack(X), np.concatenate(starts), np.concatenate(S))
+
+    def predict_windows(self, y: np.ndarray) -> tuple[WindowFeatures, np.ndarray, np.ndarray]:
+        """Everything ``genre.predict.predict`` needs from one analysis and one model call.
+
+        Returns
+        -------
+        (WindowFeatures, ndarray (len(spans), 10), ndarray (n_segments, 10))
+            The features (:meth:`window_features`), the probabilities of each clip window (their
+            mean is :meth:`predict_clip`) and of each 3-s segment (:meth:`predict_segments`),
+            GENRES order. The rows go through the model in one batch.
+        """
+        wf = self.window_features(y)
+        p = self.predict_features(np.vstack([wf.X, wf.segments]))
+        k = len(wf.X)
+        return wf, p[:k], p[k:]
+
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per 3-s segment: (starts_s (n,), probabilities (n, 10) in GENRES order).
 
-        Note the model saw 30-s statistics in training; 3-s statistics are noisier, so
-        segment probabilities are less reliable than :meth:`predict_clip`.
+        Segment features as in :meth:`window_features` (``segment_features(y)`` for inputs up
+        to 45 s, per 30-s block beyond). Note the model saw 30-s statistics in training; 3-s
+        statistics are noisier, so segment probabilities are less reliable than :meth:`predict_clip`.
         """
-        from genre.features import segment_features
-
-        starts, X = segment_features(np.asarray(y, dtype=np.float32), sr=SR)
-        X = np.asarray(X, dtype=float)
-        if len(X) == 0:
-            return np.asarray(starts, dtype=float), np.zeros((0, len(GENRES)))
-        return np.asarray(starts, dtype=float), self.predict_features(X)
+        wf = self.window_features(y)
+        starts = np.asarray(wf.starts_s, dtype=float)
+        if len(wf.segments) == 0:
+            return starts, np.zeros((0, len(GENRES)))
+        return starts, self.predict_features(wf.segments)
 
 
 def load_feature_model(model_dir: str | Path, manifest: dict) -> FeatureModel:

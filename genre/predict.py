@@ -236,6 +236,12 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         features (only the low-energy rate is added); with a deep model it computes the 57
         features on at most four 30-s windows.
 
+    Notes
+    -----
+    With a feature model (:class:`genre.models.FeatureModel`) each 30-s window is analysed once
+    (:meth:`~genre.models.FeatureModel.predict_windows`): the clip answer, the timeline and the
+    non-music check all come from that analysis.
+
     Returns
     -------
     Prediction
@@ -254,20 +260,28 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     t1 = time.perf_counter()
     predictor = _resolve(model)
     t2 = time.perf_counter()
-    starts, seg = predictor.predict_segments(sig.y)
+    X = spans = None
+    if hasattr(predictor, "predict_windows"):
+        # A feature model (FeatureModel): one analysis per 30-s window gives both its clip
+        # features (shared with the non-music check) and its 3-s segments, and all the rows go
+        # through the model in one call (same answer as predict_clip / predict_segments).
+        wf, clip_rows, seg = predictor.predict_windows(sig.y)
+        starts, X, spans = wf.starts_s, wf.X, wf.spans
+        clip = _probs(clip_rows, "clip probabilities").mean(axis=0)
+    else:
+        starts, seg = predictor.predict_segments(sig.y)
+        if hasattr(predictor, "predict_features") and hasattr(predictor, "clip_windows"):
+            # a feature model without predict_windows: share its 30-s window features with the
+            # non-music check (same windows and averaging as FeatureModel.predict_clip)
+            from genre import features
+
+            spans = predictor.clip_windows(len(sig.y))
+            X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
+            clip = _probs(predictor.predict_features(X), "clip probabilities").mean(axis=0)
+        else:
+            clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
     starts = np.asarray(starts, dtype=np.float64).reshape(-1)
     seg = _probs(seg, "segment probabilities").reshape(len(starts), len(GENRES))
-    X = spans = None
-    if hasattr(predictor, "predict_features") and hasattr(predictor, "clip_windows"):
-        # A feature model: compute its 30-s window features here, once, and share them with the
-        # non-music check (same windows and averaging as FeatureModel.predict_clip).
-        from genre import features
-
-        spans = predictor.clip_windows(len(sig.y))
-        X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
-        clip = _probs(predictor.predict_features(X), "clip probabilities").mean(axis=0)
-    else:
-        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
     total = clip.sum()
     if total > 0:
         clip = clip / total

@@ -182,6 +182,21 @@ def test_segment_features_windows_overlap_and_short_signal(rock):
         features.segment_features(short, SR, seconds=0)
 
 
+def test_one_analysis_gives_clip_and_segment_features_bit_for_bit(rock):
+    # FeatureModel / predict() analyse each window once and take both feature sets from it
+    an = features.analyse(rock, SR)
+    np.testing.assert_array_equal(an.clip_features(), features.clip_features(rock, SR))
+    s1, X1 = an.segment_features()
+    s2, X2 = features.segment_features(rock, SR)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(X1, X2)
+    s3, X3 = an.segment_features(3.0, 1.5, offset=SR)  # offset shifts the start times only
+    np.testing.assert_array_equal(s3, features.segment_features(rock, SR, 3.0, 1.5)[0] + 1.0)
+    np.testing.assert_array_equal(X3, features.segment_features(rock, SR, 3.0, 1.5)[1])
+    with pytest.raises(ValueError):
+        features.analyse(rock, 16000)
+
+
 # --------------------------------------------------------------------------------------------------
 # Log-mel
 

@@ -107,3 +107,39 @@ def test_predict_clip_and_segments_on_real_audio(fitted_logreg):
     assert len(starts) == len(ps) >= 3
     np.testing.assert_allclose(ps.sum(axis=1), 1.0)
     assert np.all(np.diff(starts) > 0)
+
+
+def test_window_features_one_analysis_per_window(fitted_logreg):
+    import soundfile as sf
+
+    from genre import features
+    from genre.datasets import clips_index
+
+    c = clips_index()
+    row = c[(c["kind"] == "full") & (c["sample_rate"] == SR) & (c["genre"] == "rock")].iloc[0]
+    y, _ = sf.read(row["path"], dtype="float32", always_2d=True)
+    y = y.mean(axis=1)[: 30 * SR]
+    # up to 45 s: one analysis; exactly clip_features and segment_features of the input
+    short = y[: 20 * SR]
+    wf = fitted_logreg.window_features(short)
+    assert wf.spans == [(0, len(short))]
+    np.testing.assert_array_equal(wf.X[0], features.clip_features(short))
+    starts, S = features.segment_features(short)
+    np.testing.assert_array_equal(wf.starts_s, starts)
+    np.testing.assert_array_equal(wf.segments, S)
+    # longer: 30-s blocks (50 s -> 30 + 20); clip rows are clip_features of each block, segments
+    # are those of each block's analysis, at the start times segment_features(y) would give
+    long = np.concatenate([y, y[: 20 * SR]])
+    wf = fitted_logreg.window_features(long)
+    assert wf.spans == fitted_logreg.clip_windows(len(long)) == [(0, 30 * SR), (30 * SR, 50 * SR)]
+    for (a, b), x in zip(wf.spans, wf.X):
+        np.testing.assert_array_equal(x, features.clip_features(long[a:b]))
+    np.testing.assert_array_equal(wf.starts_s, features.window_starts(len(long)) / SR)
+    np.testing.assert_array_equal(wf.segments[:10], features.segment_features(long[: 30 * SR])[1])
+    np.testing.assert_array_equal(wf.segments[10:], features.segment_features(long[30 * SR:])[1])
+    # predict_windows: one batch through the model, same answers as predict_clip / predict_segments
+    wf2, clip_rows, seg = fitted_logreg.predict_windows(long)
+    np.testing.assert_allclose(clip_rows.mean(axis=0), fitted_logreg.predict_clip(long), rtol=1e-9, atol=1e-12)
+    s, p = fitted_logreg.predict_segments(long)
+    np.testing.assert_array_equal(s, wf2.starts_s)
+    np.testing.assert_allclose(seg, p, rtol=1e-9, atol=1e-12)
