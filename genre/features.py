@@ -104,7 +104,11 @@ def _median_kernel():
             half = k // 2
             kp = ((k + 7) // 8) * 8  # window padded with +inf to a SIMD-friendly length
             out = np.empty_like(x)
-            w = np.full(kp, np.inf, dtype=x.dtype)
+            # the sorted window is w[1:kp + 1]; w[0] = -inf and w[kp + 1] = +inf are guards so the
+            # update below reads its neighbours without bounds tests; w2 is the next window
+            w = np.full(kp + 2, np.inf, dtype=x.dtype)
+            w[0] = -np.inf
+            w2 = w.copy()
             ext = np.empty(n + 2 * half, dtype=x.dtype)
             period = 2 * n
             for r in range(n_rows):
@@ -117,26 +121,35 @@ def _median_kernel():
                         if i >= n:
                             i = period - 1 - i
                         ext[jj] = x[r, i]
-                w[:k] = np.sort(ext[:k])
-                out[r, 0] = w[half]
+                w[1:k + 1] = np.sort(ext[:k])
+                w[k + 1:] = np.inf
+                out[r, 0] = w[1 + half]
                 for c in range(1, n):
                     old = ext[c - 1]
                     new = ext[c - 1 + k]
                     # w stays sorted: drop `old` (at index p), insert `new` (at index q)
                     p = 0
                     q = 0
-                    for j in range(kp):
+                    for j in range(1, kp + 1):
                         p += w[j] < old
                         q += w[j] < new
+                    # branch-free shift (both loads unconditional, so it vectorises): the
+                    # entries between p and q move by one place
                     if new > old:
                         q -= 1
-                        for j in range(p, q):
-                            w[j] = w[j + 1]
+                        for j in range(kp):
+                            a = w[j + 1]
+                            b = w[j + 2]
+                            v = b if (j >= p) & (j < q) else a
+                            w2[j + 1] = new if j == q else v
                     else:
-                        for j in range(p, q, -1):
-                            w[j] = w[j - 1]
-                    w[q] = new
-                    out[r, c] = w[half]
+                        for j in range(kp):
+                            a = w[j + 1]
+                            b = w[j]
+                            v = b if (j <= p) & (j > q) else a
+                            w2[j + 1] = new if j == q else v
+                    w, w2 = w2, w
+                    out[r, c] = w[1 + half]
             return out
 
         _MEDIAN_KERNEL = _medfilt_rows
