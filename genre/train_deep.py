@@ -262,7 +262,7 @@ def _folds(clips: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[tuple[
 
 
 def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Sequence[str] | None = None,
-              artist_cv: bool = False, epochs: int | None = None, oof_epochs: int | None = None,
+              artist_cv: bool = False, epochs: int | None = None, oof_epochs: int | None = 12,
               stack_members: Sequence[str] = ("cnn", "crnn"), evaluate_only: bool = False) -> dict:
     """Train, evaluate and ship the deep models; write their results files.
 
