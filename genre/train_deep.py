@@ -1,7 +1,10 @@
 """Train, evaluate and ship every deep model: CNN, CRNN, musicnn + logistic regression, the zero-shot
 musicnn's evaluation, and the stacked ensemble.
 
-One command reproduces all of it (about 30-60 min on 2 busy CPU cores)::
+One command reproduces all of it. Measured on the shared 2-core machine under heavy load (load
+average 10-16): CNN and CRNN about 24 min each (30 epochs x 1600 patches), musicnn embeddings of the
+515 clips about 12 min (cached afterwards), the stack's fold models (5 folds x 12 epochs per deep
+member) about 25-35 min per member; about 2 h in all, less on a quiet machine::
 
     nice python -m genre.train_deep                 # GTZAN audio in ../shared/gtzan
     nice python -m genre.train_deep --artist-cv     # + artist-grouped CV (much longer)
