@@ -1,10 +1,11 @@
 """Music-genre dashboard: ``streamlit run app.py``.
 
-Navigation (``st.navigation``) over the page modules in ``views/``; every page is a thin view over
-the ``genre`` package. The folder is deliberately not called ``pages/``: Streamlit treats a
-``pages/`` folder beside the entry point as a v1 multipage app until the entry point has run once,
-so a fresh server's first visitor arriving on a deep link (``/classify``) would get the page
-script alone, with a file-name sidebar.
+Navigation (``st.navigation``) over the page modules in ``pages/``; every page is a thin view over
+the ``genre`` package. Streamlit treats a ``pages/`` folder beside the entry point as a legacy (v1)
+multipage app until ``st.navigation`` has run once in the process, so on a fresh server the first
+visitor's deep link (``/classify``) runs the page script alone. Each page therefore starts with
+``common.use_router()``, which then runs this router in place; ``pages/common/`` is a package so
+the legacy scan never lists it as a page. Keep each page's ``url_path`` equal to its file name.
 """
 
 import streamlit as st
@@ -12,10 +13,10 @@ import streamlit as st
 st.set_page_config(page_title="Genre: music-genre classification", page_icon="🎵", layout="wide")
 
 PAGES = [
-    st.Page("views/home.py", title="Home", icon="🏠", default=True),
-    st.Page("views/explore.py", title="Explore the data", icon="🔎", url_path="explore"),
-    st.Page("views/leaderboard.py", title="Model leaderboard", icon="🏆", url_path="leaderboard"),
-    st.Page("views/classify.py", title="Classify", icon="🎧", url_path="classify"),
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/explore.py", title="Explore the data", icon="🔎", url_path="explore"),
+    st.Page("pages/leaderboard.py", title="Model leaderboard", icon="🏆", url_path="leaderboard"),
+    st.Page("pages/classify.py", title="Classify", icon="🎧", url_path="classify"),
 ]
 
 st.navigation(PAGES).run()

@@ -109,20 +109,47 @@ def test_home_one_click_demo():
 
 def test_navigation_reaches_every_page():
     at = _app()
-    for page, title in [("views/explore.py", "Explore the data"),
-                        ("views/leaderboard.py", "Model leaderboard"),
-                        ("views/classify.py", "Classify a recording"),
-                        ("views/home.py", "Music-genre classification")]:
+    for page, title in [("pages/explore.py", "Explore the data"),
+                        ("pages/leaderboard.py", "Model leaderboard"),
+                        ("pages/classify.py", "Classify a recording"),
+                        ("pages/home.py", "Music-genre classification")]:
         at.switch_page(page)
         at.run()
         _ok(at)
         assert title in at.title[0].value
 
 
+def test_pages_folder_holds_only_routed_pages():
+    """Streamlit's legacy scan lists every ``pages/*.py`` as a page, so the folder holds the routed
+    pages only (shared code lives in the ``pages/common/`` package), each registered in app.py
+    under its file name and starting with ``common.use_router()``."""
+    app = (ROOT / "app.py").read_text()
+    for f in sorted((ROOT / "pages").glob("*.py")):
+        assert f'st.Page("pages/{f.name}"' in app, f.name
+        assert f.stem == "home" or f'url_path="{f.stem}"' in app, f.name
+        assert "common.use_router()" in f.read_text(), f.name
+    assert not (ROOT / "pages" / "common.py").exists()
+
+
+def test_page_run_without_the_router_reruns_through_it(monkeypatch):
+    """A fresh server in legacy ``pages/`` mode runs a deep-linked page alone; the page's guard
+    runs app.py's ``st.navigation`` instead, which renders the same page once, with its router."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", True)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page("pages/explore.py")  # before any run: the legacy page hash for /explore
+    at.run()
+    _ok(at)
+    assert PagesManager.uses_pages_directory is False
+    assert [t.value for t in at.title] == ["🔎 Explore the data"]
+    assert "Model leaderboard" in [p.get("page_name") for p in at._registered_pages.values()]
+
+
 # ------------------------------------------------------------------------------ explore
 
 def test_explore_every_view_and_projection():
-    at = _app("views/explore.py")
+    at = _app("pages/explore.py")
     for option in at.radio(key="explore_view").options:
         at.radio(key="explore_view").set_value(option)
         at.run()
@@ -146,7 +173,7 @@ def test_explore_every_view_and_projection():
 
 
 def test_explore_feature_and_correlation_widgets():
-    at = _app("views/explore.py")
+    at = _app("pages/explore.py")
     at.radio(key="explore_view").set_value("Feature by genre")
     at.run()
     at.selectbox(key="explore_feature").set_value("mfcc1_mean")
@@ -167,7 +194,7 @@ def test_leaderboard_tables_and_pickers():
     from genre.evaluate import leaderboard
 
     board = leaderboard()
-    at = _app("views/leaderboard.py")
+    at = _app("pages/leaderboard.py")
     if board.empty:
         assert any("No results yet" in i.value for i in at.info)
         return
@@ -200,7 +227,7 @@ def test_leaderboard_tables_and_pickers():
 # ------------------------------------------------------------------------------ classify
 
 def _classify(mode: str = "Upload") -> AppTest:
-    at = _app("views/classify.py")
+    at = _app("pages/classify.py")
     at.radio(key="classify_mode").set_value(mode)
     at.run()
     _ok(at)
@@ -390,7 +417,7 @@ def test_live_mode_stopped_renders(monkeypatch):
     monkeypatch.setattr(streamlit_webrtc, "create_audio_sink_track", lambda callback, key, **kw: callback)
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
                         lambda **kw: SimpleNamespace(state=SimpleNamespace(playing=False)))
-    at = _app("views/classify.py")
+    at = _app("pages/classify.py")
     if not _shipped():
         return
     at.radio(key="classify_mode").set_value("Live")
@@ -411,17 +438,17 @@ import json, sys
 from streamlit.testing.v1 import AppTest
 from genre.dashboard import model_options
 at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}); at.run()
-for p in ["views/explore.py", "views/leaderboard.py", "views/classify.py"]:
+for p in ["pages/explore.py", "pages/leaderboard.py", "pages/classify.py"]:
     at.switch_page(p); at.run()
 at.file_uploader(key="classify_upload").upload("c.flac", open({str(CLIP)!r}, "rb").read()); at.run()
 for v in ["Feature by genre", "Correlations", "Embeddings"]:
-    at.switch_page("views/explore.py"); at.run(); at.radio(key="explore_view").set_value(v); at.run()
+    at.switch_page("pages/explore.py"); at.run(); at.radio(key="explore_view").set_value(v); at.run()
 rss = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
 res = {{"tf": "tensorflow" in sys.modules, "umap": "umap" in sys.modules,
        "exc": [str(e.value) for e in at.exception], "rss_mb": rss / 1024}}
 heavy = {heavy!r}
 if heavy:
-    at.switch_page("views/classify.py"); at.run()
+    at.switch_page("pages/classify.py"); at.run()
     opts = at.selectbox(key="classify_model").options
     i = [j for j, o in enumerate(opts) if "loads TensorFlow" in o][0]
     at.selectbox(key="classify_model").set_value(i)

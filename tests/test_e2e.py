@@ -1,6 +1,7 @@
 """End to end: ``streamlit run app.py`` on a free localhost port, driven by headless Chromium.
 
-Uploads a real GTZAN clip through the Classify page's uploader and checks the genre shown against
+Checks that a fresh server's first visitor arriving on a deep link gets app.py's router; uploads a
+real GTZAN clip through the Classify page's uploader and checks the genre shown against
 :func:`genre.predict.predict`; clicks a clip in the embedding explorer and checks that its audio
 plays; saves a screenshot of every page into ``screenshots/`` (gitignored).
 """
@@ -37,9 +38,43 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser_ctx():
     with shots.browser() as ctx:
-        yield ctx.new_page()
+        yield ctx
+
+
+@pytest.fixture(scope="module")
+def page(server, browser_ctx):
+    return browser_ctx.new_page()
+
+
+@pytest.mark.parametrize("path,heading", [("explore", "Explore the data"),
+                                          ("classify", "Classify a recording")])
+def test_fresh_server_first_visit_on_a_deep_link_gets_the_router(browser_ctx, path, heading):
+    """Streamlit runs a ``pages/`` folder as a legacy multipage app until ``st.navigation`` has run
+    once in the process; the first request to a new server here is a deep link, which must still
+    get app.py's router (its labels, its page config), not a file-name sidebar."""
+    with shots.streamlit_server() as url:
+        page = browser_ctx.new_page()
+        try:
+            shots.open_page(page, f"{url}/{path}", heading)
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            nav.get_by_text("Model leaderboard").wait_for(timeout=60_000)
+            entries = [line.strip() for line in nav.inner_text().splitlines() if line.strip()]
+            for label in ("Home", "Explore the data", "Model leaderboard", "Classify"):
+                assert label in entries, entries
+            for file_name in ("common", "app", "home", "explore", "leaderboard", "classify"):
+                assert file_name not in entries, entries  # the legacy file-name sidebar
+            assert page.url.rstrip("/").endswith(f"/{path}")
+            assert page.title() == "Genre: music-genre classification"
+            assert page.locator('[data-testid="stException"]').count() == 0
+            shots.screenshot(page, OUT / f"deep_link_{path}.png")
+            if path == "explore":  # the session goes on normally: a widget rerun, same router
+                shots.choose_radio(page, "Correlations")
+                assert "Model leaderboard" in nav.inner_text()
+                assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            page.close()
 
 
 @pytest.mark.parametrize("path,stem,heading", shots.PAGES)

@@ -1,5 +1,9 @@
 """Streamlit glue the pages share: cached loaders over genre's public API and the classify view.
 
+A package (``pages/common/``), not a ``pages/common.py`` module: Streamlit's legacy scan of
+``pages/`` lists every ``*.py`` file there (only ``__init__.py`` and dot-files are skipped), so a
+plain module would show up as a page called "common". See :func:`use_router` for the other half.
+
 Data and models are loaded once per process (``st.cache_data`` / ``st.cache_resource``). Nothing
 here computes features or numbers of its own: it calls :mod:`genre` and draws what comes back.
 TensorFlow is never imported here; a deep model's loader imports it only when that model is used.
@@ -9,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import runpy
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +25,39 @@ from genre.config import GENRES, HOP_LENGTH, SEGMENT_SECONDS
 from genre.errors import GenreError
 
 log = logging.getLogger("genre.app")
+
+#: the entry point whose st.navigation routes the pages
+APP = Path(__file__).resolve().parents[2] / "app.py"
+_routing = threading.local()  # set while use_router runs app.py (no recursion)
+
+
+# ------------------------------------------------------------------------------ routing
+
+def use_router() -> None:
+    """Make sure this page runs under ``app.py``'s ``st.navigation``; call it first in every page.
+
+    Streamlit treats a ``pages/`` folder beside the entry point as a legacy (v1) multipage app
+    until ``st.navigation`` has run in the process (it clears the process-wide
+    ``PagesManager.uses_pages_directory``; Streamlit's AppTest sets it again before every run).
+    In that mode a deep link (``/explore``) runs the page script alone, under a file-name sidebar
+    and without ``app.py``'s page config: the first visitor of a fresh server got that. Here the
+    page then runs ``app.py`` in place, in the same script run (so widget events such as a button
+    click are kept): its router sends the real navigation and runs the requested page (found by
+    its URL path or page hash, both the page's file name), and this outer run stops. A no-op once
+    the router is in charge, and under Streamlit versions without the legacy flag.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without the legacy mode
+        return
+    if not getattr(PagesManager, "uses_pages_directory", None) or getattr(_routing, "active", False):
+        return
+    _routing.active = True
+    try:
+        runpy.run_path(str(APP), run_name="__main__")
+    finally:
+        _routing.active = False
+    st.stop()
 
 
 # ------------------------------------------------------------------------------ cached data

@@ -4,8 +4,9 @@ import streamlit as st
 
 from genre import dashboard
 from genre.errors import GenreError
-from views import common
+from pages import common
 
+common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🎵 Music-genre classification")
 st.markdown(
     "Drop in a recording and get its genre (blues, classical, country, disco, hip-hop, jazz, "
@@ -31,7 +32,7 @@ with left:
                  help=f"train {sp.get('train', 0)}, valid {sp.get('valid', 0)}")
         c.metric("Excluded as faulty", sp.get("excluded", 0),
                  help="Repetitions, distortions and mislabelings left out of the filtered split")
-        st.page_link("views/explore.py", label="Explore the data", icon="🔎")
+        st.page_link("pages/explore.py", label="Explore the data", icon="🔎")
 
 with right:
     st.subheader("Best model, honestly scored")
@@ -66,7 +67,7 @@ with right:
                 f"deep models are scored too), the best is **{audio['display_name']}** with "
                 f"{audio['accuracy']:.1%}.")
     if board is not None and not board.empty:
-        st.page_link("views/leaderboard.py", label="See every model on every protocol", icon="🏆")
+        st.page_link("pages/leaderboard.py", label="See every model on every protocol", icon="🏆")
 
 st.divider()
 st.subheader("Try it")
@@ -88,4 +89,4 @@ else:
         st.session_state["home_done"] = row["file"]
         data = open(row["path"], "rb").read()
         common.classify_and_show(data, row["file"], None, key="home", compact=True)
-    st.page_link("views/classify.py", label="Upload or record your own", icon="🎧")
+    st.page_link("pages/classify.py", label="Upload or record your own", icon="🎧")

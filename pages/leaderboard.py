@@ -5,8 +5,9 @@ import streamlit as st
 
 from genre import dashboard, plots
 from genre.errors import GenreError
-from views import common
+from pages import common
 
+common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🏆 Model leaderboard")
 
 try:

@@ -9,7 +9,7 @@ import streamlit as st
 from genre import dashboard, plots
 from genre.config import GENRES, MAX_UPLOAD_MB, SR
 from genre.errors import GenreError, SilentAudioError
-from views import common
+from pages import common
 
 try:
     from genre.audio import ACCEPTED_EXTENSIONS
@@ -21,6 +21,7 @@ LIVE_WINDOW_S = 6.0
 LIVE_EVERY_S = 3.0
 LIVE_HISTORY = 20
 
+common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🎧 Classify a recording")
 model_name = common.model_picker(key="classify_model")
 if model_name is None:

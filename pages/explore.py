@@ -6,8 +6,9 @@ from genre import plots
 from genre.config import FEATURE_COLUMNS
 from genre.embeddings import METHODS
 from genre.errors import GenreError
-from views import common
+from pages import common
 
+common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🔎 Explore the data")
 st.caption("GTZAN's 1000 clips through the published 57-feature table; artist and title from "
            "Sturm's index; split from the fault-filtered protocol (Kereliuk, Sturm & Larsen 2015).")
