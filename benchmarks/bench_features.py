@@ -31,6 +31,7 @@ import soundfile as sf  # noqa: E402
 
 from genre import config  # noqa: E402
 from genre.config import FEATURE_COLUMNS, GENRES, SR  # noqa: E402
+from genre.threads import one_thread  # noqa: E402
 
 NEAR_ZERO = ("harmony_mean", "perceptr_mean")
 
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     print(f"{'clip':16s} {'seconds':>7s} {'reference':>10s} {'ours':>8s} {'ratio':>6s} "
           f"{'max rel dev':>12s} {'max abs dev (near-zero means)':>30s}")
     for clip, y in signals:
-        with features._single_threaded_blas():  # same BLAS setting as clip_features uses
+        with one_thread("blas"):  # same BLAS setting as clip_features uses
             t_ref, ref = _timed(features.reference_clip_features, y, SR, runs=args.runs)
         t_ours, ours = _timed(features.clip_features, y, SR, runs=args.runs)
         t_seg, (starts, _) = _timed(features.segment_features, y, SR, runs=args.runs)

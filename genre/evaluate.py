@@ -31,6 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from genre.threads import one_thread
 from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
 
 #: Protocol names, headline first.
@@ -212,17 +213,6 @@ def _xy(table: pd.DataFrame, clips: Sequence[str]) -> tuple[np.ndarray, np.ndarr
 
     rows = table.loc[list(clips)]
     return rows[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(rows["genre"])
-
-
-def one_thread():
-    """Context manager: BLAS/OpenMP limited to one thread.
-
-    On a shared, busy machine multi-threaded BLAS spin-waits and runs many times slower;
-    fits and timings are made single-threaded (parallelism comes from fitting folds at once).
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def _fit(name: str, params: dict | None, X, y, seed: int = RANDOM_SEED):

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from genre.threads import one_thread
 from genre.config import FEATURE_COLUMNS, HOP_LENGTH, N_FFT, SEGMENT_SECONDS, SR
 
 __all__ = [
@@ -384,26 +385,8 @@ def _istft(D: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-_BLAS = None
 
 
-def _single_threaded_blas():
-    """Context limiting BLAS to one thread (threadpoolctl, a scikit-learn dependency).
-
-    The matrix products here take milliseconds; on a busy machine a multi-threaded BLAS waiting
-    for its second thread made them 10-50x slower and erratic. A no-op if threadpoolctl is absent.
-    """
-    global _BLAS
-    if _BLAS is None:
-        try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
-
-            _BLAS = ThreadpoolController()
-        except Exception:  # pragma: no cover - threadpoolctl missing or broken
-            _BLAS = False
-    if _BLAS is False:  # pragma: no cover
-        return contextlib.nullcontext()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 class Analysis:
@@ -494,7 +477,7 @@ class Analysis:
 
     def clip_features(self) -> np.ndarray:
         """The 57 features of the whole analysed signal (what :func:`clip_features` returns)."""
-        with _single_threaded_blas():
+        with one_thread("blas"):
             return self.features()
 
     def segment_features(self, seconds: float = SEGMENT_SECONDS, hop: float = SEGMENT_SECONDS,
@@ -508,7 +491,7 @@ class Analysis:
         win, _ = _window_sizes(SR, seconds, hop)
         starts = window_starts(self.n, SR, seconds, hop)
         X = np.empty((starts.shape[0], _N_FEATURES), dtype=np.float64)
-        with _single_threaded_blas():
+        with one_thread("blas"):
             for i, s0 in enumerate(starts):
                 s1 = min(int(s0) + win, self.n)
                 f0 = -(-int(s0) // HOP_LENGTH)  # first frame centred at or after s0
@@ -545,7 +528,7 @@ def analyse(y: np.ndarray, sr: int = SR) -> Analysis:
         If ``sr`` is not 22050 Hz or ``y`` is not a non-empty finite 1-D float signal.
     """
     y = _check_signal(y, sr)
-    with _single_threaded_blas():
+    with one_thread("blas"):
         return Analysis(y, sr)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
+from genre.threads import one_thread
 from genre.config import FEATURE_COLUMNS, GENRES, SEGMENT_SECONDS, SR
 
 #: Models built by :func:`build`, in leaderboard order. ``soft_voting`` must come last in training.
@@ -212,30 +213,8 @@ class WindowFeatures(NamedTuple):
     segments: np.ndarray
 
 
-_THREADS = None
 
 
-def _one_thread():
-    """Context holding BLAS and OpenMP to one thread during inference (threadpoolctl).
-
-    The histogram gradient boosting predictor opens an OpenMP parallel region per tree (2000 for
-    200 iterations x 10 classes): on a busy 2-core machine each region waited for its second
-    thread and one prediction of a few rows took 0.1-8 s instead of ~20 ms. Tree, SVM, MLP and
-    linear predictions are per-row computations, so the values do not depend on the thread count.
-    """
-    global _THREADS
-    if _THREADS is None:
-        try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415
-
-            _THREADS = ThreadpoolController()
-        except Exception:  # pragma: no cover - threadpoolctl missing or broken
-            _THREADS = False
-    if _THREADS is False:  # pragma: no cover
-        import contextlib  # noqa: PLC0415
-
-        return contextlib.nullcontext()
-    return _THREADS.limit(limits=1)
 
 
 class FeatureModel:
@@ -269,7 +248,7 @@ class FeatureModel:
             X = X[None, :]
         if X.shape[1] != len(FEATURE_COLUMNS):
             raise ValueError(f"Expected {len(FEATURE_COLUMNS)} features per row, got {X.shape[1]}.")
-        with _one_thread():
+        with one_thread():  # per-row maths: values do not depend on thread count
             return proba_in_genre_order(self.estimator, X)
 
     @staticmethod
