@@ -31,6 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from genre.serialize import jsonable
 from genre.threads import one_thread
 from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
 
@@ -325,24 +326,6 @@ def evaluate_all(name: str, params: dict | None = None, *, table: pd.DataFrame |
 
 # ---------------------------------------------------------------- results files
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return repr(obj)
-
-
 def load_result(model: str, results: str | Path | None = None) -> dict:
     """The results file of ``model`` as a dict (``{}`` when there is none)."""
     path = (Path(results) if results is not None else results_dir()) / f"{model}.json"
@@ -393,7 +376,7 @@ def write_result(model: str, protocol: str | None = None, metrics: dict | None =
     path = folder / f"{model}.json"
     fd, tmp = tempfile.mkstemp(prefix=f".{model}-", suffix=".json", dir=folder)
     with os.fdopen(fd, "w") as fh:
-        json.dump(_jsonable(data), fh, indent=1)
+        json.dump(jsonable(data), fh, indent=1)
         fh.write("\n")
     os.chmod(tmp, 0o644)  # mkstemp makes it private; results are read by everyone
     os.replace(tmp, path)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from genre.config import GENRES, SEGMENT_SECONDS
 from genre.errors import GenreError, ModelError
+from genre.serialize import finite, jsonable
 
 #: Top probability below which the answer is flagged ``low_confidence`` (a calibrated model's
 #: best guess is then more likely wrong than right).
@@ -120,7 +121,7 @@ class Prediction:
             "not_music": bool(self.not_music),
             "probabilities": {g: float(p) for g, p in zip(self.genres, self.probabilities)},
             "top": [{"genre": g, "probability": p} for g, p in self.top(3)],
-            "segment_agreement": _finite(self.segment_agreement),
+            "segment_agreement": finite(self.segment_agreement),
             "timeline": {
                 "start_s": [float(v) for v in tl["start_s"]],
                 "end_s": [float(v) for v in tl["end_s"]],
@@ -129,31 +130,11 @@ class Prediction:
             "model": {"name": self.model, "display_name": self.model_display_name},
             "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
             "notes": [str(n) for n in self.notes],
-            "novelty": _jsonable(self.novelty),
+            "novelty": jsonable(self.novelty),
             "duration_s": float(self.duration_s),
             "original_duration_s": None if self.original_duration_s is None else float(self.original_duration_s),
             "truncated": bool(self.truncated),
         }
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-def _jsonable(obj: Any) -> Any:
-    if obj is None or isinstance(obj, (str, bool, int)):
-        return obj
-    if isinstance(obj, float):
-        return _finite(obj)
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    return str(obj)
 
 
 # ------------------------------------------------------------------------------ models
