@@ -372,10 +372,11 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
         for k, v in res.items():
             v["n_train"] = 0
             _say(f"musicnn_zeroshot {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
-        results["musicnn_zeroshot"] = res
-        _write_result("musicnn_zeroshot", "musicnn zero-shot (MSD tags)", "pretrained", res,
+        results["musicnn"] = res
+        # results are keyed by the registry name ("musicnn"), so the app and CLI find them
+        _write_result("musicnn", "musicnn zero-shot (MSD tags)", "pretrained", res,
                       size_bytes=_dir_size(MODELS_DIR / "musicnn") if (MODELS_DIR / "musicnn").is_dir() else None,
-                      latency_ms=latency_ms("musicnn"), registry_model="musicnn")
+                      latency_ms=latency_ms("musicnn"))
     if "musicnn_logreg" in models or "stack" in models:
         # C chosen by artist-grouped CV inside the training clips only (the test clips play no part)
         folds_c = folds_tr if folds_tr is not None else _folds(train, seed=seed)
