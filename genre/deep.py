@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from genre.registry import sha256
 from genre.config import CACHE_DIR, GENRES, SR
 from genre.errors import DataError, ModelError
 
@@ -187,12 +188,7 @@ def segment_patches(m: np.ndarray, seconds: float = SEGMENT_SECONDS, sr: int = S
     return np.asarray(starts, dtype=float), np.stack([m[:, i:i + frames] for i in idx])
 
 
-def _file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_file_sha256 = sha256  # content key of the mel cache (the registry's file hash)
 
 
 def clip_logmel(path: str | Path, sr: int = SR) -> np.ndarray:
