@@ -251,16 +251,7 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         clip = _probs(clip_rows, "clip probabilities").mean(axis=0)
     else:
         starts, seg = predictor.predict_segments(sig.y)
-        if hasattr(predictor, "predict_features") and hasattr(predictor, "clip_windows"):
-            # a feature model without predict_windows: share its 30-s window features with the
-            # non-music check (same windows and averaging as FeatureModel.predict_clip)
-            from genre import features
-
-            spans = predictor.clip_windows(len(sig.y))
-            X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
-            clip = _probs(predictor.predict_features(X), "clip probabilities").mean(axis=0)
-        else:
-            clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
+        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
     starts = np.asarray(starts, dtype=np.float64).reshape(-1)
     seg = _probs(seg, "segment probabilities").reshape(len(starts), len(GENRES))
     total = clip.sum()
