@@ -8,6 +8,7 @@ member) about 25-35 min per member; about 2 h in all, less on a quiet machine::
 
     nice python -m genre.train_deep                 # GTZAN audio in ../shared/gtzan
     nice python -m genre.train_deep --artist-cv     # + artist-grouped CV (much longer)
+    nice python -m genre.train_deep --artist-cv-only cnn crnn  # only that CV; shipped models untouched
     nice python -m genre.train_deep --data-root DIR # any <DIR>/<genre>/<clip>.<ext> folder
 
 Protocols (``models/results/<model>.json``)
@@ -451,6 +452,14 @@ def _oof_deep(arch: str, train: pd.DataFrame, mel_tr, y_tr, folds, seed: int, ep
 
 
 def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
+    """``artist_cv_audio`` of ``arch``: one model per artist fold (:func:`_folds` of ``use``, seed 0),
+    each trained from scratch with the shipped recipe (:func:`fit_deep`, ``seed``, ``epochs``).
+
+    The out-of-fold clip probabilities are saved as ``.cache/deep/cv_<arch>_<key>.npy`` (rows in
+    ``use`` order; key = clips, seed, epochs, mel version, folds) for later use (e.g. a stack's
+    artist CV)."""
+    import hashlib
+
     from genre import deep
 
     y = np.array([GENRES.index(g) for g in use["genre"]])
@@ -458,14 +467,61 @@ def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
     P = np.zeros((len(use), len(GENRES)))
     folds = _folds(use, seed=0)
     t0 = time.perf_counter()
+    fold_acc = []
     for k, (tr, te) in enumerate(folds):
-        _say(f"{arch}: artist_cv_audio fold {k + 1}/{len(folds)}")
+        t_k = time.perf_counter()
+        _say(f"{arch}: artist_cv_audio fold {k + 1}/{len(folds)} (train {len(tr)}, test {len(te)})")
         m, s, _ = fit_deep(arch, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
                            name=f"{arch} cv {k + 1}")
         P[te] = deep.predict_mels(m, [mels[i] for i in te], s)
+        fold_acc.append(float((P[te].argmax(1) == y[te]).mean()))
+        _say(f"{arch}: fold {k + 1} accuracy {fold_acc[-1]:.3f} ({time.perf_counter() - t_k:.0f} s)")
     out = {**metrics(y, P), "n_train": int(round(len(use) * (len(folds) - 1) / len(folds))),
-           "n_folds": len(folds), "fit_time_s": round(time.perf_counter() - t0, 1)}
-    _say(f"{arch} artist_cv_audio: accuracy {out['accuracy']:.3f} macro-F1 {out['macro_f1']:.3f}")
+           "n_folds": len(folds), "fold_accuracy": fold_acc,
+           "fit_time_s": round(time.perf_counter() - t0, 1)}
+    key = hashlib.sha256(json.dumps([arch, list(use["clip"]), seed, epochs, deep.MEL_VERSION,
+                                     [sorted(map(int, te)) for _, te in folds]]).encode()).hexdigest()[:16]
+    path = CACHE_DIR / "deep" / f"cv_{arch}_{key}.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, P)
+    _say(f"{arch} artist_cv_audio: accuracy {out['accuracy']:.3f} macro-F1 {out['macro_f1']:.3f} "
+         f"(out-of-fold probabilities in {path.name})")
+    return out
+
+
+def artist_cv_only(models: Sequence[str], seed: int = 0, data_root: str | Path | None = None,
+                   epochs: int | None = None) -> dict:  # pragma: no cover - long run
+    """Run only the ``artist_cv_audio`` protocol of the CNN/CRNN and merge it into their results files.
+
+    Nothing shipped is retrained or overwritten: each fold trains a throwaway model with the shipped
+    model's recipe (its manifest's epoch count unless ``epochs`` is given; seed ``seed``), over every
+    non-excluded clip with audio in the 5 artist folds of :func:`genre.evaluate.artist_folds` (seed 0).
+    Only ``protocols.artist_cv_audio`` of ``models/results/<model>.json`` changes.
+
+    Returns
+    -------
+    dict
+        ``{model: metrics}``.
+    """
+    bad = [m for m in models if m not in ARCH_SETTINGS]
+    if bad:
+        raise DataError(f"--artist-cv-only supports {sorted(ARCH_SETTINGS)}, not {bad} (the stack's "
+                        "artist CV needs nested out-of-fold member probabilities; not implemented).")
+    df = clip_table(data_root)
+    use = df[df["split"] != "excluded"].reset_index(drop=True)
+    _say(f"artist_cv_audio only: {len(use)} non-excluded clips with audio")
+    out = {}
+    for arch in models:
+        n_ep = epochs
+        man = MODELS_DIR / arch / "manifest.json"
+        if n_ep is None and man.is_file():
+            n_ep = json.loads(man.read_text()).get("training", {}).get("epochs")
+        n_ep = n_ep or ARCH_SETTINGS[arch]["epochs"]
+        res = _artist_cv_deep(arch, use, seed, n_ep)
+        res["params"] = {"epochs": n_ep, "seed": seed,
+                         "note": f"same recipe as the shipped {arch.upper()}, one model per fold"}
+        _write_result(arch, ARCH_SETTINGS[arch]["display"], "deep", {"artist_cv_audio": res})
+        out[arch] = res
     return out
 
 
@@ -493,7 +549,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--oof-epochs", type=int, default=12,
                     help="epochs of the fold models behind the stack's out-of-fold probabilities")
     ap.add_argument("--stack-members", nargs="*", default=["cnn", "crnn"], choices=["cnn", "crnn"])
+    ap.add_argument("--artist-cv-only", nargs="+", default=None, metavar="MODEL", choices=sorted(ARCH_SETTINGS),
+                    help="run only artist_cv_audio for these shipped models (no shipped model is retrained "
+                         "or overwritten; only that protocol of models/results/<model>.json changes)")
     a = ap.parse_args(argv)
+    if a.artist_cv_only:
+        artist_cv_only(a.artist_cv_only, seed=a.seed, data_root=a.data_root, epochs=a.epochs)
+        return 0
     train_all(a.seed, a.data_root, models=a.models, artist_cv=a.artist_cv, epochs=a.epochs,
               oof_epochs=a.oof_epochs, stack_members=a.stack_members, evaluate_only=a.evaluate_only)
     return 0
