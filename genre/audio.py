@@ -385,9 +385,11 @@ def load(source: Source, *, sr: int = SR, max_seconds: float = MAX_SECONDS,
 
     Parameters
     ----------
-    source : str, os.PathLike, bytes or binary file-like
+    source : str, os.PathLike, bytes, binary file-like or Signal
         The audio: a path, the raw bytes of a file (what a browser upload gives), or an object with
-        ``read()`` such as Streamlit's ``UploadedFile`` (read from its start).
+        ``read()`` such as Streamlit's ``UploadedFile`` (read from its start). An already decoded
+        :class:`Signal` at ``sr`` is returned as it is, so callers that decoded once (to draw a
+        waveform, say) can pass it on without decoding again.
     sr : int
         Target sample rate (Hz). Input already at this rate is not resampled.
     max_seconds : float
@@ -411,6 +413,10 @@ def load(source: Source, *, sr: int = SR, max_seconds: float = MAX_SECONDS,
     """
     if not (max_seconds > 0):
         raise ValueError(f"max_seconds must be positive, got {max_seconds!r}.")
+    if isinstance(source, Signal):
+        if source.sr != sr:
+            raise ValueError(f"Signal is at {source.sr} Hz; load() was asked for {sr} Hz.")
+        return source
     opener, label = _openers(source)
     try:
         dec = _decode(opener, max_seconds)

@@ -207,8 +207,9 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
 
     Parameters
     ----------
-    source : str, os.PathLike, bytes or binary file-like
-        Anything :func:`genre.audio.load` accepts (a path, raw bytes, a Streamlit upload).
+    source : str, os.PathLike, bytes, binary file-like or Signal
+        Anything :func:`genre.audio.load` accepts (a path, raw bytes, a Streamlit upload, or an
+        already decoded :class:`genre.audio.Signal`).
     model : str, Predictor or None
         Registry model name, an already loaded Predictor, or None for the default model.
         Models loaded by name are cached per process (:func:`load_model`).

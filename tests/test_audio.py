@@ -255,12 +255,17 @@ def test_truncated_ogg_half():
     assert abs(peak_hz(sig.y, SR) - 440.0) < 3.0
 
 
+def wav_with(chunk: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """A 4-s 16-bit WAV with one header field (``offset`` bytes after ``chunk``) overwritten."""
+    data = bytearray(sf_bytes(tone(4.0, SR, 1), SR, "WAV", "PCM_16"))
+    i = data.find(chunk) + offset
+    data[i:i + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    return bytes(data)
+
+
 def test_unsupported_codec():
     # A valid RIFF/WAVE container whose fmt chunk names a codec tag (0x9999) nobody implements.
-    data = bytearray(sf_bytes(tone(4.0, SR, 1), SR, "WAV", "PCM_16"))
-    i = data.find(b"fmt ")
-    data[i + 8:i + 10] = struct.pack("<H", 0x9999)
-    raises(UnsupportedCodecError, bytes(data), "codec")
+    raises(UnsupportedCodecError, wav_with(b"fmt ", 8, "<H", 0x9999), "codec")
 
 
 def test_too_short_says_how_long():
@@ -286,17 +291,11 @@ def test_nan_samples_are_corrupt():
 
 
 def test_impossible_sample_rate_in_header():
-    data = bytearray(sf_bytes(tone(4.0, SR, 1), SR, "WAV", "PCM_16"))
-    i = data.find(b"fmt ")
-    data[i + 12:i + 16] = struct.pack("<I", 0x7FFFFFFF)
-    raises(CorruptAudioError, bytes(data), "sample rate")
+    raises(CorruptAudioError, wav_with(b"fmt ", 12, "<I", 0x7FFFFFFF), "sample rate")
 
 
 def test_wav_claiming_2_pow_31_frames_reads_only_what_is_there():
-    data = bytearray(sf_bytes(tone(4.0, SR, 1), SR, "WAV", "PCM_16"))
-    i = data.find(b"data")
-    data[i + 4:i + 8] = struct.pack("<I", 0xFFFFFFF0)  # ~2^31 16-bit frames
-    sig = audio.load(bytes(data))
+    sig = audio.load(wav_with(b"data", 4, "<I", 0xFFFFFFF0))  # ~2^31 16-bit frames
     assert sig.duration == pytest.approx(4.0)
     assert not sig.truncated
 
@@ -349,3 +348,10 @@ def test_cut_wav_decodes_what_is_there():
     sig = audio.load(data[: len(data) // 2])
     assert sig.duration == pytest.approx(5.0, abs=0.01)
     assert sig.original_duration == pytest.approx(sig.duration)
+
+
+def test_a_decoded_signal_passes_through():
+    sig = audio.load(sf_bytes(tone(4.0, 44100, 2), 44100, "WAV", "PCM_16"))
+    assert audio.load(sig) is sig
+    with pytest.raises(ValueError):
+        audio.load(sig, sr=16000)

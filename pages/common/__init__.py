@@ -155,7 +155,7 @@ def analyse(data: bytes, name: str, model_name: str | None) -> dict:
     from genre.predict import predict
 
     sig = audio.load(data)
-    pred = predict(data, model=model(model_name))
+    pred = predict(sig, model=model(model_name))  # decoded once, above
     result = pred.to_dict()
     result["source"] = name
     mel = features.logmel(sig.y, sig.sr)
