@@ -106,7 +106,7 @@ def configure_tensorflow(threads: int | None = None, deterministic: bool = False
 
 
 def logmel(y: np.ndarray, sr: int = SR, **mel: Any) -> np.ndarray:
-    """Log-mel spectrogram in dB.
+    """Log-mel spectrogram in dB with the deep models' settings (:data:`MEL`; :func:`genre.features.logmel`).
 
     Parameters
     ----------
@@ -122,13 +122,12 @@ def logmel(y: np.ndarray, sr: int = SR, **mel: Any) -> np.ndarray:
     np.ndarray
         ``(n_mels, frames)`` float32, ``10 log10(power)`` floored at -100 dB.
     """
-    import librosa  # noqa: PLC0415 - librosa import is slow; only when needed
+    from genre import features  # noqa: PLC0415
 
     p = {**MEL, **mel}
-    S = librosa.feature.melspectrogram(
-        y=np.asarray(y, dtype=np.float32), sr=sr, n_fft=int(p["n_fft"]), hop_length=int(p["hop_length"]),
-        n_mels=int(p["n_mels"]), fmin=float(p["fmin"]), fmax=float(p["fmax"]), power=2.0)
-    return (10.0 * np.log10(np.maximum(S, 1e-10))).astype(np.float32)
+    return features.logmel(np.asarray(y, dtype=np.float32), sr, n_fft=int(p["n_fft"]),
+                           hop_length=int(p["hop_length"]), n_mels=int(p["n_mels"]),
+                           fmin=float(p["fmin"]), fmax=float(p["fmax"]))
 
 
 def _fit_length(m: np.ndarray, frames: int) -> np.ndarray:
