@@ -2,7 +2,7 @@
 
 Everything here is built for a small CPU: 64 mel bands up to 8 kHz, patches of 130 frames
 (3 s at 22050 Hz, hop 512), five small convolution blocks (16-64 filters) and a global-pooling head.
-TensorFlow/Keras is imported **inside functions only**, so importing :mod:`genre.deep` is cheap; it is
+TensorFlow/Keras is imported **inside functions only**, so importing :mod:`genre.models.deep` is cheap; it is
 loaded the first time a deep model is built, trained or used.
 
 Pipeline
@@ -36,7 +36,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
