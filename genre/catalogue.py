@@ -511,6 +511,10 @@ class RunSummary:
         return n / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
     def text(self) -> str:
+        """One paragraph for a person."""
+        if self.analysed + self.duplicates + self.failed == 0:
+            return (f"{self.found} tracks, all already in {self.out} (model {self.model[0]} "
+                    f"v{self.model[1]}): nothing to do.")
         return (f"{self.found} tracks: {self.analysed} analysed, {self.duplicates} duplicates, "
                 f"{self.failed} failed, {self.skipped} already catalogued; {self.written} rows "
                 f"written to {self.out} in {self.elapsed_s:.1f} s "
