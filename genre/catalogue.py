@@ -59,7 +59,7 @@ except ImportError:  # pragma: no cover - only without distributed installed
 __all__ = [
     "AUDIO_SUFFIXES", "TIMELINE_BINS", "BATCH_SIZE", "SCHEMA", "KEY_COLUMNS", "THREAD_ENV", "SourceError",
     "RunSummary", "find_tracks", "content_hash", "model_key", "timeline_summary", "analyse_track",
-    "ModelPlugin", "CatalogueWriter", "read_keys", "run",
+    "ModelPlugin", "CatalogueWriter", "read_keys", "local_cluster", "dask_client", "run",
 ]
 
 #: File name endings searched for in folders (the decoder's formats plus AU/AIFF, lower case).
@@ -522,13 +522,24 @@ class RunSummary:
                 f"{self.startup_s:.1f} s). Model {self.model[0]} v{self.model[1]}.")
 
 
+def local_cluster(n_workers: int | None = None, memory_limit: str | float | None = "auto"):
+    """A ``distributed.LocalCluster`` for catalogue work: ``n_workers`` process workers (default
+    one per core) of one thread each, with :data:`THREAD_ENV`; no web dashboard (its HTTP
+    endpoints take a free port instead of 8787, which another cluster may hold)."""
+    from distributed import LocalCluster
+
+    n = int(n_workers or os.cpu_count() or 1)
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+                        dashboard_address=None, env=dict(THREAD_ENV),
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, n_workers: int | None = None,
                 memory_limit: str | float | None = "auto", timeout: float = 60):
     """A ``distributed.Client``: to ``scheduler`` if given (used unchanged), else to a new
-    ``LocalCluster`` of ``n_workers`` single-threaded process workers (default: one per core)
-    with :data:`THREAD_ENV`, closed on exit."""
-    from distributed import Client, LocalCluster
+    :func:`local_cluster`, closed on exit."""
+    from distributed import Client
 
     if scheduler:
         try:
@@ -540,17 +551,8 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None,
         finally:
             client.close()
         return
-    n = int(n_workers or os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           memory_limit=memory_limit, dashboard_address=None, env=dict(THREAD_ENV))
-    try:
-        client = Client(cluster, timeout=timeout)
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()
+    with local_cluster(n_workers, memory_limit) as cluster, Client(cluster, timeout=timeout) as client:
+        yield client
 
 
 def _copy_row(src: dict, path: str, size, mtime, hash_ms=None) -> dict:
