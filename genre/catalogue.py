@@ -37,6 +37,7 @@ import glob
 import hashlib
 import json
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -661,25 +662,34 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(paths), initial=summary.skipped, desc="catalogue", unit="track",
-               disable=not progress, smoothing=0.1, dynamic_ncols=True)
+    bars: list = []
+
+    def make_bar():  # made once the workers are ready, so that tracks/s and the ETA are the work's
+        bars.append(tqdm(total=len(paths), initial=summary.skipped, desc="catalogue", unit="track",
+                         disable=not progress, smoothing=0.1, dynamic_ncols=True))
+        return bars[-1]
+
     t_start = time.perf_counter()
     ctx = contextlib.nullcontext(client) if client is not None else dask_client(
         scheduler, n_workers, memory_limit)
     try:
         if not todo:
             return summary
+        if progress:
+            print(f"catalogue: {len(todo)} of {len(paths)} tracks to check; starting the Dask "
+                  "workers and loading the model...", file=sys.stderr, flush=True)
         with ctx as c:
-            _run_on(c, todo, name, key, summary, emit, bar, stall_timeout, done_rows, waiting,
+            _run_on(c, todo, name, key, summary, emit, make_bar, stall_timeout, done_rows, waiting,
                     path_hash_done, known_hashes, out, t_start)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         writer.flush()
         summary.written = writer.written
     return summary
 
 
-def _run_on(client, todo, name, key, summary, emit, bar, stall_timeout, done_rows, waiting,
+def _run_on(client, todo, name, key, summary, emit, make_bar, stall_timeout, done_rows, waiting,
             path_hash_done, known_hashes, out, t_start) -> None:
     from distributed import wait
 
@@ -691,6 +701,7 @@ def _run_on(client, todo, name, key, summary, emit, bar, stall_timeout, done_row
                              f"v{key[1]} ({key[2]}) as here: give the cluster the same models/ folder.")
     summary.n_workers = len(keys)
     summary.startup_s = time.perf_counter() - t_start
+    bar = make_bar()
     t0 = time.perf_counter()
     window = max(4, 4 * sum(client.nthreads().values()))
     queue = list(reversed(todo))
