@@ -48,7 +48,7 @@ TRACKS_PER_DAY = 60_000
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB -> MiB
 
 
 def make_tracks(folder: Path, n: int, fmt: str = "flac", seed: int = 0) -> list[Path]:

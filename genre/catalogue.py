@@ -641,8 +641,19 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
             todo.append(p)
 
     writer = CatalogueWriter(out, batch_size)
-    done_rows: dict[str, dict] = {}  # content hash -> first finished row this run (or earlier)
+    known = set(known_hashes)        # content hashes with a finished row (earlier runs and this one)
     waiting: dict[str, list] = {}    # content hash -> [(path, size, mtime, hash_ms)] copies to make
+
+    def original(digest: str) -> dict | None:
+        """The finished row of this content: in the unwritten batch, else on disk (only the hash set
+        is kept in memory, so a run over a huge library stays small)."""
+        for r in reversed(writer.pending):
+            if r.get("content_hash") == digest and not r.get("duplicate_of"):
+                return r
+        rows = [r for r in read_rows(out, [digest])
+                if (r["model"], r["model_version"], r["model_digest"]) == key] if writer.written or same else []
+        rows.sort(key=lambda r: bool(r.get("duplicate_of")))
+        return rows[0] if rows else None
 
     def emit(row: dict) -> None:
         row = dict(row)
@@ -679,8 +690,8 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
             print(f"catalogue: {len(todo)} of {len(paths)} tracks to check; starting the Dask "
                   "workers and loading the model...", file=sys.stderr, flush=True)
         with ctx as c:
-            _run_on(c, todo, name, key, summary, emit, make_bar, stall_timeout, done_rows, waiting,
-                    path_hash_done, known_hashes, out, t_start)
+            _run_on(c, todo, name, key, summary, emit, make_bar, stall_timeout, known, original,
+                    waiting, path_hash_done, t_start)
     finally:
         for bar in bars:
             bar.close()
@@ -689,10 +700,14 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
     return summary
 
 
-def _run_on(client, todo, name, key, summary, emit, make_bar, stall_timeout, done_rows, waiting,
-            path_hash_done, known_hashes, out, t_start) -> None:
+def _run_on(client, todo, name, key, summary, emit, make_bar, stall_timeout, known, original,
+            waiting, path_hash_done, t_start) -> None:
     from distributed import wait
 
+    try:
+        client.wait_for_workers(1, timeout=120)
+    except TimeoutError as exc:
+        raise SourceError("The Dask cluster has no workers (waited 120 s).") from exc
     client.register_plugin(ModelPlugin(name))
     keys = client.run(worker_model_key, name)
     for addr, k in keys.items():
@@ -730,18 +745,10 @@ def _run_on(client, todo, name, key, summary, emit, make_bar, stall_timeout, don
             summary.skipped += 1
             bar.update()
             return
-        if digest in done_rows:
-            emit(_copy_row(done_rows[digest], p, res["size_bytes"], res["mtime_ns"], res["hash_ms"]))
-            bar.update()
-            return
-        if digest in known_hashes:  # analysed in an earlier run under another path
-            rows = read_rows(out, [digest])
-            match = [r for r in rows if tuple((r["model"], r["model_version"], r["model_digest"])) == key
-                     and not r.get("duplicate_of")] or [r for r in rows if tuple(
-                         (r["model"], r["model_version"], r["model_digest"])) == key]
-            if match:
-                done_rows[digest] = match[0]
-                emit(_copy_row(match[0], p, res["size_bytes"], res["mtime_ns"], res["hash_ms"]))
+        if digest in known:  # analysed before, under another path (this run or an earlier one)
+            src = original(digest)
+            if src is not None:
+                emit(_copy_row(src, p, res["size_bytes"], res["mtime_ns"], res["hash_ms"]))
                 bar.update()
                 return
         if digest in waiting:  # the same content is being analysed now
@@ -782,7 +789,7 @@ def _run_on(client, todo, name, key, summary, emit, make_bar, stall_timeout, don
                 summary.task_s += (res["total_ms"] + (hms or 0)) / 1e3
             emit(res)
             bar.update()
-            done_rows[digest] = res
+            known.add(digest)
             finish_copies(digest, res)
         submit_hashes()
         bar.set_postfix_str(f"{summary.failed} failed, {summary.duplicates} duplicates", refresh=False)

@@ -246,3 +246,13 @@ def test_default_local_cluster_and_relative_paths(tmp_path):
     assert sorted(df["path"]) == sorted(GOOD[:2] + ["empty.flac"])
     again = C.run([lib], out, progress=False, relative_to=lib)
     assert again.skipped == 3 and again.written == 0
+
+
+def test_cli_usage_errors_exit_2(tmp_path, capsys):
+    from genre import cli
+
+    assert cli.main(["catalogue", str(tmp_path / "nope"), "--out", str(tmp_path / "c")]) == cli.EXIT_USAGE
+    assert "No such file" in capsys.readouterr().err
+    assert cli.main(["catalogue", str(tmp_path)]) == cli.EXIT_USAGE  # --out is required
+    assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--batch-size", "0"]) == cli.EXIT_USAGE
+    assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--model", "nope"]) == cli.EXIT_MODEL
