@@ -458,6 +458,37 @@ class CatalogueWriter:
         self.pending: list[dict] = []
         self.written = 0
         self.parts: list[Path] = []
+        self._lock = None
+
+    def lock(self) -> None:
+        """Take the folder's lock (``.lock``, released when the process ends, even by a kill) so
+        that two runs never write one catalogue at once; then delete temporary parts left by a
+        killed run.
+
+        Raises
+        ------
+        SourceError
+            Another run holds the lock.
+        """
+        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX: no lock
+            return
+        fh = open(self.out / ".lock", "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise SourceError(f"Another catalogue run is writing to {self.out}; wait for it to end.") from None
+        self._lock = fh
+        for tmp in self.out.glob(".part-*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
 
     def add(self, row: dict) -> None:
         self.pending.append(row)
@@ -627,6 +658,20 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
         return stored if root is None or os.path.isabs(stored) else os.path.join(root, stored)
 
     summary = RunSummary(out=str(out), found=len(paths), model=key)
+    if Path(out).is_file():
+        raise SourceError(f"{out} is a file; --out names a catalogue folder (a Parquet dataset), "
+                          "created on the first run.")
+    writer = CatalogueWriter(out, batch_size)
+    writer.lock()
+    try:
+        return _run(paths, out, name, key, summary, writer, label, real, scheduler, n_workers,
+                    memory_limit, progress, stall_timeout, client, on_row)
+    finally:
+        writer.unlock()
+
+
+def _run(paths, out, name, key, summary, writer, label, real, scheduler, n_workers, memory_limit,
+         progress, stall_timeout, client, on_row) -> RunSummary:
     same = [r for r in read_keys(out) if (r["model"], r["model_version"], r["model_digest"]) == key]
     stat_done = {(real(r["path"]), r["size_bytes"], r["mtime_ns"]) for r in same
                  if r["size_bytes"] is not None and r["mtime_ns"] is not None}
@@ -640,7 +685,6 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
         else:
             todo.append(p)
 
-    writer = CatalogueWriter(out, batch_size)
     known = set(known_hashes)        # content hashes with a finished row (earlier runs and this one)
     waiting: dict[str, list] = {}    # content hash -> [(path, size, mtime, hash_ms)] copies to make
 

@@ -36,7 +36,7 @@ def main() -> int:
         print(summary.text())
         if EXAMPLE.exists():
             shutil.rmtree(EXAMPLE)
-        shutil.copytree(out, EXAMPLE)
+        shutil.copytree(out, EXAMPLE, ignore=shutil.ignore_patterns(".*"))  # no .lock
     print(f"wrote {EXAMPLE}")
     return 0
 

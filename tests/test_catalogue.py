@@ -256,3 +256,22 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     assert cli.main(["catalogue", str(tmp_path)]) == cli.EXIT_USAGE  # --out is required
     assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--batch-size", "0"]) == cli.EXIT_USAGE
     assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--model", "nope"]) == cli.EXIT_MODEL
+
+
+def test_one_writer_at_a_time_and_stale_temporary_parts(tmp_path):
+    out = tmp_path / "c.parquet"
+    a = C.CatalogueWriter(out, batch_size=2)
+    a.lock()
+    row = C.error_row("/x/a.ogg", "NotAudioError", "no", digest="0" * 64)
+    a.add(row)
+    a.add({**row, "path": "/x/b.ogg"})  # a full batch: one part file
+    assert len(list(out.glob("part-*.parquet"))) == 1
+    (out / ".part-killed.parquet.tmp").write_bytes(b"half a file")  # what a kill -9 can leave
+    assert len(pd.read_parquet(out)) == 2  # readers skip it
+    with pytest.raises(C.SourceError, match="Another catalogue run"):
+        C.CatalogueWriter(out).lock()
+    a.unlock()
+    b = C.CatalogueWriter(out)
+    b.lock()  # free again; the stale temporary part is cleaned up
+    assert not list(out.glob(".part-*.tmp"))
+    b.unlock()
