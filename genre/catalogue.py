@@ -2,7 +2,7 @@
 
 ``python -m genre catalogue SRC... --out catalogue.parquet`` (see :func:`run`). Each track is
 classified by :func:`genre.predict.predict` over its whole length (up to ``MAX_SECONDS``; the
-feature models read it in consecutive 30-s windows, the deep models in 3-s patches), so the
+feature models read it in consecutive 30-s windows, the networks in 3-s patches), so the
 probabilities are exactly those of ``python -m genre predict`` on the same file. One row per track
 (:data:`SCHEMA`): path, content hash, duration, top-3 genres, the ten probabilities, flags, a
 compact timeline summary (at most :data:`TIMELINE_BINS` stretches of the track, each with its top
@@ -28,6 +28,12 @@ Resume and idempotence
     again: its row copies the analysis and names the original in ``duplicate_of``. Rows already
     written are never rewritten, so killing a run at any point and restarting loses no finished
     work and duplicates no rows. Failed tracks are rows too (``error_kind``) and are not retried.
+    A file changed in place is catalogued again (new hash, new row); a run with another model adds
+    that model's rows. The dashboard shows one model and the newest row per path
+    (:func:`genre.app.catalogue_view.current`).
+Scale
+    The client keeps the key columns of the catalogue and the content hashes in memory (about
+    200 bytes a track); at most four tasks per worker thread are in flight.
 """
 
 from __future__ import annotations

@@ -59,6 +59,14 @@ if df is None:
 if df.empty:
     st.info("This catalogue has no tracks yet.")
     st.stop()
+models = cv.model_labels(df)
+model = models[0]
+if len(models) > 1:
+    model = st.selectbox("Model", models, key="cat_model",
+                         help="This catalogue was made with more than one model; the page shows one.")
+df, older = cv.current(df, model)
+if older:
+    st.caption(f"{older} older row(s) of files changed since they were catalogued are left out.")
 
 s = cv.summary(df)
 a, b, c, d, e = st.columns(5)

@@ -184,3 +184,20 @@ def test_page_opens_the_configured_catalogue_and_says_when_it_is_bad(monkeypatch
     assert not at.exception
     assert at.error and "does not exist" in at.error[0].value
     assert str(tmp_path) not in at.error[0].value  # no server path on the page
+
+
+def test_current_keeps_one_model_and_the_newest_row_per_path(example):
+    later = example.copy()
+    later["model"] = "other_model"
+    later["finished_at"] = later["finished_at"] + pd.Timedelta(hours=1)
+    changed = example.iloc[[0]].copy()
+    changed["content_hash"] = "f" * 64
+    changed["finished_at"] = changed["finished_at"] + pd.Timedelta(minutes=30)
+    both = pd.concat([example, later, changed], ignore_index=True)
+    assert cv.model_labels(both)[0].startswith("other_model")  # the most recent first
+    rows, older = cv.current(both)
+    assert set(rows["model"]) == {"other_model"} and len(rows) == len(example) and older == 0
+    first = cv.model_labels(example)[0]
+    rows, older = cv.current(both, first)
+    assert len(rows) == len(example) and rows["path"].is_unique and older == 1
+    assert rows.loc[rows["path"] == changed["path"].iloc[0], "content_hash"].iloc[0] == "f" * 64

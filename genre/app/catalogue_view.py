@@ -26,7 +26,7 @@ from genre.errors import DataError
 
 __all__ = [
     "EXAMPLE", "ENV_VAR", "SECRET_KEY", "REQUIRED", "STATUSES", "configured_path", "stamp", "read_catalogue",
-    "summary", "genre_counts", "filter_tracks", "flagged", "failed", "track_detail", "to_csv",
+    "model_labels", "current", "summary", "genre_counts", "filter_tracks", "flagged", "failed", "track_detail", "to_csv",
     "genre_figure", "confidence_figure", "timeline_figure",
 ]
 
@@ -133,13 +133,41 @@ def read_catalogue(source: str | os.PathLike | bytes | Iterable[Any]) -> pd.Data
 
 # ------------------------------------------------------------------------------ numbers
 
+def model_labels(df: pd.DataFrame) -> list[str]:
+    """The models a catalogue holds rows of (``"name vVERSION"``), the most recently used first."""
+    if df.empty:
+        return []
+    t = df.assign(_label=_labels(df))
+    if "finished_at" in t.columns:
+        t = t.sort_values("finished_at", na_position="first")
+    return list(dict.fromkeys(reversed(t["_label"].tolist())))
+
+
+def _labels(df: pd.DataFrame) -> list[str]:
+    versions = df["model_version"] if "model_version" in df.columns else [""] * len(df)
+    return [f"{m} v{v}" if v else str(m) for m, v in zip(df["model"], versions)]
+
+
+def current(df: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, int]:
+    """The rows of one model (a :func:`model_labels` label; None = the most recently used), and
+    of each path only the newest (a file changed in place is catalogued again under a new content
+    hash). Returns ``(rows, number of older rows left out)``."""
+    if df.empty:
+        return df, 0
+    model = model or model_labels(df)[0]
+    rows = df[[lab == model for lab in _labels(df)]]
+    if "finished_at" in rows.columns:
+        rows = rows.sort_values("finished_at", kind="stable", na_position="first")
+    newest = rows.drop_duplicates("path", keep="last").sort_index()
+    return newest, len(rows) - len(newest)
+
+
 def summary(df: pd.DataFrame) -> dict[str, Any]:
     """Counts for the page's header: ``tracks, analysed, failed, not_music, low_confidence,
     duplicates, hours`` (audio analysed, h), ``models`` (name v version, sorted)."""
     ok = df["status"] != "failed"
     dur = df["duration_s"] if "duration_s" in df.columns else pd.Series(dtype=float)
-    versions = df["model_version"] if "model_version" in df.columns else pd.Series([""] * len(df))
-    models = sorted({f"{m} v{v}" if v else str(m) for m, v in zip(df["model"], versions) if m})
+    models = sorted({lab for lab, m in zip(_labels(df), df["model"]) if m})
     return {
         "tracks": int(len(df)), "analysed": int(ok.sum()), "failed": int((~ok).sum()),
         "not_music": int((df["status"] == "not music").sum()),
