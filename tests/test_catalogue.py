@@ -140,6 +140,7 @@ def test_cluster_run_good_bad_duplicate_and_rerun(cluster, library, tmp_path):
     key = C.model_key(registry.read_manifest(name))
     assert set(zip(df["model"], df["model_version"], df["model_digest"])) == {key}
     assert good["worker"].nunique() == 2  # both workers did work
+    assert (good["cpu_ms"] > 0).all() and (good["total_ms"] > 0).all()
 
     # the duplicate: one analysis, two rows with the same answer
     copy, orig = rows.loc["sub/copy_of_disco.ogg"], rows.loc[GOOD[2]]
