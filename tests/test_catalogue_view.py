@@ -118,6 +118,12 @@ def test_read_paths_uploads_and_bad_input(example, tmp_path):
     pd.DataFrame({"path": ["a.ogg"], "genre": ["rock"]}).to_parquet(buf)
     with pytest.raises(DataError, match="not a genre catalogue"):
         cv.read_catalogue([buf.getvalue()])
+    minimal = example[list(cv.REQUIRED)].copy()
+    buf = io.BytesIO()
+    minimal.to_parquet(buf)
+    got = cv.read_catalogue([buf.getvalue()])  # only the required columns: the rest is missing
+    assert len(got) == len(example) and got["top2_genre"].isna().all()
+    assert cv.track_detail(got.iloc[0].to_dict())["timeline"].empty
     with pytest.raises(DataError, match="No catalogue file"):
         cv.read_catalogue([])
 
@@ -158,7 +164,10 @@ def test_page_shows_the_example(monkeypatch, example):
     for label, key in [("Tracks", "tracks"), ("Analysed", "analysed"), ("Not music", "not_music"),
                        ("Low confidence", "low_confidence"), ("Failed", "failed")]:
         assert _metric(at, label) == str(s[key])
-    assert not at.error
+    # the only error box: the detail of the selected track, when that track is the failed one
+    first = cv.current(example)[0].iloc[0]
+    assert [e.value for e in at.error] == (
+        [f"**{first['error_kind']}**: {first['error_message']}"] if first["status"] == "failed" else [])
     assert len(at.dataframe) == 3  # flagged, failed, browse
     assert any(f"{len(example)} of {len(example)} tracks" == c.value for c in at.caption)
 

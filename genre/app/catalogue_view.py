@@ -42,6 +42,9 @@ REQUIRED: tuple[str, ...] = ("path", "genre", "confidence", "not_music", "low_co
 STATUSES: tuple[str, ...] = ("ok", "low confidence", "not music", "failed")
 _LIST_COLUMNS = ("probabilities", "classes", "timeline_start_s", "timeline_end_s", "timeline_genre",
                  "timeline_prob")
+_OPTIONAL = ("duplicate_of", "error_message", "verdict", "duration_s", "model_version",
+             "top1_genre", "top1_prob", "top2_genre", "top2_prob", "top3_genre", "top3_prob",
+             "timeline_start_s", "timeline_end_s", "timeline_genre", "timeline_prob")
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
 
 
@@ -79,8 +82,9 @@ def _finish(df: pd.DataFrame, what: str) -> pd.DataFrame:
     low = df["low_confidence"].fillna(False).astype(bool)
     df["status"] = np.select([failed_, not_music, low], ["failed", "not music", "low confidence"], "ok")
     df["name"] = [str(p).replace("\\", "/").rsplit("/", 1)[-1] for p in df["path"]]
-    if "duplicate_of" not in df.columns:
-        df["duplicate_of"] = None
+    for col in _OPTIONAL:  # a catalogue from an older or other writer: what it lacks is missing
+        if col not in df.columns:
+            df[col] = None
     return df
 
 
@@ -151,15 +155,15 @@ def _labels(df: pd.DataFrame) -> list[str]:
 def current(df: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, int]:
     """The rows of one model (a :func:`model_labels` label; None = the most recently used), and
     of each path only the newest (a file changed in place is catalogued again under a new content
-    hash). Returns ``(rows, number of older rows left out)``."""
+    hash). Returns ``(rows sorted by path, number of older rows left out)``."""
     if df.empty:
         return df, 0
     model = model or model_labels(df)[0]
     rows = df[[lab == model for lab in _labels(df)]]
     if "finished_at" in rows.columns:
         rows = rows.sort_values("finished_at", kind="stable", na_position="first")
-    newest = rows.drop_duplicates("path", keep="last").sort_index()
-    return newest, len(rows) - len(newest)
+    newest = rows.drop_duplicates("path", keep="last").sort_values("path", kind="stable")
+    return newest.reset_index(drop=True), len(rows) - len(newest)
 
 
 def summary(df: pd.DataFrame) -> dict[str, Any]:
