@@ -705,8 +705,8 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
 def _run(paths, out, name, key, summary, writer, label, real, scheduler, n_workers, memory_limit,
          progress, stall_timeout, client, on_row) -> RunSummary:
     same = [r for r in read_keys(out) if (r["model"], r["model_version"], r["model_digest"]) == key]
-    stat_done = {(real(r["path"]), r["size_bytes"], r["mtime_ns"]) for r in same
-                 if r["size_bytes"] is not None and r["mtime_ns"] is not None}
+    # (path, size, mtime): a missing or unreadable file's row has None there and matches again
+    stat_done = {(real(r["path"]), r["size_bytes"], r["mtime_ns"]) for r in same}
     path_hash_done = {(real(r["path"]), r["content_hash"]) for r in same if r["content_hash"]}
     known_hashes = {r["content_hash"] for r in same if r["content_hash"]}
     todo = []
@@ -861,6 +861,8 @@ def _run_on(client, todo, name, key, summary, emit, make_bar, stall_timeout, kno
                 res = error_row(p, type(err).__name__, f"The worker failed on this track: {err}",
                                 digest=digest, key=key, hash_ms=hms)
             res["size_bytes"], res["mtime_ns"] = size, mtime
+            if not res.get("model"):  # failed before the worker knew its model: file it under the run's
+                res["model"], res["model_version"], res["model_digest"] = key
             if hms is not None:
                 res["hash_ms"] = hms
             if res.get("total_ms") is not None:

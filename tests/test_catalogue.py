@@ -276,3 +276,15 @@ def test_one_writer_at_a_time_and_stale_temporary_parts(tmp_path):
     b.lock()  # free again; the stale temporary part is cleaned up
     assert not list(out.glob(".part-*.tmp"))
     b.unlock()
+
+
+def test_missing_listed_file_is_one_error_row_across_reruns(cluster, tmp_path):
+    lc, _ = cluster
+    lst = tmp_path / "tracks.txt"
+    lst.write_text(f"{DEMO_DIR / GOOD[0]}\n{tmp_path / 'gone.ogg'}\n")
+    out = tmp_path / "c.parquet"
+    s = C.run([lst], out, scheduler=lc.scheduler_address, progress=False)
+    assert (s.analysed, s.failed) == (1, 1)
+    assert C.run([lst], out, scheduler=lc.scheduler_address, progress=False).written == 0
+    df = _read(out)
+    assert len(df) == 2 and df.loc[df["path"].str.endswith("gone.ogg"), "error_kind"].item() == "FileNotFoundError"
