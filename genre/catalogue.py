@@ -128,7 +128,8 @@ KEY_COLUMNS: tuple[str, ...] = ("path", "content_hash", "size_bytes", "mtime_ns"
 
 
 class SourceError(GenreError):
-    """A SRC argument names nothing usable (no such file or folder, an empty list, no audio)."""
+    """A SRC argument names nothing usable (no such file or folder, an empty list, no audio), or
+    another argument of a run is unusable (the output, the scheduler, a memory limit)."""
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -676,6 +677,13 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
     from genre import registry
 
     paths = find_tracks(sources)
+    if isinstance(memory_limit, str) and memory_limit != "auto":
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(memory_limit)
+        except ValueError:
+            raise SourceError(f"Memory limit {memory_limit!r} is not a size (e.g. 2GiB, 1500MB).") from None
     name = model or registry.default_name()
     key = model_key(registry.verify(name))  # fail early (before any cluster) on a bad model
     root = os.path.abspath(relative_to) if relative_to is not None else None

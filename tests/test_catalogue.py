@@ -256,6 +256,8 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     assert "No such file" in capsys.readouterr().err
     assert cli.main(["catalogue", str(tmp_path)]) == cli.EXIT_USAGE  # --out is required
     assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--batch-size", "0"]) == cli.EXIT_USAGE
+    assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--memory-limit", "lots"]) == cli.EXIT_USAGE
+    assert "not a size" in capsys.readouterr().err
     assert cli.main(["catalogue", str(DEMO_DIR), "--out", str(tmp_path / "c"), "--model", "nope"]) == cli.EXIT_MODEL
 
 
