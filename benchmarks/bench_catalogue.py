@@ -24,6 +24,8 @@
    disturbs far less than wall time: CPU seconds per track (the task threads' ``thread_time``;
    for the loop, the process's) and the CPU that Dask and the writer add (worker processes
    outside tasks, plus this process: scheduler, client, Parquet), as a share of the task CPU.
+   That share is mostly per-second work (heartbeats, health checks), so it grows when other load
+   stretches each track's wall time: on the 2-core machine at load average 10 it read 11-25 %.
 
 Targets (issue 11): Dask on 2 workers >= 1.8x the sequential loop on a 2-core machine; overhead
 < 5 %; one 2-core machine for 60,000 tracks a day with the default model. Figures depend on the
