@@ -131,7 +131,6 @@ def bench_dask(paths, model, n_workers: int, out: Path) -> dict:
 
     t0 = time.perf_counter()
     with catalogue.local_cluster(n_workers) as lc, Client(lc, timeout=120) as client:
-        cluster_s = time.perf_counter() - t0
         client.register_plugin(catalogue.ModelPlugin(model))  # load + warm up before counting CPU
         w0, m0 = sum(client.run(_cpu_s).values()), _cpu_s()
         s = catalogue.run([str(p) for p in paths], out, model=model, client=client, progress=False)

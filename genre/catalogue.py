@@ -670,7 +670,8 @@ def run(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: 
     Raises
     ------
     SourceError
-        A source or the scheduler address is unusable.
+        A source, ``out``, the scheduler address or the memory limit is unusable, or another run
+        is writing the same catalogue.
     ModelError
         The model is unknown or fails its hash check (on the client or on a worker).
     """
@@ -716,7 +717,6 @@ def _run(paths, out, name, key, summary, writer, label, real, scheduler, n_worke
     # (path, size, mtime): a missing or unreadable file's row has None there and matches again
     stat_done = {(real(r["path"]), r["size_bytes"], r["mtime_ns"]) for r in same}
     path_hash_done = {(real(r["path"]), r["content_hash"]) for r in same if r["content_hash"]}
-    known_hashes = {r["content_hash"] for r in same if r["content_hash"]}
     todo = []
     for p in paths:
         size, mtime = _stat(p)
@@ -725,7 +725,7 @@ def _run(paths, out, name, key, summary, writer, label, real, scheduler, n_worke
         else:
             todo.append(p)
 
-    known = set(known_hashes)        # content hashes with a finished row (earlier runs and this one)
+    known = {r["content_hash"] for r in same if r["content_hash"]}  # content with a finished row
     waiting: dict[str, list] = {}    # content hash -> [(path, size, mtime, hash_ms)] copies to make
 
     def original(digest: str) -> dict | None:
