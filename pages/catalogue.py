@@ -18,7 +18,7 @@ st.caption("A whole library classified by `python -m genre catalogue SRC --out c
 
 
 @st.cache_data(show_spinner="Reading the catalogue...", max_entries=4)
-def _read_path(path: str, _stamp: tuple):
+def _read_path(path: str, stamp: tuple):  # stamp: re-read when part files are added
     return cv.read_catalogue(path)
 
 
