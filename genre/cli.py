@@ -16,12 +16,14 @@ from typing import Sequence
 from genre.config import GENRES
 from genre.errors import AudioError, DataError, GenreError, ModelError
 
-EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_INPUT_FAILED: "some inputs failed (unreadable or bad audio); the others were processed",
     EXIT_USAGE: "usage error (bad arguments, no such file or folder)",
-    EXIT_MODEL: "model or data error (unknown/missing/corrupt model, missing GTZAN data)",
+    EXIT_MODEL: "model or data error (unknown/missing/corrupt model or non-music detector, "
+                "missing GTZAN data)",
+    EXIT_INTERNAL: "internal error (a bug) on some inputs; the others were processed",
 }
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {k}  {v}" for k, v in EXIT_CODES.items()) + """
@@ -96,9 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=_positive, default=3, metavar="K", help="genres shown per file (default 3)")
     pr.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="parallel workers for many files (default 1)")
     pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    pr.add_argument("--no-novelty", action="store_true",
+                    help="skip the non-music check (required to run when models/novelty is missing)")
 
-    sub.add_parser("models", help="list the shipped models", epilog=EPILOG,
-                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    mo = sub.add_parser("models", help="list the shipped models", epilog=EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mo.add_argument("--tree-sha256", action="store_true",
+                    help="print the SHA-256 of the whole models/ tree (pin it in GENRE_MODELS_SHA256)")
     return p
 
 
@@ -298,6 +304,9 @@ def cmd_models(args) -> int:
 
     from genre import registry
 
+    if getattr(args, "tree_sha256", False):
+        print(registry.tree_sha256())
+        return EXIT_OK
     models = registry.list_models()
     if not models:
         raise ModelError("No models are shipped in models/ (train them: python -m genre train).")
@@ -332,16 +341,22 @@ def cmd_predict(args) -> int:
     files = _expand_inputs(args.inputs)
     model = args.model
     P.load_model(model)  # fail early (exit 3) on a bad model name, before any work
+    novelty = not args.no_novelty
+    if novelty and P.load_detector() is None:  # fail early and loudly: no silent non-music check
+        raise ModelError("The non-music detector is missing (models/novelty): answers could not "
+                         "flag speech or noise. Restore it, or pass --no-novelty to classify "
+                         "without the check.")
     results = P.predict_many([str(f) for f in files], model=model, n_jobs=args.jobs,
-                             progress=not args.no_progress and len(files) > 1)
+                             progress=not args.no_progress and len(files) > 1, novelty=novelty)
     failed = [r for r in results if isinstance(r, P.Failure)]
-    if any(r.model_error for r in failed):
-        raise ModelError(next(r.message for r in failed if r.model_error))
     if args.json:
         docs = []
         for f, r in zip(files, results):
             if isinstance(r, P.Failure):
-                docs.append({"path": str(f), "error": {"type": r.kind, "message": r.message}})
+                err = {"type": r.kind, "message": r.message}
+                if r.internal:
+                    err["internal"] = True
+                docs.append({"path": str(f), "error": err})
             else:
                 d = r.to_dict()
                 d["path"] = str(f)
@@ -363,6 +378,14 @@ def cmd_predict(args) -> int:
     for f, r in zip(files, results):
         if isinstance(r, P.Failure):
             _err(f"{f}: {r.message}")
+            if r.internal and os.environ.get("GENRE_DEBUG"):
+                print(r.detail, file=sys.stderr)
+    if any(r.internal for r in failed):
+        _err("internal errors above are bugs (set GENRE_DEBUG=1 for their tracebacks); "
+             "the other inputs were processed")
+        return EXIT_INTERNAL
+    if any(r.model_error for r in failed):
+        return EXIT_MODEL
     return EXIT_INPUT_FAILED if failed else EXIT_OK
 
 
@@ -400,3 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        _err(f"internal error ({type(exc).__name__}: {exc}); this is a bug in genre"
+             + ("" if os.environ.get("GENRE_DEBUG") else " (set GENRE_DEBUG=1 for the traceback)"))
+        if os.environ.get("GENRE_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_INTERNAL

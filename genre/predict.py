@@ -15,6 +15,10 @@ Flags
     A recording above only the 95th percentiles ("suspect") is not called non-music; when the
     model is also unsure, the verdict says so. (Calling such inputs non-music too would raise
     the false alarms on real music, see ``novel_or_unsure_suspect`` in the same manifest.)
+``novelty_missing``
+    The non-music check was asked for but no detector is shipped (``models/novelty`` is
+    missing): ``not_music`` is then False *because nothing was checked*, a note says so, and
+    the CLI refuses to answer (exit 3) unless ``--no-novelty`` is given.
 ``low_confidence``
     The top probability is below :data:`LOW_CONFIDENCE_PROB` (0.5): with calibrated
     probabilities the best guess is then more likely wrong than right.
@@ -34,11 +38,17 @@ from genre.config import GENRES, SEGMENT_SECONDS
 from genre.errors import GenreError, ModelError
 from genre.serialize import finite, jsonable
 
+#: Note added (and ``novelty_missing`` set) when the non-music detector is not shipped.
+NOVELTY_MISSING_NOTE: str = ("The non-music check is unavailable (models/novelty is missing): the "
+                             "answer assumes the input is music and cannot flag speech, noise or "
+                             "silence-like recordings.")
+
 #: Top probability below which the answer is flagged ``low_confidence`` (a calibrated model's
 #: best guess is then more likely wrong than right).
 LOW_CONFIDENCE_PROB: float = 0.5
 
-__all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector", "LOW_CONFIDENCE_PROB"]
+__all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector",
+           "LOW_CONFIDENCE_PROB", "NOVELTY_MISSING_NOTE"]
 
 
 @dataclass
@@ -63,7 +73,10 @@ class Prediction:
         One sentence for a person.
     novelty : dict or None
         Detector output (``score``, ``threshold``, ``suspect_threshold``, ``percentile``,
-        ``window_scores``, ``windows_s``); None when no detector is shipped.
+        ``window_scores``, ``windows_s``); None when the check was not run.
+    novelty_missing : bool
+        True when the non-music check was asked for but ``models/novelty`` is not shipped, so
+        ``not_music`` means nothing (see the module docstring).
     duration_s : float
         Seconds analysed. ``original_duration_s`` (or None), ``truncated``, ``source`` as in
         :class:`genre.audio.Signal`.
@@ -84,6 +97,7 @@ class Prediction:
     truncated: bool = False
     source: str = ""
     genres: tuple = field(default=GENRES)
+    novelty_missing: bool = False
 
     @property
     def genre(self) -> str:
@@ -119,6 +133,7 @@ class Prediction:
             "verdict": self.verdict,
             "low_confidence": bool(self.low_confidence),
             "not_music": bool(self.not_music),
+            "novelty_missing": bool(self.novelty_missing),
             "probabilities": {g: float(p) for g, p in zip(self.genres, self.probabilities)},
             "top": [{"genre": g, "probability": p} for g, p in self.top(3)],
             "segment_agreement": finite(self.segment_agreement),
@@ -150,7 +165,11 @@ def load_model(name: str | None = None):
     """
     from genre import registry
 
-    return registry.load(name)
+    model = registry.load(name)
+    if not (hasattr(model, "predict_segments") and hasattr(model, "predict_clip")):
+        raise ModelError(f"Model {name!r} is not a genre classifier (it is a "
+                         f"{type(model).__name__}); choose one of `python -m genre models`.")
+    return model
 
 
 def load_detector():
@@ -262,11 +281,12 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
 
     notes = list(sig.notes)
     nov = None
+    novelty_missing = False
     if novelty:
         det = load_detector()
         if det is None:
-            notes.append("The non-music check is unavailable (no models/novelty); "
-                         "the answer assumes the input is music.")
+            novelty_missing = True
+            notes.append(NOVELTY_MISSING_NOTE)
         else:
             nov = det.score_signal(sig.y, sig.sr, X=X, spans=spans)
     t4 = time.perf_counter()
@@ -294,11 +314,17 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         model_display_name=str(manifest.get("display_name", name)), timings_ms=timings,
         notes=notes, low_confidence=bool(low), not_music=bool(not_music), verdict=verdict,
         novelty=nov, duration_s=float(sig.duration), original_duration_s=sig.original_duration,
-        truncated=bool(sig.truncated), source=str(sig.source))
+        truncated=bool(sig.truncated), source=str(sig.source), novelty_missing=novelty_missing)
 
 
-def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True) -> list:
-    """:func:`predict` over many inputs; a failing input gives its ``GenreError`` in its slot.
+def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,
+                 novelty: bool = True) -> list:
+    """:func:`predict` over many inputs; a failing input gives a :class:`Failure` in its slot.
+
+    Nothing is lost to one bad input: a ``GenreError`` (bad audio, a model error) and any other
+    exception (a bug: ``Failure.internal`` is True and ``Failure.detail`` holds the traceback)
+    are recorded against that input and the others go on. If a worker process dies (killed for
+    memory, say), the inputs it had not answered are retried one by one in this process.
 
     Parameters
     ----------
@@ -309,41 +335,52 @@ def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True) ->
         object that cannot be pickled.
     progress : bool
         tqdm progress bar on stderr.
+    novelty : bool
+        Run the non-music detector (see :func:`predict`).
 
     Returns
     -------
     list of Prediction or Failure, in input order (``Failure``: ``kind`` = the error class name,
-    ``message`` for a person, ``model_error`` True for a ``ModelError``).
+    ``message`` for a person, ``model_error`` True for a ``ModelError``, ``internal`` True for
+    an unexpected exception).
     """
     from tqdm.auto import tqdm
 
     sources = list(sources)
     bar = tqdm(total=len(sources), desc="predict", unit="file", disable=not progress)
+    out: list = []
     try:
-        if n_jobs == 1 or len(sources) <= 1:
-            out = []
-            for s in sources:
-                out.append(_safe_predict(s, model))
-                bar.update()
-            return out
-        from joblib import Parallel, delayed
+        if n_jobs != 1 and len(sources) > 1:
+            from joblib import Parallel, delayed
 
-        out = []
-        for r in Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_safe_predict)(s, model) for s in sources):
-            out.append(r)
+            try:
+                for r in Parallel(n_jobs=n_jobs, return_as="generator")(
+                        delayed(_safe_predict)(s, model, novelty) for s in sources):
+                    out.append(r)
+                    bar.update()
+            except Exception:  # a worker died (OOM, signal): keep what came back, redo the rest here
+                pass
+        for s in sources[len(out):]:
+            out.append(_safe_predict(s, model, novelty))
             bar.update()
         return out
     finally:
         bar.close()
 
 
-def _safe_predict(source, model):
+def _safe_predict(source, model, novelty: bool = True):
     try:
-        return predict(source, model)
+        return predict(source, model, novelty=novelty)
     except GenreError as exc:
         # GenreError subclasses rebuild their message in __init__; pass a picklable stand-in
         return Failure(type(exc).__name__, str(exc), isinstance(exc, ModelError))
+    except Exception as exc:  # a bug: report it loudly, against this input only
+        import traceback
+
+        return Failure(type(exc).__name__,
+                       f"Internal error ({type(exc).__name__}: {exc}). This is a bug in genre, "
+                       "not necessarily a problem with the file; please report it.",
+                       internal=True, detail=traceback.format_exc())
 
 
 @dataclass
@@ -353,6 +390,8 @@ class Failure:
     kind: str
     message: str
     model_error: bool = False
+    internal: bool = False  #: an unexpected exception (a bug), not a bad input
+    detail: str = ""  #: the traceback when ``internal``
 
     def __str__(self) -> str:
         return self.message

@@ -491,7 +491,7 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
     """Register a classifier trained on musicnn embeddings as model ``name`` (kind ``"musicnn"``).
 
     Writes ``head.skops`` (with its skops types recorded in ``trusted_types``, checked against
-    ``genre.registry.ALLOWED_TYPE_PREFIXES``), a copy of the converted weights and the licence
+    ``genre.registry.TRUSTED_TYPES``), a copy of the converted weights and the licence
     notice, and the manifest, through ``genre.registry.save``. ``head`` must have been fitted on
     :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = genre names or GENRES
     indices). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
@@ -507,9 +507,9 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
 
     data = sio.dumps(head)
     trusted = sorted(sio.get_untrusted_types(data=data))
-    bad = [t for t in trusted if not t.startswith(registry.ALLOWED_TYPE_PREFIXES)]
+    bad = registry.untrusted(trusted)
     if bad:
-        raise ModelError(f"musicnn head {name!r} uses types outside the allow-list: {bad}.")
+        raise ModelError(f"musicnn head {name!r} uses types that are not trusted: {bad}.")
     man = {"family": "pretrained", "input": "audio", "feature_columns": None, **manifest,
            "kind": "musicnn", "weights": WEIGHTS_FILE, "trusted_types": trusted,
            "embedding": {"layer": layer, "pooling": "mean+max over 2.992-s patches",
@@ -529,7 +529,9 @@ def load_classifier(model_dir: str | Path, manifest: dict):
     otherwise a :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
     """
     model_dir = Path(model_dir)
-    weights = model_dir / manifest.get("weights", WEIGHTS_FILE)
+    from genre.registry import model_file
+
+    weights = model_file(model_dir, manifest, manifest.get("weights", WEIGHTS_FILE))
     files = manifest.get("files") or {}
     if "head.skops" in files:
         from genre.registry import load_skops
