@@ -12,7 +12,6 @@ resampled with soxr in high-quality mode (``res_type="soxr_hq"``) and fixed to
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import os
@@ -526,18 +525,54 @@ def _decode(opener: Any, max_seconds: float, sr: int) -> _Decoded:
 
 # --------------------------------------------------------------------------- public
 
-class _Reopen:
-    """Context manager giving a caller's seekable binary file, rewound, without closing it."""
+class _Anonymous(io.RawIOBase):
+    """A read-only view of a seekable binary file that hides its name.
+
+    FFmpeg lets a file name's extension steer its format guess (random bytes named ``.mp3``
+    then read as a broken MP3); without a name, every input is identified by its content alone,
+    the same way whether it came as a path, bytes or an upload.
+    """
 
     def __init__(self, fh: BinaryIO):
+        super().__init__()
+        self._fh = fh
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._fh.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        return self._fh.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+
+class _Reopen:
+    """Context manager giving a seekable binary file, rewound and nameless; closes it only if owned."""
+
+    def __init__(self, fh: BinaryIO, owned: bool = False):
         self.fh = fh
+        self.owned = owned
 
     def __enter__(self) -> BinaryIO:
         self.fh.seek(0)
-        return self.fh
+        return _Anonymous(self.fh)
 
     def __exit__(self, *exc) -> None:
-        return None
+        if self.owned:
+            self.fh.close()
 
 
 def _spool(chunks) -> BinaryIO:
@@ -569,12 +604,12 @@ def _openers(source: Any) -> tuple[Any, str]:
                                 "audio file.")
         if path.stat().st_size == 0:
             raise EmptyAudioError(f"The file {path.name} is empty (0 bytes).")
-        return (lambda: open(path, "rb")), label
+        return (lambda: _Reopen(open(path, "rb"), owned=True)), label
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not len(source):
             raise EmptyAudioError("The upload is empty (0 bytes).")
         if isinstance(source, bytes):  # BytesIO shares an immutable bytes object: no copy
-            return (lambda: contextlib.nullcontext(io.BytesIO(source))), "<bytes>"
+            return (lambda: _Reopen(io.BytesIO(source), owned=True)), "<bytes>"
         view = memoryview(source).cast("B")
         spool = _spool(view[i:i + _SPOOL_CHUNK] for i in range(0, len(view), _SPOOL_CHUNK))
         return (lambda: _Reopen(spool)), "<bytes>"

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -393,8 +394,22 @@ COMMANDS = {"features": cmd_features, "train": cmd_train, "evaluate": cmd_evalua
             "predict": cmd_predict, "models": cmd_models}
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None, _default=None):
+    """Cache warnings read as one ``note:`` line on stderr; other warnings as Python prints them."""
+    from genre.config import CacheWarning
+
+    if issubclass(category, CacheWarning):
+        print(f"note: {message}", file=sys.stderr)
+    else:
+        (_default or _ORIGINAL_SHOWWARNING)(message, category, filename, lineno, file, line)
+
+
+_ORIGINAL_SHOWWARNING = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :data:`EXIT_CODES`)."""
+    warnings.showwarning = _show_warning
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -254,8 +254,9 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     genre.errors.ModelError
         The model is unknown, missing or corrupt.
     """
-    from genre import audio
+    from genre import audio, config
 
+    config.guard_numba_cache()  # a full or read-only cache folder must not fail a prediction
     t0 = time.perf_counter()
     sig = audio.load(source)
     t1 = time.perf_counter()
