@@ -394,27 +394,32 @@ COMMANDS = {"features": cmd_features, "train": cmd_train, "evaluate": cmd_evalua
             "predict": cmd_predict, "models": cmd_models}
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None, _default=None):
+def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Cache warnings read as one ``note:`` line on stderr; other warnings as Python prints them."""
     from genre.config import CacheWarning
 
     if issubclass(category, CacheWarning):
         print(f"note: {message}", file=sys.stderr)
     else:
-        (_default or _ORIGINAL_SHOWWARNING)(message, category, filename, lineno, file, line)
-
-
-_ORIGINAL_SHOWWARNING = warnings.showwarning
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :data:`EXIT_CODES`)."""
-    warnings.showwarning = _show_warning
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
         return int(exc.code or 0)
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.showwarning = previous
+
+
+def _run(args) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
