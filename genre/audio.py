@@ -445,33 +445,31 @@ def _ogg_scan(opener: Any) -> _OggScan | None:
         try:
             fh.seek(0, os.SEEK_END)
             size = fh.tell()
-            pos, links, last_flags, cut = 0, 0, 0, False
+            pos, links, last_flags = 0, 0, 0
             open_streams: set[int] = set()
             while pos < size:
                 fh.seek(pos)
                 head = fh.read(27)
                 if len(head) < 27 or head[:4] != b"OggS":
-                    cut = True  # a partial page, or garbage where the next page should be
-                    break
+                    break  # a partial page, or other data after the pages
                 flags, serial, nseg = head[5], int.from_bytes(head[14:18], "little"), head[26]
                 table = fh.read(nseg)
-                body = sum(table)
-                if len(table) < nseg or pos + 27 + nseg + body > size:
-                    cut = True
-                    break
+                if len(table) < nseg or pos + 27 + nseg + sum(table) > size:
+                    break  # the page is cut
                 if flags & 0x02:  # beginning of a logical stream
                     if not open_streams:
                         links += 1
                     open_streams.add(serial)
-                if flags & 0x04:
+                if flags & 0x04:  # its end
                     open_streams.discard(serial)
                 last_flags = flags
-                pos += 27 + nseg + body
+                pos += 27 + nseg + sum(table)
         except (OSError, ValueError):
             return None
     if links == 0:
         return None
-    return _OggScan(links=links, cut=cut or bool(open_streams) or not last_flags & 0x04)
+    # cut: the last complete page does not end its stream (bytes after an ended stream are junk)
+    return _OggScan(links=links, cut=bool(open_streams) or not last_flags & 0x04)
 
 
 _MAGIC = ((0, b"fLaC", "FLAC"), (0, b"OggS", "OGG"), (0, b"ID3", "MP3"), (4, b"ftyp", "MP4/M4A"),

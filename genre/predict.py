@@ -359,8 +359,13 @@ def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,
                         delayed(_safe_predict)(s, model, novelty) for s in sources):
                     out.append(r)
                     bar.update()
-            except Exception:  # a worker died (OOM, signal): keep what came back, redo the rest here
-                pass
+            except Exception as exc:  # the pool broke (a worker killed for memory, an object that
+                # cannot be sent to a worker): keep what came back, do the rest here, one by one
+                import warnings
+
+                warnings.warn(f"Parallel prediction stopped ({type(exc).__name__}: {exc}); the "
+                              f"{len(sources) - len(out)} remaining inputs are classified in this "
+                              "process.", RuntimeWarning, stacklevel=2)
         for s in sources[len(out):]:
             out.append(_safe_predict(s, model, novelty))
             bar.update()

@@ -398,8 +398,9 @@ def tree_sha256(models_dir: str | Path | None = None) -> str:
     """SHA-256 over the whole models/ tree: every file's path (relative, ``/``-separated) and bytes.
 
     Hidden entries (names starting with ``.``, e.g. an interrupted save's temporary folder) are
-    skipped, as the registry never reads them. A symlink is followed and hashed as its target's
-    bytes. Pin the result in ``GENRE_MODELS_SHA256`` to refuse any change to models/.
+    skipped, as the registry never reads them. A symlink counts as its target's path, plus its
+    content when the target is a file (a deployment should not need links in models/).
+    Pin the result in ``GENRE_MODELS_SHA256`` to refuse any change to models/.
     """
     root = _root(models_dir)
     if not root.is_dir():
@@ -407,10 +408,15 @@ def tree_sha256(models_dir: str | Path | None = None) -> str:
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in sorted(f for f in filenames if not f.startswith(".")):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        for fn in sorted(f for f in [*filenames, *links] if not f.startswith(".")):
             path = Path(dirpath) / fn
-            rel = path.relative_to(root).as_posix()
-            h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + sha256(path).encode() + b"\n")
+            rel = path.relative_to(root).as_posix().encode("utf-8", "surrogateescape")
+            if path.is_symlink():
+                h.update(rel + b"\0-> " + os.fsencode(os.readlink(path)) + b"\n")
+                if not path.is_file():
+                    continue
+            h.update(rel + b"\0" + sha256(path).encode() + b"\n")
     return h.hexdigest()
 
 

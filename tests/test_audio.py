@@ -519,3 +519,9 @@ def test_incremental_resampling_matches_one_shot():
     ref = librosa.resample(y.mean(axis=1), orig_sr=192_000, target_sr=SR, res_type="soxr_hq")
     assert len(sig.y) == len(ref)
     np.testing.assert_allclose(sig.y, ref, atol=1e-6)
+
+
+def test_complete_ogg_with_trailing_bytes_has_no_note():
+    data = ogg_bytes(6.0, 440.0)
+    assert audio.load(data + b"\0" * 5000).notes == []
+    assert audio.load(data + b"ID3" + bytes(500)).notes == []

@@ -234,3 +234,14 @@ def test_missing_detector_is_flagged(tmp_path, monkeypatch):
     # asked not to check, nothing is missing
     q = P.predict(path, model=_Fixed(np.full(10, 0.1)), novelty=False)
     assert not q.novelty_missing and q.to_dict()["novelty_missing"] is False
+
+
+def test_a_broken_worker_pool_loses_nothing(tmp_path):
+    import threading
+
+    model = _Fixed(np.full(10, 0.1))
+    model.lock = threading.Lock()  # cannot be sent to a worker process: the pool fails
+    paths = [write_tone(tmp_path / f"t{i}.wav", 4) for i in range(3)]
+    with pytest.warns(RuntimeWarning, match="remaining inputs"):
+        out = P.predict_many(paths, model=model, n_jobs=2, progress=False, novelty=False)
+    assert [type(r).__name__ for r in out] == ["Prediction"] * 3
