@@ -164,6 +164,10 @@ def build_corpus(folder: Path, big: bool) -> list[Path]:
         "**bold**[link](http:x).wav": _sf(_tone(6, SR, 1), SR, "WAV", "PCM_16"),
         "ünïcødé 🎵 name.flac": _sf(_tone(6, 44100, 2), 44100, "FLAC", "PCM_16"),
     }
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("notes.txt", "hello " * 5000)
+    files["archive.flac"] = zbuf.getvalue()
     nan = _tone(5, SR, 1)
     nan[1000] = np.nan
     files["nan_sample.wav"] = _sf(nan, SR, "WAV", "FLOAT")
