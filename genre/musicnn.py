@@ -375,7 +375,9 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
     X : np.ndarray
         ``(n, frames, 96)`` float32 patches (``frames`` is 187 for musicnn's own patches).
     weights : path, optional
-        Weights file (see :func:`network`).
+        Weights file (see :func:`network`), or an ``.onnx`` export of the network
+        (``scripts/export_onnx.py``): then onnxruntime runs it without TensorFlow and only ``probs``
+        and ``penultimate`` are returned.
     batch_size : int
         Patches per call (bounds memory: about 25 MB per patch in the front-end).
 
@@ -388,6 +390,12 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[2] != MUSICNN_N_MELS:
         raise ValueError(f"X must have shape (n, frames, {MUSICNN_N_MELS}); got {X.shape}.")
+    if weights is not None and Path(weights).suffix == ".onnx":
+        # the ONNX export (scripts/export_onnx.py): onnxruntime, no TensorFlow; outputs probs + embedding
+        from genre import onnxrun
+
+        out = onnxrun.run(weights, X, batch_size=batch_size)
+        return {"probs": out["probs"], "penultimate": out["embedding"]}
     _, fn = network(weights)
     outs: dict[str, list] = {}
     for i in range(0, X.shape[0], batch_size):
@@ -534,6 +542,8 @@ class MusicnnHead:
         return out
 
     def _embed(self, y):
+        if self.layer != "penultimate" and Path(str(self.weights)).suffix == ".onnx":
+            raise ModelError(f"{self.name}: the ONNX network only gives the penultimate layer.")
         _, X = patches(y, SR)
         return forward(X, self.weights)[self.layer]
 
@@ -585,14 +595,16 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
 def load_classifier(model_dir: str | Path, manifest: dict):
     """Registry loader for kind ``"musicnn"`` (``genre.registry.LOADERS``).
 
-    The folder must hold the converted weights (``manifest["weights"]``, default
-    ``msd_musicnn.npz``). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
+    The folder must hold the network: ``manifest["onnx"]`` (the ONNX export, run by onnxruntime
+    without TensorFlow: what shipped models use) or else the converted weights
+    (``manifest["weights"]``, default ``msd_musicnn.npz``, run by Keras). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
     :class:`MusicnnHead` (``manifest["embedding"] = {"layer": "penultimate"}`` picks the layer; skops
     types must be recorded in ``manifest["trusted_types"]``, as ``registry.save_sklearn`` does);
     otherwise a :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
     """
     model_dir = Path(model_dir)
-    weights = model_dir / manifest.get("weights", WEIGHTS_FILE)
+    # shipped manifests name an ONNX export (no TensorFlow at prediction time); older ones the .npz
+    weights = model_dir / (manifest.get("onnx") or manifest.get("weights", WEIGHTS_FILE))
     files = manifest.get("files") or {}
     if "head.skops" in files:
         from genre.registry import load_skops

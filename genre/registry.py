@@ -40,6 +40,7 @@ LOADERS: dict[str, str] = {
     "keras": "genre.deep:load",
     "musicnn": "genre.musicnn:load_classifier",
     "stack": "genre.stack:load",
+    "pretrained_onnx": "genre.pretrained:load",
     "novelty": "genre.novelty:load_artifact",
 }
 
