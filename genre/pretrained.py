@@ -29,7 +29,7 @@ from genre import onnxrun
 from genre.config import GENRES, SR
 from genre.errors import ModelError
 
-__all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "patches",
+__all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "patches", "select_patches",
            "network_outputs", "clip_vector", "segment_vectors", "feature_names", "softmax",
            "PretrainedPredictor", "load"]
 
@@ -77,6 +77,14 @@ def patches(y: np.ndarray, sr: int = SR, hop_frames: int = HOP_FRAMES) -> tuple[
     starts = np.arange(0, n - F + 1, hop_frames)
     X = np.stack([rep[s:s + F] for s in starts]).astype(np.float32)
     return starts * (musicnn.MUSICNN_HOP / musicnn.MUSICNN_SR), X
+
+
+def select_patches(n: int, max_patches: int | None) -> np.ndarray:
+    """Indices of the patches analysed: all ``n``, or ``max_patches`` evenly spread over them
+    (first and last included), so long inputs cost a bounded time."""
+    if max_patches is None or n <= max_patches:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, max_patches)).astype(int))
 
 
 def network_outputs(X: np.ndarray, folder: str | Path) -> dict[str, dict[str, np.ndarray]]:
@@ -140,8 +148,10 @@ class PretrainedPredictor:
     manifest : dict
     """
 
-    def __init__(self, head: Any, temperature: float, folder: str | Path, manifest: dict):
+    def __init__(self, head: Any, temperature: float, folder: str | Path, manifest: dict,
+                 max_patches: int | None = None):
         self.head = head
+        self.max_patches = max_patches
         self.temperature = float(temperature)
         self.folder = Path(folder)
         self.manifest = dict(manifest)
@@ -160,10 +170,12 @@ class PretrainedPredictor:
     def outputs(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
         """``(starts_s, {net: {"probs" (n, 50), "embedding"}})`` for mono float32 ``y`` at 22050 Hz."""
         starts, X = patches(y, SR)
-        return starts, network_outputs(X, self.folder)
+        keep = select_patches(len(X), self.max_patches)
+        return starts[keep], network_outputs(X[keep], self.folder)
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per 2.992-s patch, one every 1.504 s: ``(starts_s (n,), probs (n, 10))``."""
+        """Per 2.992-s patch, one every 1.504 s (or the ``max_patches`` analysed):
+        ``(starts_s (n,), probs (n, 10))``."""
         starts, outs = self.outputs(y)
         return starts, self._proba(segment_vectors(outs))
 
@@ -186,4 +198,5 @@ def load(model_dir: str | Path, manifest: dict) -> PretrainedPredictor:
     if missing:
         raise ModelError(f"Model {manifest.get('name')}: networks {missing} are not in its manifest.")
     head = load_skops(model_dir / "head.skops", manifest)
-    return PretrainedPredictor(head, manifest.get("temperature", 1.0), model_dir, manifest)
+    return PretrainedPredictor(head, manifest.get("temperature", 1.0), model_dir, manifest,
+                               max_patches=(manifest.get("vector") or {}).get("max_patches"))

@@ -1,0 +1,164 @@
+"""Offline: the robustness protocol -- every shipped model on degraded copies of the 144 test clips.
+
+Usage (project virtualenv; long, run with ``nice`` in the background)::
+
+    python -m genre.robustness [--jobs 2]
+
+For each condition (``clean`` and every :data:`genre.degrade.DEGRADATIONS` entry) each of the 144
+fault-filtered test clips with audio is decoded (22050 Hz mono), degraded (deterministic seeds), and
+passed through the same computations the shipped models make at prediction time, from which every
+shipped classifier's clip probabilities follow:
+
+- the 57 features (:func:`genre.features.clip_features`) -> every feature model and the stack's
+  feature member;
+- the CNN and CRNN (ONNX) segment-averaged probabilities;
+- MSD_musicnn (ONNX) on non-overlapping patches -> the zero-shot model and ``musicnn_logreg``;
+- the stack from its members' outputs (its own combiner, :class:`genre.stack.StackPredictor`);
+- the pretrained ensemble's clip vector (:mod:`genre.pretrained`).
+
+The per-clip outputs are cached in ``.cache/robust/`` (by file hash and condition). Accuracy,
+macro-F1 and the confusion per model and condition are merged into ``models/results/<model>.json``
+under ``robust_<condition>`` with :func:`genre.evaluate.write_result`. ``robust_clean`` is the
+same path on the undegraded audio (for feature models it differs from ``audio_holdout``, which uses
+the published feature table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from genre.config import CACHE_DIR, GENRES, SR
+
+CACHE = CACHE_DIR / "robust"
+VERSION = "1"
+CONDITIONS: tuple[str, ...] = ("clean", "mp3_64k", "phone", "noise_20db", "reverb", "gain_clip")
+
+_MODELS: dict = {}
+
+
+def _say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _model(name: str):
+    if name not in _MODELS:
+        from genre import registry
+
+        _MODELS[name] = registry.load(name)
+    return _MODELS[name]
+
+
+def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
+    """The model-independent outputs for one clip and condition (cached)."""
+    from genre import degrade, musicnn, pretrained
+    from genre.audio import load
+    from genre.features import clip_features
+    from genre.pretrained_fit import clip_outputs
+    from genre.registry import sha256
+
+    sha = sha256(path)
+    key = CACHE / f"{sha[:32]}_{condition}_v{VERSION}.npz"
+    if key.is_file():
+        with np.load(key) as z:
+            return {k: z[k] for k in z.files}
+    y = load(path, min_seconds=0.5).y
+    fn = None if condition == "clean" else degrade.DEGRADATIONS[condition]
+    if fn is not None:
+        y = fn(y, SR)
+    out = {"features57": np.asarray(clip_features(y, sr=SR), dtype=np.float64)}
+    for name in ("cnn", "crnn"):
+        out[name] = np.asarray(_model(name).predict_clip(y), dtype=np.float64)
+    mz = _model("musicnn")
+    _, X = musicnn.patches(y, SR)
+    f = musicnn.forward(X, mz.weights)
+    out["msd_tags_mean"] = f["probs"].mean(axis=0)
+    out["msd_pool400"] = musicnn.pool_embeddings(f["penultimate"])
+    outs = clip_outputs(path, condition, fn, sha=sha)
+    out["pretrained_vector"] = pretrained.clip_vector(outs)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = key.with_suffix(".tmp.npz")
+    np.savez(tmp, **out)
+    tmp.replace(key)
+    return out
+
+
+def model_probs(name: str, manifest: dict, comp: dict[str, np.ndarray]) -> np.ndarray:
+    """``(10,)`` probabilities of shipped model ``name`` from a clip's components."""
+    from genre import musicnn
+
+    kind = manifest.get("kind")
+    if kind == "sklearn":
+        return _model(name).predict_features(comp["features57"][None])[0]
+    if kind == "keras":
+        return comp[name]
+    if kind == "musicnn":
+        m = _model(name)
+        if isinstance(m, musicnn.MusicnnHead):
+            return m._proba(comp["msd_pool400"][None])[0]
+        return musicnn.zero_shot(comp["msd_tags_mean"])
+    if kind == "stack":
+        m = _model(name)
+        probs = [model_probs(n, m.members[n].manifest, comp)[None] for n in m.members]
+        return m._combine(comp["features57"][None], probs)[0]
+    if kind == "pretrained_onnx":
+        return _model(name).predict_vectors(comp["pretrained_vector"][None])[0]
+    raise ValueError(f"no robustness path for model kind {kind!r}")
+
+
+def _components_job(path: str, conditions: Sequence[str]) -> list[dict]:
+    import os
+
+    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    return [clip_components(path, c) for c in conditions]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m genre.robustness", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=2, help="processes (clips in parallel)")
+    ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS), choices=list(CONDITIONS))
+    ap.add_argument("--limit", type=int, default=None, help="only the first N test clips (timing)")
+    args = ap.parse_args(argv)
+
+    from joblib import Parallel, delayed
+
+    from genre import degrade, registry
+    from genre.evaluate import write_result
+    from genre.train_deep import clip_table, metrics
+
+    df = clip_table()
+    test = df[df["split"] == "test"].reset_index(drop=True)
+    if args.limit:
+        test = test.head(args.limit)
+    y_te = np.array([GENRES.index(g) for g in test["genre"]])
+    models = [m for m in registry.list_models() if m.get("kind") != "novelty"]
+    _say(f"{len(test)} test clips x {len(args.conditions)} conditions; models: "
+         + ", ".join(m["name"] for m in models))
+    t0 = time.perf_counter()
+    comps = Parallel(n_jobs=args.jobs, verbose=5)(
+        delayed(_components_job)(p, args.conditions) for p in test["path"])
+    _say(f"components in {time.perf_counter() - t0:.0f} s")
+    if args.limit:
+        return 0
+    for j, cond in enumerate(args.conditions):
+        doc = "undegraded audio through the prediction path" if cond == "clean" else \
+            f"genre.degrade.DEGRADATIONS[{cond!r}] (deterministic)"
+        line = []
+        for m in models:
+            P = np.stack([model_probs(m["name"], m, c[j]) for c in comps])
+            res = {**metrics(y_te, P), "n_train": m.get("n_train"),
+                   "params": {"condition": cond, "applied": doc, "clips": "the 144 fault-filtered test "
+                              "clips with audio"}}
+            write_result(m["name"], f"robust_{cond}", res)
+            line.append(f"{m['name']} {res['accuracy']:.3f}")
+        _say(f"robust_{cond}: " + ", ".join(line))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
