@@ -26,7 +26,7 @@ import json, resource, statistics, sys, time
 import numpy as np
 from genre import registry
 from genre.audio import load
-from genre.datasets import clips_index
+from genre.training.datasets import clips_index
 name, repeat = sys.argv[1], int(sys.argv[2])
 c = clips_index()
 path = c[(c.kind == "full") & (c.sample_rate == 22050)].sort_values("clip").iloc[0]

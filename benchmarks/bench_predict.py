@@ -136,7 +136,7 @@ def _two_pass_predict(clip: Path, predictor, detector) -> np.ndarray:
 
     from genre import audio, features
     from genre.config import GENRES, SEGMENT_SECONDS
-    from genre.models import proba_in_genre_order
+    from genre.models.feature_models import proba_in_genre_order
 
     sig = audio.load(clip)
     starts, Xs = features.segment_features(sig.y, sig.sr)

@@ -2,8 +2,8 @@
 
 Data flows one way::
 
-    bytes/path -> genre.audio -> Signal -> genre.features -> genre.models/deep
-    genre.datasets -> genre.train -> genre.evaluate -> genre.registry -> genre.predict
+    bytes/path -> genre.audio -> Signal -> genre.features -> genre.models.feature_models/deep
+    genre.training.datasets -> genre.training.train -> genre.training.evaluate -> genre.registry -> genre.predict
 
 Heavy dependencies (TensorFlow, UMAP) are imported lazily by the modules that need them.
 """

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train and evaluate the feature models (and --deep models)",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--models", nargs="+", metavar="NAME", help="only these feature models (default: all)")
-    t.add_argument("--deep", action="store_true", help="also train the deep models (genre.deep / genre.train_deep train_all; slow)")
+    t.add_argument("--deep", action="store_true", help="also train the deep models (genre.models.deep / genre.training.train_deep train_all; slow)")
     t.add_argument("--novelty", action="store_true", help="also refit the non-music detector (models/novelty)")
 
     e = sub.add_parser("evaluate", help="print the leaderboard (honest and random protocols side by side)",
@@ -134,7 +134,8 @@ def _err(msg: str) -> None:
 def cmd_features(args) -> int:
     import pandas as pd
 
-    from genre import cache, datasets
+    from genre.training import cache
+    from genre.training import datasets
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -178,8 +179,8 @@ def cmd_features(args) -> int:
 def cmd_train(args) -> int:
     import importlib
 
-    from genre import train
-    from genre.models import MODEL_NAMES
+    from genre.training import train
+    from genre.models.feature_models import MODEL_NAMES
 
     unknown = sorted(set(args.models or ()) - set(MODEL_NAMES))
     if unknown:
@@ -190,7 +191,7 @@ def cmd_train(args) -> int:
         print(board[cols].to_string(index=False))
     if args.deep:
         fn = None
-        for module in ("genre.deep", "genre.train_deep"):  # the deep training entry point
+        for module in ("genre.models.deep", "genre.training.train_deep"):  # the deep training entry point
             try:
                 fn = getattr(importlib.import_module(module), "train_all", None)
             except ImportError:
@@ -198,7 +199,7 @@ def cmd_train(args) -> int:
             if fn is not None:
                 break
         if fn is None:
-            raise ModelError("No deep training entry point (genre.deep.train_all) is available here.")
+            raise ModelError("No deep training entry point (genre.models.deep.train_all) is available here.")
         fn()
     if args.novelty:
         from genre import novelty
@@ -213,7 +214,7 @@ def leaderboard_table():
     """The leaderboard with the honest and random protocols side by side (one row per model)."""
     import pandas as pd
 
-    from genre import evaluate
+    from genre.training import evaluate
 
     board = evaluate.leaderboard()
     if board is None or len(board) == 0:

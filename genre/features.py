@@ -34,7 +34,6 @@ STFT and one HPSS instead of two.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import warnings
@@ -393,7 +392,7 @@ class Analysis:
     """Frame-wise quantities of one signal, from one STFT (all frames centred, hop 512).
 
     Made by :func:`analyse`; both :func:`clip_features` and :func:`segment_features` are statistics
-    of one such analysis, so a caller that needs both (``genre.models.FeatureModel``) analyses the
+    of one such analysis, so a caller that needs both (``genre.models.feature_models.FeatureModel``) analyses the
     signal once and calls :meth:`clip_features` and :meth:`segment_features` on it: the values are
     exactly (bit for bit) those of the two module functions on the same signal.
 

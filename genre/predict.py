@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -220,8 +220,8 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
 
     Notes
     -----
-    With a feature model (:class:`genre.models.FeatureModel`) each 30-s window is analysed once
-    (:meth:`~genre.models.FeatureModel.predict_windows`): the clip answer, the timeline and the
+    With a feature model (:class:`genre.models.feature_models.FeatureModel`) each 30-s window is analysed once
+    (:meth:`~genre.models.feature_models.FeatureModel.predict_windows`): the clip answer, the timeline and the
     non-music check all come from that analysis.
 
     Returns

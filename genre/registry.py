@@ -6,7 +6,7 @@ Layout (see ``docs/DESIGN.md``)::
                                     files: {file name: sha256}, libraries, created, ...
     models/<name>/<files>           e.g. model.skops
     models/default.json             {"model": <name>, "protocol": ..., "metric": ..., "value": ...}
-    models/results/<name>.json      evaluation results (genre.evaluate)
+    models/results/<name>.json      evaluation results (genre.training.evaluate)
 
 Loading verifies every file's hash first and refuses a missing, changed or unlisted file with a
 :class:`~genre.errors.ModelError`. scikit-learn objects are stored with skops; the types a file
@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -36,11 +37,11 @@ from genre.errors import ModelError
 
 #: kind -> "module:function" of the loader, called as ``loader(model_dir: Path, manifest: dict)``.
 LOADERS: dict[str, str] = {
-    "sklearn": "genre.models:load_feature_model",
-    "keras": "genre.deep:load",
-    "musicnn": "genre.musicnn:load_classifier",
-    "stack": "genre.stack:load",
-    "pretrained_onnx": "genre.pretrained:load",
+    "sklearn": "genre.models.feature_models:load_feature_model",
+    "keras": "genre.models.deep:load",
+    "musicnn": "genre.models.musicnn:load_classifier",
+    "stack": "genre.models.stack:load",
+    "pretrained_onnx": "genre.models.pretrained:load",
     "novelty": "genre.novelty:load_artifact",
 }
 
@@ -49,6 +50,10 @@ ALLOWED_TYPE_PREFIXES: tuple[str, ...] = (
     "sklearn.", "numpy.", "scipy.", "xgboost.", "genre.", "builtins.", "collections.",
     "_operator.", "operator.",
 )
+
+#: Old module paths of types that model files saved before the layered layout still name.
+#: ``genre.models.LogVarTransformer`` resolves through ``genre.models.__getattr__``.
+LEGACY_MODULES: dict[str, str] = {"genre.stack": "genre.models.stack"}
 
 MANIFEST = "manifest.json"
 DEFAULT_FILE = "default.json"
@@ -206,6 +211,9 @@ def load_skops(path: str | Path, manifest: dict) -> Any:
     refused = [t for t in needed if t not in recorded or not _type_allowed(t)]
     if refused:
         raise ModelError(f"{path} needs types that are not trusted: {refused}. Refusing to load it.")
+    for old, new in LEGACY_MODULES.items():
+        if any(t.startswith(old + ".") for t in needed) and old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
     try:
         return sio.load(path, trusted=list(needed))
     except Exception as exc:
@@ -322,7 +330,7 @@ def choose_default(protocol: str = "filtered_holdout", metric: str = "accuracy",
     dict
         ``{"model", "protocol", "metric", "value", "chosen"}``, as written.
     """
-    from genre.evaluate import leaderboard
+    from genre.results import leaderboard
 
     root = _root(models_dir)
     shipped = {m["name"]: m for m in list_models(root)}

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genre import dashboard, plots
+from genre.app import dashboard
+from genre.app import plots
 from genre.config import GENRES, MAX_UPLOAD_MB, SR
 from genre.errors import GenreError, SilentAudioError
 from pages import common

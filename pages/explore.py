@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from genre import plots
+from genre.app import plots
 from genre.config import FEATURE_COLUMNS
-from genre.embeddings import METHODS
+from genre.training.embeddings import METHODS
 from genre.errors import GenreError
 from pages import common
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from genre import dashboard
+from genre.app import dashboard
 from genre.errors import GenreError
 from pages import common
 

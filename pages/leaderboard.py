@@ -1,9 +1,10 @@
 """Model leaderboard: every model on every protocol, the honest/optimistic gap, confusion matrices,
-per-genre F1, fit time, latency and size. Everything from models/results/ via genre.evaluate."""
+per-genre F1, fit time, latency and size. Everything from models/results/ via genre.results."""
 
 import streamlit as st
 
-from genre import dashboard, plots
+from genre.app import dashboard
+from genre.app import plots
 from genre.errors import GenreError
 from pages import common
 

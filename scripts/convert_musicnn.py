@@ -10,7 +10,7 @@ It reads the checkpoint with ``tf.compat.v1.train.NewCheckpointReader`` at the p
 ``musicnn/MSD_musicnn/`` (the files are named ``.index``/``.data-00000-of-00001``, i.e. an empty
 basename; the shipped ``checkpoint`` file points at the author's home directory and is not used),
 keeps the 64 inference arrays (drops Adam slots and step counters), checks that each matches
-a layer of :func:`genre.musicnn.build_network`, and writes them as float32 arrays named after the
+a layer of :func:`genre.models.musicnn.build_network`, and writes them as float32 arrays named after the
 TF1 variables to ``msd_musicnn.npz``. The wheel's ISC licence is copied to ``LICENSE`` and the folder
 is registered (``genre.registry.save``, kind ``"musicnn"``: the zero-shot Predictor) with SHA-256
 hashes in ``manifest.json``.
@@ -74,7 +74,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models-dir", type=Path, default=None, help="default: genre.config.MODELS_DIR")
     args = ap.parse_args(argv)
 
-    from genre import musicnn, registry
+    from genre import registry
+    from genre.models import musicnn
 
     ckpt_dir = args.wheel_dir / "musicnn" / "MSD_musicnn"
     weights = read_checkpoint(str(ckpt_dir) + "/")

@@ -10,22 +10,22 @@ What it does, once (offline):
 
 1. The four networks of the musicnn 0.1.0 wheel (``MSD_musicnn``, ``MTT_musicnn``, ``MSD_vgg``,
    ``MTT_vgg``): the TF1 checkpoint is read (``scripts/convert_musicnn.read_checkpoint``), loaded into
-   the Keras 3 port (:func:`genre.musicnn.build`, checked against the original graphs by
+   the Keras 3 port (:func:`genre.models.musicnn.build`, checked against the original graphs by
    ``tests/test_musicnn.py``/``tests/test_onnx.py``) and converted with ``tf2onnx`` to
    ``.cache/onnx/<net>.onnx``. One ONNX call returns two outputs: ``probs`` (n, 50) sigmoid tag
    probabilities and ``embedding`` (the penultimate layer: musicnn's 200-unit ``penultimate``,
    vgg's 256-value flattened ``pool5``). Input ``logmel`` (n, 187, 96) float32 patches
-   (:func:`genre.musicnn.patches`).
+   (:func:`genre.models.musicnn.patches`).
 2. The shipped CNN and CRNN (``models/cnn/model.keras``, ``models/crnn/model.keras``): converted the
    same way with outputs ``probs`` (n, 10) and ``embedding`` (the pooled features before the softmax
-   layer); input ``logmel`` (n, 64, 130, 1) normalised patches (:func:`genre.deep.normalise`).
+   layer); input ``logmel`` (n, 64, 130, 1) normalised patches (:func:`genre.models.deep.normalise`).
 3. Re-registers the shipped folders with the ``.onnx`` beside their old files (``registry.save``
    recomputes every SHA-256) and ``manifest["onnx"]`` naming it, which is what the loaders use:
    ``models/musicnn`` (MSD_musicnn; its ``.npz`` weights stay for the Keras port's tests),
    ``models/musicnn_logreg`` (head + ``msd_musicnn.onnx``; the duplicate ``.npz`` is dropped),
    ``models/cnn`` and ``models/crnn`` (``model.onnx``; ``model.keras`` stays for retraining and the
    parity tests). ``models/pretrained`` takes its four networks from ``.cache/onnx`` (see
-   ``genre/pretrained_fit.py``).
+   ``genre/training/pretrained_fit.py``).
 
 Each exported network is checked against its Keras model on real patches before it is written
 (max abs difference printed; the script fails above 1e-4).
@@ -114,7 +114,7 @@ def real_clip(seconds: float = 12.0) -> np.ndarray:
 def export_musicnn_nets(wheel_dir: Path) -> dict[str, Path]:
     from convert_musicnn import read_checkpoint
 
-    from genre import musicnn
+    from genre.models import musicnn
 
     X = musicnn.patches(real_clip())[1]
     ONNX_DIR.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,7 @@ def export_musicnn_nets(wheel_dir: Path) -> dict[str, Path]:
 def export_keras_file(path: Path, embed_layer: str, scale: float) -> bytes:
     import keras
 
-    from genre import deep
+    from genre.models import deep
 
     deep.configure_tensorflow()
     model = keras.saving.load_model(path, compile=False)
@@ -160,7 +160,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-    from genre import musicnn, registry
+    from genre import registry
+    from genre.models import musicnn
 
     nets = export_musicnn_nets(args.wheel_dir)
     if args.only_nets:

@@ -80,9 +80,9 @@ def test_upload_limit_and_theme_in_config():
 # ------------------------------------------------------------------------------ home
 
 def test_home_shows_dataset_and_best_honest_model():
-    from genre import dashboard
-    from genre.datasets import dataset_table
-    from genre.evaluate import leaderboard
+    from genre.app import dashboard
+    from genre.training.datasets import dataset_table
+    from genre.training.evaluate import leaderboard
 
     at = _app()
     assert "Music-genre classification" in at.title[0].value
@@ -156,7 +156,7 @@ def test_explore_every_view_and_projection():
         _ok(at)
         assert not at.error, [e.value for e in at.error]
     # embeddings view: every projection and every highlight
-    from genre.embeddings import METHODS
+    from genre.training.embeddings import METHODS
 
     assert len(at.radio(key="explore_method").options) == len(METHODS)
     for method in METHODS:
@@ -191,7 +191,7 @@ def test_explore_feature_and_correlation_widgets():
 # ------------------------------------------------------------------------------ leaderboard
 
 def test_leaderboard_tables_and_pickers():
-    from genre.evaluate import leaderboard
+    from genre.training.evaluate import leaderboard
 
     board = leaderboard()
     at = _app("pages/leaderboard.py")
@@ -255,8 +255,8 @@ def test_classify_upload_real_clip_shows_predicted_genre(clip_bytes):
 
 
 def _shipped_default() -> str:
-    from genre import dashboard
-    from genre.evaluate import leaderboard
+    from genre.app import dashboard
+    from genre.training.evaluate import leaderboard
     from genre.registry import list_models
     from genre.registry import default_name
     try:
@@ -338,7 +338,7 @@ def test_classify_recording_through_audio_input():
 
 @needs_model
 def test_classify_every_shipped_sample():
-    from genre.dashboard import demo_clips
+    from genre.app.dashboard import demo_clips
     from genre.predict import predict
 
     at = _classify("Sample")
@@ -436,7 +436,7 @@ def test_pages_never_import_tensorflow_and_stay_under_1gb(clip_bytes):
     code = f"""
 import json, sys
 from streamlit.testing.v1 import AppTest
-from genre.dashboard import model_options
+from genre.app.dashboard import model_options
 at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}); at.run()
 for p in ["pages/explore.py", "pages/leaderboard.py", "pages/classify.py"]:
     at.switch_page(p); at.run()

@@ -1,4 +1,4 @@
-"""genre.cache: features computed once per (content, extractor version), in a Parquet file."""
+"""genre.training.cache: features computed once per (content, extractor version), in a Parquet file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genre import cache, config, features
+from genre import config, features
+from genre.training import cache
 from genre.config import FEATURE_COLUMNS, SR
 from genre.errors import AudioError
 

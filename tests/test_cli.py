@@ -108,7 +108,7 @@ def test_features_on_a_folder(tmp_path, monkeypatch, capsys):
     assert list(df["genre"]) == ["blues", "metal"]
     assert set(FEATURE_COLUMNS) <= set(df.columns)
     # the published table's values are reproduced from the audio (tempo aside)
-    from genre import datasets
+    from genre.training import datasets
 
     table = datasets.published_table().loc[["blues.00000", "metal.00000"]]
     assert (df["spectral_centroid_mean"].to_numpy() / table["spectral_centroid_mean"].to_numpy()

@@ -1,4 +1,4 @@
-"""genre.dashboard: the non-drawing logic behind the pages."""
+"""genre.app.dashboard: the non-drawing logic behind the pages."""
 
 import io
 import json
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from genre import dashboard
+from genre.app import dashboard
 from genre.config import DEMO_DIR, GENRES, SR
 
 
@@ -37,7 +37,7 @@ def test_demo_clips_index_matches_files():
     for f in df.loc[df["source"] == "sample", "file"]:
         assert (DEMO_DIR / f).with_suffix(".txt").is_file()
     # GTZAN demo clips come from the fault-filtered test split
-    from genre.datasets import dataset_table
+    from genre.training.datasets import dataset_table
     splits = dataset_table()["split"]
     assert (splits.loc[df.loc[df["source"] == "gtzan", "clip"]] == "test").all()
 
@@ -80,7 +80,7 @@ def test_model_options_order_and_heavy_flag():
 
 
 def test_dataset_summary_counts():
-    from genre.datasets import dataset_table
+    from genre.training.datasets import dataset_table
     s = dashboard.dataset_summary(dataset_table())
     assert s["clips"] == 1000 and s["genres"] == 10 and s["per_genre"] == 100
     assert s["splits"] == {"train": 443, "test": 290, "valid": 197, "excluded": 70}

@@ -1,4 +1,4 @@
-"""genre.datasets on the real GTZAN material in ../shared/gtzan."""
+"""genre.training.datasets on the real GTZAN material in ../shared/gtzan."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from genre import datasets
+from genre.training import datasets
 from genre.config import FEATURE_COLUMNS, GENRES
 from genre.errors import DataError
 

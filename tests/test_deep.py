@@ -1,4 +1,4 @@
-"""genre.deep: patches, sampling, the training loop, and the shipped CNN/CRNN through the registry."""
+"""genre.models.deep: patches, sampling, the training loop, and the shipped CNN/CRNN through the registry."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from genre import deep
+from genre.models import deep
 from genre.config import GENRES, MODELS_DIR, ROOT, SR
 
 
 def test_importing_deep_does_not_import_tensorflow():
-    code = "import sys, genre.deep, genre.stack, genre.train_deep; print('tensorflow' in sys.modules)"
+    code = "import sys, genre.models.deep, genre.models.stack, genre.training.train_deep; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -102,13 +102,13 @@ def test_build_model_rejects_unknown_arch():
 SHIPPED = [a for a in ("cnn", "crnn") if (MODELS_DIR / a / "manifest.json").is_file()]
 
 #: Held-out test clips of the fault-filtered split (never seen in training, no artist in training)
-#: that the shipped CNN and CRNN classify correctly (found with `python -m genre.train_deep
+#: that the shipped CNN and CRNN classify correctly (found with `python -m genre.training.train_deep
 #: --evaluate-only`; most test clips of other genres are not this safe, see models/results).
 CHECK_CLIPS = ("classical.00011", "metal.00026")
 
 
 def test_check_clips_are_test_clips():
-    from genre.datasets import split_lists
+    from genre.training.datasets import split_lists
 
     assert set(CHECK_CLIPS) <= set(split_lists()["test"])
 
@@ -118,7 +118,7 @@ def test_check_clips_are_test_clips():
 def test_shipped_model_predicts_a_held_out_clip(name, clip):
     from genre import registry
     from genre.audio import load
-    from genre.datasets import clips_index
+    from genre.training.datasets import clips_index
 
     man = registry.verify(name)
     assert man["kind"] == "keras" and man["n_train"] > 0 and man["protocol"] == "audio_holdout"
@@ -136,7 +136,7 @@ def test_shipped_model_predicts_a_held_out_clip(name, clip):
 
 
 def test_holdout_training_set_shares_no_artist_with_the_test_set():
-    from genre.train_deep import clip_table
+    from genre.training.train_deep import clip_table
 
     df = clip_table()
     use = df[df["split"] != "excluded"]

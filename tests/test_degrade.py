@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genre import degrade
+from genre.training import degrade
 from genre.config import SR, data_dir
 
 

@@ -90,8 +90,8 @@ def test_upload_real_clip_shows_the_predicted_genre(page, server):
         pytest.skip("no trained model in models/")
     if not CLIP.is_file():
         pytest.skip(f"GTZAN audio not found at {CLIP}")
-    from genre import dashboard
-    from genre.evaluate import leaderboard
+    from genre.app import dashboard
+    from genre.training.evaluate import leaderboard
     from genre.predict import predict
     from genre.registry import list_models
 

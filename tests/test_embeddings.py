@@ -6,14 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from genre import config, embeddings
+from genre import config
+from genre.training import embeddings
 from genre.config import GENRES
 from genre.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def small():
-    from genre.datasets import dataset_table
+    from genre.training.datasets import dataset_table
     t = dataset_table()
     # 20 clips per genre keep the test fast; the real run uses all 1000.
     return t.groupby("genre", group_keys=False).head(20)
@@ -50,7 +51,7 @@ def test_unknown_method_and_missing_columns(small):
 
 def test_umap_import_hides_tensorflow():
     # A fresh interpreter: other tests in this process may have imported TensorFlow already.
-    code = ("import sys; from genre import embeddings; u = embeddings._import_umap(); "
+    code = ("import sys; from genre.training import embeddings; u = embeddings._import_umap(); "
             "assert hasattr(u, 'UMAP'); assert 'tensorflow' not in sys.modules; print('ok')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                        cwd=config.ROOT)
@@ -58,7 +59,7 @@ def test_umap_import_hides_tensorflow():
 
 
 def test_shipped_file_has_every_clip_and_method():
-    assert embeddings.DEFAULT_PATH.is_file(), "models/embeddings.parquet not built (python -m genre.embeddings)"
+    assert embeddings.DEFAULT_PATH.is_file(), "models/embeddings.parquet not built (python -m genre.training.embeddings)"
     df = embeddings.load()
     assert len(df) == 1000 and df["clip"].is_unique
     for m in embeddings.METHODS:
@@ -68,7 +69,7 @@ def test_shipped_file_has_every_clip_and_method():
 
 
 def test_load_missing_file_is_a_data_error(tmp_path):
-    with pytest.raises(DataError, match="python -m genre.embeddings"):
+    with pytest.raises(DataError, match="python -m genre.training.embeddings"):
         embeddings.load(tmp_path / "none.parquet")
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not parquet")

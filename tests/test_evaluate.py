@@ -1,4 +1,4 @@
-"""genre.evaluate: protocols, metrics, results files, and that shipped results reproduce."""
+"""genre.training.evaluate: protocols, metrics, results files, and that shipped results reproduce."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from genre import evaluate
+from genre.training import evaluate
 from genre.config import GENRES, MODELS_DIR
-from genre.datasets import artist_groups, dataset_table
+from genre.training.datasets import artist_groups, dataset_table
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def _shipped_results():
 
 
 def test_shipped_results_cover_all_protocols():
-    from genre.models import MODEL_NAMES
+    from genre.models.feature_models import MODEL_NAMES
 
     board = _shipped_results()
     feats = board[board["model"].isin(MODEL_NAMES)]

@@ -1,13 +1,13 @@
-"""genre.models: pipelines, preprocessing, and the FeatureModel predictor."""
+"""genre.models.feature_models: pipelines, preprocessing, and the FeatureModel predictor."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from genre import models
+from genre.models import feature_models as models
 from genre.config import FEATURE_COLUMNS, GENRES, SR
-from genre.datasets import published_table
+from genre.training.datasets import published_table
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def table():
 
 @pytest.fixture(scope="module")
 def fitted_logreg(table):
-    from genre.evaluate import one_thread
+    from genre.training.evaluate import one_thread
 
     est, _ = models.build("logreg", {"clf__C": 0.1})
     with one_thread():
@@ -94,7 +94,7 @@ def test_predict_clip_and_segments_on_real_audio(fitted_logreg):
     pytest.importorskip("genre.features")
     import soundfile as sf
 
-    from genre.datasets import clips_index
+    from genre.training.datasets import clips_index
 
     c = clips_index()
     row = c[(c["kind"] == "full") & (c["sample_rate"] == SR) & (c["genre"] == "classical")].iloc[0]
@@ -113,7 +113,7 @@ def test_window_features_one_analysis_per_window(fitted_logreg):
     import soundfile as sf
 
     from genre import features
-    from genre.datasets import clips_index
+    from genre.training.datasets import clips_index
 
     c = clips_index()
     row = c[(c["kind"] == "full") & (c["sample_rate"] == SR) & (c["genre"] == "rock")].iloc[0]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genre import musicnn, registry
+from genre import registry
+from genre.models import musicnn
 from genre.config import GENRES, ROOT, SR, data_dir
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
@@ -31,7 +32,7 @@ def ref():
 
 
 def test_import_is_cheap():
-    code = "import sys, genre.musicnn; assert 'tensorflow' not in sys.modules, 'TF imported'"
+    code = "import sys, genre.models.musicnn; assert 'tensorflow' not in sys.modules, 'TF imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 

@@ -10,7 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from genre import audio, datasets, novelty, registry
+from genre import audio, novelty, registry
+from genre.training import datasets, novelty_fit
 from genre.config import FEATURE_COLUMNS, SR, data_dir, samples_dir
 
 MUSIC = ["brahms_hungarian_dance_5.ogg", "macleod_vibe_ace.ogg", "hobbs_lets_go_fishin.ogg"]
@@ -108,7 +109,7 @@ def test_band_limited_non_music_is_still_flagged(detector):
         sig = audio.load(samples_dir() / name)
         r = detector.score_signal(novelty.band_limit(sig.y, 8000), sig.sr)
         assert r["novel"], (name, r)
-    made = dict(novelty.synthetic_negatives(seed=1, seconds=10.0, speech=False))
+    made = dict(novelty_fit.synthetic_negatives(seed=1, seconds=10.0, speech=False))
     for name in ("white_noise", "pink_noise", "tone_1khz", "sine_sweep"):
         for rate in novelty.BANDLIMIT_RATES:
             r = detector.score_signal(novelty.band_limit(made[name], rate), SR)
@@ -126,7 +127,7 @@ def test_band_limit_removes_the_highs():
 
 
 def test_synthetic_noise_and_tone_are_flagged(detector):
-    made = dict(novelty.synthetic_negatives(seed=1, seconds=10.0, speech=False))
+    made = dict(novelty_fit.synthetic_negatives(seed=1, seconds=10.0, speech=False))
     for name in ("white_noise", "tone_1khz"):
         r = detector.score_signal(made[name], SR)
         assert r["score"] > r["threshold"], (name, r)
@@ -162,7 +163,7 @@ def test_heldout_scores_exceed_training_scores():
     groups = datasets.artist_groups().reindex(table.index).fillna("?")
     X = table[list(FEATURE_COLUMNS)].to_numpy()
     y = table["genre"].to_numpy()
-    held = novelty.heldout_scores(X, y, groups.to_numpy(), n_folds=5)
+    held = novelty_fit.heldout_scores(X, y, groups.to_numpy(), n_folds=5)
     fitted = novelty.NoveltyDetector().fit(X, y).score_samples(X)
     assert np.median(held) > np.median(fitted)
 
@@ -170,7 +171,7 @@ def test_heldout_scores_exceed_training_scores():
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    return root, novelty.fit_and_save(models_dir=root, speech=False)
+    return root, novelty_fit.fit_and_save(models_dir=root, speech=False)
 
 
 def test_fit_and_save_round_trip(saved):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre import onnxrun, registry
+from genre.models import runtime, registry
 from genre.config import ROOT, data_dir
 from genre.errors import ModelError
 
@@ -42,7 +42,7 @@ def test_onnx_network_reproduces_original_tf1_graph(net):
     with np.load(FIXTURES / name) as z:
         ref = {k: z[k] for k in z.files}
     emb = "pool5" if "vgg" in net else "penultimate"
-    out = onnxrun.run(_net_file(net), ref["patches"])
+    out = runtime.run(_net_file(net), ref["patches"])
     assert set(out) == {"probs", "embedding"}
     assert out["probs"].shape == ref["probs"].shape == (len(ref["patches"]), 50)
     assert np.abs(out["probs"] - ref["probs"]).max() <= TOL
@@ -54,7 +54,7 @@ def test_onnx_network_reproduces_original_tf1_graph(net):
 
 def _keras_and_onnx(name):
     pytest.importorskip("tensorflow")
-    from genre import deep
+    from genre.models import deep
     from genre.audio import load
 
     man = registry.verify(name)
@@ -63,7 +63,7 @@ def _keras_and_onnx(name):
     X = deep.normalise(P, float(man["preprocessing"]["scale"])).astype(np.float32)
     keras = deep.configure_tensorflow()
     model = keras.saving.load_model(registry.model_dir(name) / "model.keras", compile=False)
-    return np.asarray(model(X, training=False)), onnxrun.run(registry.model_dir(name) / man["onnx"], X)
+    return np.asarray(model(X, training=False)), runtime.run(registry.model_dir(name) / man["onnx"], X)
 
 
 @pytest.mark.parametrize("name", ["cnn", "crnn"])
@@ -76,7 +76,7 @@ def test_deep_model_onnx_matches_keras_on_a_real_clip(name):
 
 def test_msd_musicnn_onnx_matches_keras_port_on_a_real_clip():
     pytest.importorskip("tensorflow")
-    from genre import musicnn
+    from genre.models import musicnn
     from genre.audio import load
 
     _, X = musicnn.patches(load(CLIP).y)
@@ -90,47 +90,47 @@ def test_shipped_networks_are_onnx_with_two_outputs():
     for name in ("musicnn", "musicnn_logreg", "cnn", "crnn"):
         man = registry.verify(name)
         assert man.get("onnx") in man["files"], name
-        s = onnxrun.session(registry.model_dir(name) / man["onnx"])
+        s = runtime.session(registry.model_dir(name) / man["onnx"])
         assert {o.name for o in s.get_outputs()} == {"probs", "embedding"}
         assert s.get_providers() == ["CPUExecutionProvider"]
 
 
 def test_one_session_per_file_even_across_threads():
     path = _net_file("MSD_vgg")
-    onnxrun.clear()
+    runtime.clear()
     got = []
-    threads = [threading.Thread(target=lambda: got.append(onnxrun.session(path))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: got.append(runtime.session(path))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len({id(s) for s in got}) == 1 and len(got) == 4
-    assert onnxrun.session(path) is got[0]
+    assert runtime.session(path) is got[0]
 
 
 def test_threads_setting(monkeypatch):
-    monkeypatch.delenv(onnxrun.THREADS_ENV, raising=False)
-    assert onnxrun.threads() == 1
-    monkeypatch.setenv(onnxrun.THREADS_ENV, "2")
-    assert onnxrun.threads() == 2
-    monkeypatch.setenv(onnxrun.THREADS_ENV, "two")
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    assert runtime.threads() == 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "2")
+    assert runtime.threads() == 2
+    monkeypatch.setenv(runtime.THREADS_ENV, "two")
     with pytest.raises(ModelError):
-        onnxrun.threads()
+        runtime.threads()
 
 
 def test_missing_or_corrupt_network_is_a_model_error(tmp_path):
     with pytest.raises(ModelError):
-        onnxrun.session(tmp_path / "nothing.onnx")
+        runtime.session(tmp_path / "nothing.onnx")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a network")
     with pytest.raises(ModelError):
-        onnxrun.session(bad)
+        runtime.session(bad)
 
 
 def test_old_manifest_without_onnx_still_loads_through_keras(tmp_path):
     """A manifest written before the ONNX export (no "onnx" key) still loads (Keras fallback)."""
     pytest.importorskip("tensorflow")
-    from genre import deep
+    from genre.models import deep
 
     man = registry.verify("cnn")
     old = {k: v for k, v in man.items() if k not in ("onnx", "onnx_info", "files", "name")}

@@ -5,9 +5,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from genre import plots
+from genre.app import plots
 from genre.config import FEATURE_COLUMNS, GENRES
-from genre.datasets import published_table
+from genre.training.datasets import published_table
 
 
 @pytest.fixture(scope="module")

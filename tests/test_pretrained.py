@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genre import pretrained, registry
+from genre import registry
+from genre.models import pretrained
 from genre.config import GENRES, SR, data_dir
-from genre.evaluate import load_result
+from genre.results import load_result
 
 
 def _fake_outs(n: int, seed: int = 0):
@@ -49,7 +50,7 @@ def test_patches_overlap_and_pad_short_input():
 
 
 def test_temperature_is_recovered_from_overconfident_logits():
-    from genre.pretrained_fit import fit_temperature
+    from genre.training.pretrained_fit import fit_temperature
 
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((4000, 10)) * 2.0
@@ -79,7 +80,7 @@ def test_shipped_model_is_onnx_only_and_small():
 def test_shipped_model_on_held_out_test_clips(model, clip):
     """Three test-split clips (never trained on) the model gets right; the timeline agrees."""
     from genre.audio import load
-    from genre.datasets import clips_index
+    from genre.training.datasets import clips_index
 
     idx = clips_index().set_index("clip")
     if clip not in idx.index:

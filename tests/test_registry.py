@@ -11,9 +11,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from genre import registry
 from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
-from genre.datasets import published_table
+from genre.training.datasets import published_table
 from genre.errors import ModelError
-from genre.models import MODEL_NAMES, FeatureModel, build, encode_labels
+from genre.models.feature_models import MODEL_NAMES, FeatureModel, build, encode_labels
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def data():
 
 @pytest.fixture()
 def saved(tmp_path, data):
-    from genre.evaluate import one_thread
+    from genre.training.evaluate import one_thread
 
     est, _ = build("logreg", {"clf__C": 0.1})
     with one_thread():
@@ -46,7 +46,7 @@ def test_roundtrip(saved, data):
     man = registry.verify("lr", root)
     assert man["kind"] == "sklearn" and man["classes"] == list(GENRES)
     assert set(man["files"]) == {"model.skops"} and len(man["files"]["model.skops"]) == 64
-    assert "genre.models.LogVarTransformer" in man["trusted_types"]
+    assert "genre.models.feature_models.LogVarTransformer" in man["trusted_types"]
     model = registry.load("lr", root)
     assert isinstance(model, FeatureModel) and model.name == "lr"
     np.testing.assert_array_equal(model.predict_features(data[0]), est.predict_proba(data[0]))
@@ -118,7 +118,7 @@ def test_untrusted_types_refused(saved, tmp_path, data):
 
 
 def test_choose_default_and_load_none(saved, data):
-    from genre.evaluate import compute_metrics, write_result
+    from genre.training.evaluate import compute_metrics, write_result
 
     root, est = saved
     registry.save_sklearn("lr2", est, {"input": "features57"}, models_dir=root)

@@ -1,4 +1,4 @@
-"""genre.stack: meta inputs, the Predictor's wiring, and the shipped stacked ensemble."""
+"""genre.models.stack: meta inputs, the Predictor's wiring, and the shipped stacked ensemble."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from genre import stack
+from genre.models import stack
 from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
 
 
@@ -74,7 +74,7 @@ SHIPPED = (MODELS_DIR / "stack" / "manifest.json").is_file()
 def test_shipped_stack_loads_its_members_and_predicts_a_held_out_clip():
     from genre import registry
     from genre.audio import load
-    from genre.datasets import clips_index, split_lists
+    from genre.training.datasets import clips_index, split_lists
 
     man = registry.verify("stack")
     assert man["kind"] == "stack" and man["members"]

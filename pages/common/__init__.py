@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from genre import dashboard, plots
+from genre.app import dashboard
+from genre.app import plots
 from genre.config import GENRES, HOP_LENGTH, SEGMENT_SECONDS
 from genre.errors import GenreError
 
@@ -64,14 +65,14 @@ def use_router() -> None:
 
 @st.cache_data(show_spinner="Loading the GTZAN table...")
 def dataset_table() -> pd.DataFrame:
-    from genre.datasets import dataset_table as _table
+    from genre.training.datasets import dataset_table as _table
     return _table()
 
 
 @st.cache_data(show_spinner=False)
 def clip_audio_paths() -> dict[str, str]:
     """clip id -> absolute audio path, for clips whose audio is in the data folder."""
-    from genre.datasets import clips_index
+    from genre.training.datasets import clips_index
     try:
         idx = clips_index()
     except GenreError:
@@ -82,19 +83,19 @@ def clip_audio_paths() -> dict[str, str]:
 
 @st.cache_data(show_spinner=False)
 def leaderboard() -> pd.DataFrame:
-    from genre.evaluate import leaderboard as _board
+    from genre.results import leaderboard as _board
     return _board()
 
 
 @st.cache_data(show_spinner=False)
 def protocol_descriptions() -> dict[str, str]:
-    from genre.evaluate import PROTOCOL_DESCRIPTIONS
+    from genre.results import PROTOCOL_DESCRIPTIONS
     return dict(PROTOCOL_DESCRIPTIONS)
 
 
 @st.cache_data(show_spinner="Loading the embeddings...")
 def embeddings() -> pd.DataFrame:
-    from genre.embeddings import load
+    from genre.training.embeddings import load
     return load()
 
 
@@ -167,7 +168,7 @@ def analyse(data: bytes, name: str, model_name: str | None) -> dict:
 # ------------------------------------------------------------------------------ views
 
 def chart(fig, key: str, **kwargs):
-    """``st.plotly_chart`` without Streamlit's theme, so figures look as :mod:`genre.plots` built them."""
+    """``st.plotly_chart`` without Streamlit's theme, so figures look as :mod:`genre.app.plots` built them."""
     return st.plotly_chart(fig, key=key, theme=None, **kwargs)
 
 

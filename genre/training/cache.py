@@ -7,7 +7,7 @@ by default, rewritten atomically after each batch.
 
 Examples
 --------
->>> from genre.cache import extract_many
+>>> from genre.training.cache import extract_many
 >>> df = extract_many(["a.wav", "b.flac"], n_jobs=2)   # doctest: +SKIP
 >>> df.loc[:, "tempo"]                                  # doctest: +SKIP
 """

@@ -392,9 +392,9 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
         raise ValueError(f"X must have shape (n, frames, {MUSICNN_N_MELS}); got {X.shape}.")
     if weights is not None and Path(weights).suffix == ".onnx":
         # the ONNX export (scripts/export_onnx.py): onnxruntime, no TensorFlow; outputs probs + embedding
-        from genre import onnxrun
+        from genre.models import runtime
 
-        out = onnxrun.run(weights, X, batch_size=batch_size)
+        out = runtime.run(weights, X, batch_size=batch_size)
         return {"probs": out["probs"], "penultimate": out["embedding"]}
     _, fn = network(weights)
     outs: dict[str, list] = {}

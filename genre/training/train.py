@@ -1,13 +1,13 @@
 """Training entry points for the feature models (deep models train in their own modules).
 
-:func:`train_feature_models` does, for each model in :data:`genre.models.MODEL_NAMES`:
+:func:`train_feature_models` does, for each model in :data:`genre.models.feature_models.MODEL_NAMES`:
 
 1. **Tune** the pipeline's small grid with GridSearchCV on the fault-filtered train+valid
    clips only (640), using artist-grouped, genre-stratified 5-fold CV
    (:class:`~sklearn.model_selection.StratifiedGroupKFold`, Sturm's artists, seed 0).
    The test split is never seen while choosing anything. The soft-voting ensemble takes the
    k candidates with the best tuning scores, k (2..6) chosen by the same CV.
-2. **Evaluate** those fixed hyper-parameters on every protocol of :mod:`genre.evaluate`
+2. **Evaluate** those fixed hyper-parameters on every protocol of :mod:`genre.training.evaluate`
    (for ``random_10fold`` and ``artist_cv_audio`` the parameters are the ones tuned once on
    filtered train+valid, which overlaps those protocols' test folds: a mild optimism,
    recorded in each results file).
@@ -19,7 +19,7 @@ Finally it writes ``models/dataset.parquet`` and ``models/default.json``
 reproduces every number.
 
 Command line: ``python -m genre train`` (wired in ``genre/__main__.py``) or
-``python -m genre.train [names...]``.
+``python -m genre.training.train [names...]``.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ __all__ = ["SEED", "tune", "tune_ensemble", "write_dataset", "train_feature_mode
 
 
 def _train_part(table: pd.DataFrame):
-    from genre.datasets import artist_groups
-    from genre.evaluate import holdout_clips
-    from genre.models import encode_labels
+    from genre.training.datasets import artist_groups
+    from genre.training.evaluate import holdout_clips
+    from genre.models.feature_models import encode_labels
 
     clips = holdout_clips(table)["train"]
     rows = table.loc[clips]
@@ -86,8 +86,8 @@ def tune(name: str, table: pd.DataFrame, *, seed: int = SEED, n_jobs: int = 2) -
     """
     from sklearn.model_selection import GridSearchCV
 
-    from genre.evaluate import one_thread
-    from genre.models import build
+    from genre.training.evaluate import one_thread
+    from genre.models.feature_models import build
 
     X, y, groups = _train_part(table)
     pipe, grid = build(name, seed=seed)
@@ -112,14 +112,14 @@ def tune_ensemble(tuned: dict[str, dict], table: pd.DataFrame, *, seed: int = SE
                   n_jobs: int = 2, sizes: Iterable[int] | None = None) -> dict:
     """Choose the soft-voting ensemble's members from training-only CV scores.
 
-    Candidates (:data:`genre.models.ENSEMBLE_CANDIDATES` present in ``tuned``) are ranked by
+    Candidates (:data:`genre.models.feature_models.ENSEMBLE_CANDIDATES` present in ``tuned``) are ranked by
     their tuning ``cv_accuracy``; the top-k ensemble for each k in ``sizes`` is scored with the
     same artist-grouped CV, and the best k is kept (``sizes`` default: 2 .. all candidates).
     """
     from sklearn.model_selection import cross_val_score
 
-    from genre.evaluate import one_thread
-    from genre.models import ENSEMBLE_CANDIDATES, build
+    from genre.training.evaluate import one_thread
+    from genre.models.feature_models import ENSEMBLE_CANDIDATES, build
 
     ranked = sorted((m for m in ENSEMBLE_CANDIDATES if m in tuned),
                     key=lambda m: (-tuned[m]["cv_accuracy"], m))
@@ -149,13 +149,13 @@ def tune_ensemble(tuned: dict[str, dict], table: pd.DataFrame, *, seed: int = SE
 
 
 def write_dataset(out: str | Path = MODELS_DIR, table: pd.DataFrame | None = None) -> Path:
-    """Write ``<out>/dataset.parquet``: :func:`genre.datasets.dataset_table` for the app.
+    """Write ``<out>/dataset.parquet``: :func:`genre.training.datasets.dataset_table` for the app.
 
     ``audio_path`` (absolute, machine-specific) is replaced by ``audio_file``, the path
     relative to the data folder (``""`` if no audio).
     """
     from genre.config import data_dir
-    from genre.datasets import dataset_table
+    from genre.training.datasets import dataset_table
 
     t = (dataset_table() if table is None else table).copy()
     root = str(data_dir().resolve())
@@ -167,9 +167,9 @@ def write_dataset(out: str | Path = MODELS_DIR, table: pd.DataFrame | None = Non
 
 
 def _fit_full(name: str, params: dict, table: pd.DataFrame, seed: int):
-    from genre.models import build, encode_labels
+    from genre.models.feature_models import build, encode_labels
 
-    from genre.evaluate import one_thread
+    from genre.training.evaluate import one_thread
 
     est, _ = build(name, params, seed=seed)
     with warnings.catch_warnings(), one_thread():
@@ -185,7 +185,7 @@ def train_feature_models(names: Iterable[str] | None = None, out: str | Path = M
     Parameters
     ----------
     names : iterable of str, optional
-        Subset of :data:`genre.models.MODEL_NAMES` (default all). ``soft_voting`` uses the
+        Subset of :data:`genre.models.feature_models.MODEL_NAMES` (default all). ``soft_voting`` uses the
         tuning results of its candidates from this run, or from their results files.
     out : path
         The models folder (``models/``): artifacts in ``<out>/<name>/``, results in
@@ -198,14 +198,14 @@ def train_feature_models(names: Iterable[str] | None = None, out: str | Path = M
     Returns
     -------
     DataFrame
-        The leaderboard rows of the models trained (long format, see :func:`genre.evaluate.leaderboard`).
+        The leaderboard rows of the models trained (long format, see :func:`genre.training.evaluate.leaderboard`).
     """
     from tqdm.auto import tqdm
 
     from genre import registry
-    from genre.datasets import dataset_table
-    from genre.evaluate import PROTOCOL_DESCRIPTIONS, evaluate_all, leaderboard, load_result, write_result
-    from genre.models import DISPLAY_NAMES, ENSEMBLE_CANDIDATES, MODEL_NAMES
+    from genre.training.datasets import dataset_table
+    from genre.training.evaluate import PROTOCOL_DESCRIPTIONS, evaluate_all, leaderboard, load_result, write_result
+    from genre.models.feature_models import DISPLAY_NAMES, ENSEMBLE_CANDIDATES, MODEL_NAMES
 
     names = list(MODEL_NAMES if names is None else names)
     unknown = [n for n in names if n not in MODEL_NAMES]
@@ -267,12 +267,12 @@ def train_feature_models(names: Iterable[str] | None = None, out: str | Path = M
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m genre.train [names...]``: train the named (default: all) feature models."""
+    """``python -m genre.training.train [names...]``: train the named (default: all) feature models."""
     import argparse
 
-    from genre.models import MODEL_NAMES
+    from genre.models.feature_models import MODEL_NAMES
 
-    ap = argparse.ArgumentParser(prog="python -m genre.train", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m genre.training.train", description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help=f"models to train (default: all of {', '.join(MODEL_NAMES)})")
     ap.add_argument("--out", default=str(MODELS_DIR), help="models folder (default: %(default)s)")
     ap.add_argument("--n-jobs", type=int, default=2)

@@ -19,7 +19,7 @@ probabilities from :class:`~sklearn.calibration.CalibratedClassifierCV`), ``rand
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin

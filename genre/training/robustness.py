@@ -2,9 +2,9 @@
 
 Usage (project virtualenv; long, run with ``nice`` in the background)::
 
-    python -m genre.robustness [--jobs 2]
+    python -m genre.training.robustness [--jobs 2]
 
-For each condition (``clean`` and every :data:`genre.degrade.DEGRADATIONS` entry) each of the 144
+For each condition (``clean`` and every :data:`genre.training.degrade.DEGRADATIONS` entry) each of the 144
 fault-filtered test clips with audio is decoded (22050 Hz mono), degraded (deterministic seeds), and
 passed through the same computations the shipped models make at prediction time, from which every
 shipped classifier's clip probabilities follow:
@@ -13,12 +13,12 @@ shipped classifier's clip probabilities follow:
   feature member;
 - the CNN and CRNN (ONNX) segment-averaged probabilities;
 - MSD_musicnn (ONNX) on non-overlapping patches -> the zero-shot model and ``musicnn_logreg``;
-- the stack from its members' outputs (its own combiner, :class:`genre.stack.StackPredictor`);
-- the pretrained ensemble's clip vector (:mod:`genre.pretrained`).
+- the stack from its members' outputs (its own combiner, :class:`genre.models.stack.StackPredictor`);
+- the pretrained ensemble's clip vector (:mod:`genre.models.pretrained`).
 
 The per-clip outputs are cached in ``.cache/robust/`` (by file hash and condition). Accuracy,
 macro-F1 and the confusion per model and condition are merged into ``models/results/<model>.json``
-under ``robust_<condition>`` with :func:`genre.evaluate.write_result`. ``robust_clean`` is the
+under ``robust_<condition>`` with :func:`genre.training.evaluate.write_result`. ``robust_clean`` is the
 same path on the undegraded audio (for feature models it differs from ``audio_holdout``, which uses
 the published feature table).
 """
@@ -56,10 +56,11 @@ def _model(name: str):
 
 def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
     """The model-independent outputs for one clip and condition (cached)."""
-    from genre import degrade, musicnn, pretrained
+    from genre.models import musicnn, pretrained
+    from genre.training import degrade
     from genre.audio import load
     from genre.features import clip_features
-    from genre.pretrained_fit import clip_outputs
+    from genre.training.pretrained_fit import clip_outputs
     from genre.registry import sha256
 
     sha = sha256(path)
@@ -90,7 +91,7 @@ def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
 
 def model_probs(name: str, manifest: dict, comp: dict[str, np.ndarray]) -> np.ndarray:
     """``(10,)`` probabilities of shipped model ``name`` from a clip's components."""
-    from genre import musicnn
+    from genre.models import musicnn
 
     kind = manifest.get("kind")
     if kind == "sklearn":
@@ -119,7 +120,7 @@ def _components_job(path: str, conditions: Sequence[str]) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genre.robustness", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m genre.training.robustness", description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2, help="processes (clips in parallel)")
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS), choices=list(CONDITIONS))
     ap.add_argument("--limit", type=int, default=None, help="only the first N test clips (timing)")
@@ -127,9 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from joblib import Parallel, delayed
 
-    from genre import degrade, registry
-    from genre.evaluate import write_result
-    from genre.train_deep import clip_table, metrics
+    from genre import registry
+    from genre.training.evaluate import write_result
+    from genre.training.reporting import metrics
+    from genre.training.train_deep import clip_table
 
     df = clip_table()
     test = df[df["split"] == "test"].reset_index(drop=True)
@@ -147,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     for j, cond in enumerate(args.conditions):
         doc = "undegraded audio through the prediction path" if cond == "clean" else \
-            f"genre.degrade.DEGRADATIONS[{cond!r}] (deterministic)"
+            f"genre.training.degrade.DEGRADATIONS[{cond!r}] (deterministic)"
         line = []
         for m in models:
             P = np.stack([model_probs(m["name"], m, c[j]) for c in comps])

@@ -1,7 +1,7 @@
 """Offline 2-D embeddings of the 1000 GTZAN clips, cached as data for the explorer page.
 
-``python -m genre.embeddings`` standardizes the 57 published features of every clip
-(:func:`genre.datasets.dataset_table`), projects them to 2-D with PCA, t-SNE, UMAP and LDA, adds
+``python -m genre.training.embeddings`` standardizes the 57 published features of every clip
+(:func:`genre.training.datasets.dataset_table`), projects them to 2-D with PCA, t-SNE, UMAP and LDA, adds
 an outlier score, and writes ``models/embeddings.parquet``. The dashboard only *reads* that file
 (:func:`load`); UMAP (about 13 s of numba compilation on first use) never runs on page load.
 
@@ -35,7 +35,7 @@ METHODS: dict[str, str] = {
     "lda": "LDA: linear and supervised (uses the genre labels), so it separates genres by "
            "construction; it is fit on all 1000 clips and is not a measure of accuracy.",
 }
-#: Where ``python -m genre.embeddings`` writes and :func:`load` reads.
+#: Where ``python -m genre.training.embeddings`` writes and :func:`load` reads.
 DEFAULT_PATH: Path = MODELS_DIR / "embeddings.parquet"
 #: Share of clips flagged as outliers.
 OUTLIER_SHARE: float = 0.05
@@ -64,7 +64,7 @@ def compute(table: pd.DataFrame | None = None, *, methods=tuple(METHODS), random
     ----------
     table : DataFrame, optional
         Index ``clip``; the 57 :data:`FEATURE_COLUMNS` and ``genre`` (other metadata columns are
-        copied if present). Default: :func:`genre.datasets.dataset_table`.
+        copied if present). Default: :func:`genre.training.datasets.dataset_table`.
     methods : iterable of str
         Any of :data:`METHODS`.
     random_state : int
@@ -81,7 +81,7 @@ def compute(table: pd.DataFrame | None = None, *, methods=tuple(METHODS), random
     from sklearn.preprocessing import StandardScaler
 
     if table is None:
-        from genre.datasets import dataset_table
+        from genre.training.datasets import dataset_table
         table = dataset_table()
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -140,7 +140,7 @@ def load(path: str | Path | None = None) -> pd.DataFrame:
     """Read the cached embeddings; raises :class:`DataError` if they were never computed."""
     path = Path(path) if path is not None else DEFAULT_PATH
     if not path.is_file():
-        raise DataError(f"No embeddings at {path}. Compute them once with `python -m genre.embeddings`.")
+        raise DataError(f"No embeddings at {path}. Compute them once with `python -m genre.training.embeddings`.")
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
@@ -148,10 +148,10 @@ def load(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m genre.embeddings [--out PATH] [--methods pca,tsne,umap,lda]``."""
+    """Command line: ``python -m genre.training.embeddings [--out PATH] [--methods pca,tsne,umap,lda]``."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m genre.embeddings", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m genre.training.embeddings", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(DEFAULT_PATH), help="Parquet file to write")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of "
                     + ",".join(METHODS))

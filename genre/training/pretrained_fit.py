@@ -4,14 +4,14 @@ Commands (project virtualenv; ``nice`` on a shared machine)::
 
     # 1. network ONNX files (once): scripts/export_onnx.py --wheel-dir ... writes .cache/onnx/
     # 2. clip vectors of every GTZAN clip with audio (cached; about 2.5 s per 30-s clip on one core)
-    python -m genre.pretrained_fit embed
+    python -m genre.training.pretrained_fit embed
     # 3. choose the head by artist-grouped CV on train+valid, calibrate, evaluate, ship models/pretrained
-    python -m genre.pretrained_fit fit
+    python -m genre.training.pretrained_fit fit
 
 Cache: per file and condition (clean or a degradation), the per-patch network outputs are stored
 in ``.cache/pretrained/<sha256 of the file>_<condition>_v<FEATURE_VERSION>.npz`` (resumable);
 ``embed`` also writes all clean clip vectors to ``.cache/pretrained/vectors_v<FEATURE_VERSION>.parquet``
-(one row per clip: ``clip``, ``sha256``, then the :func:`genre.pretrained.feature_names` columns).
+(one row per clip: ``clip``, ``sha256``, then the :func:`genre.models.pretrained.feature_names` columns).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from genre import pretrained
+from genre.models import pretrained
 from genre.config import CACHE_DIR, GENRES, SR
 
 ONNX_DIR = CACHE_DIR / "onnx"
@@ -77,7 +77,7 @@ def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable |
 
 def vectors(paths: Sequence[str | Path], condition: str = "clean", degrade: Callable | None = None,
             onnx_dir: Path = ONNX_DIR, progress_every: int = 25) -> np.ndarray:
-    """``(len(paths), FEATURE_DIM)`` clip vectors (:func:`genre.pretrained.clip_vector`)."""
+    """``(len(paths), FEATURE_DIM)`` clip vectors (:func:`genre.models.pretrained.clip_vector`)."""
     out = []
     t0 = time.perf_counter()
     for i, p in enumerate(paths):
@@ -89,7 +89,7 @@ def vectors(paths: Sequence[str | Path], condition: str = "clean", degrade: Call
 
 def clean_table(onnx_dir: Path = ONNX_DIR) -> pd.DataFrame:
     """Clip vectors of every GTZAN clip with audio (Parquet-cached by content hash)."""
-    from genre.datasets import clips_index
+    from genre.training.datasets import clips_index
 
     idx = clips_index().drop_duplicates("clip").reset_index(drop=True)
     pq = CACHE / f"vectors_v{pretrained.FEATURE_VERSION}.parquet"
@@ -201,7 +201,7 @@ wheel (https://pypi.org/project/musicnn/, https://github.com/jordipons/musicnn).
 X. Serra, "musicnn: pre-trained convolutional neural networks for music audio tagging", ISMIR 2019
 late-breaking/demo; MSD networks trained on the Million Song Dataset (last.fm top-50 tags), MTT
 networks on MagnaTagATune (top-50 tags). The head (head.skops) is trained on GTZAN by
-genre/pretrained_fit.py. Licence of the original code and models (ISC), reproduced from the wheel:
+genre/training/pretrained_fit.py. Licence of the original code and models (ISC), reproduced from the wheel:
 
 """
 
@@ -211,7 +211,8 @@ def fit_main(seed: int = 0) -> int:
     import skops.io as sio
 
     from genre import registry
-    from genre.train_deep import _dir_size, _folds, _write_result, clip_table, latency_ms, metrics
+    from genre.training.reporting import dir_size as _dir_size, latency_ms, metrics, write_model_result as _write_result
+    from genre.training.train_deep import _folds, clip_table
 
     df = clip_table()
     use = df[df["split"] != "excluded"].reset_index(drop=True)
@@ -307,12 +308,12 @@ def fit_main(seed: int = 0) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genre.pretrained_fit", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m genre.training.pretrained_fit", description=__doc__.split("\n\n")[0])
     ap.add_argument("command", choices=["embed", "fit", "robust"])
     ap.add_argument("--limit", type=int, default=None, help="embed: only the first N clips (timing)")
     args = ap.parse_args(argv)
     if args.command == "embed":
-        from genre.datasets import clips_index
+        from genre.training.datasets import clips_index
 
         if args.limit:
             idx = clips_index().drop_duplicates("clip").reset_index(drop=True)

@@ -12,7 +12,7 @@ probabilities. Patches are musicnn's 187-frame (2.992-s) log-mel patches taken e
 repeat-padded to one patch (musicnn's own training padding). Per segment (:func:`segment_vectors`)
 the same layout is computed on one patch (mean = max = the patch's embedding).
 
-The head (fitted by ``genre/pretrained_fit.py``) is a scikit-learn pipeline on that vector; its
+The head (fitted by ``genre/training/pretrained_fit.py``) is a scikit-learn pipeline on that vector; its
 logits (``decision_function``, or log-probabilities) are divided by a temperature fitted on
 out-of-fold predictions, then soft-maxed. :func:`load` is the registry loader for kind
 ``"pretrained_onnx"``. Nothing here imports TensorFlow.
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from genre import onnxrun
+from genre.models import runtime
 from genre.config import GENRES, SR
 from genre.errors import ModelError
 
@@ -64,7 +64,7 @@ def patches(y: np.ndarray, sr: int = SR, hop_frames: int = HOP_FRAMES) -> tuple[
     X : np.ndarray
         ``(n, 187, 96)`` float32; input shorter than one patch is repeat-padded to one patch.
     """
-    from genre import musicnn
+    from genre.models import musicnn
 
     rep = musicnn.logmel(y, sr)
     n = rep.shape[0]
@@ -90,7 +90,7 @@ def select_patches(n: int, max_patches: int | None) -> np.ndarray:
 def network_outputs(X: np.ndarray, folder: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Run the four networks ``folder/<net>.onnx`` on patches ``X``: ``{net: {"probs", "embedding"}}``."""
     folder = Path(folder)
-    return {net: onnxrun.run(folder / f"{net}.onnx", X) for net in NETS}
+    return {net: runtime.run(folder / f"{net}.onnx", X) for net in NETS}
 
 
 def clip_vector(outs: dict[str, dict[str, np.ndarray]]) -> np.ndarray:

@@ -54,7 +54,7 @@ def demo_clips(demo_dir: str | Path | None = None) -> pd.DataFrame:
 
 
 def dataset_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """Counts for the home page from :func:`genre.datasets.dataset_table`.
+    """Counts for the home page from :func:`genre.training.datasets.dataset_table`.
 
     Returns ``clips, genres, per_genre, artists (distinct named), with_audio, full_audio,
     splits (dict split -> clips)``.
@@ -91,7 +91,7 @@ def protocol_table(board: pd.DataFrame, metric: str = "accuracy") -> pd.DataFram
     sorted by the headline protocol."""
     if board.empty:
         return pd.DataFrame()
-    from genre.evaluate import PROTOCOLS
+    from genre.results import PROTOCOLS
 
     board = board.assign(display_name=board["display_name"].fillna(board["model"]),
                          family=board["family"].fillna(""))

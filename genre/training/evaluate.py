@@ -26,48 +26,32 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from genre.serialize import jsonable
 from genre.threads import one_thread
-from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
-
-#: Protocol names, headline first.
-PROTOCOLS: tuple[str, ...] = (
-    "filtered_holdout", "random_10fold", "audio_holdout", "audio_holdout_full", "artist_cv_audio",
+from genre.config import FEATURE_COLUMNS, GENRES
+from genre.results import (  # re-exported: the reading side lives in the core
+    PROTOCOL_DESCRIPTIONS, PROTOCOLS, SCALAR_METRICS, leaderboard, load_result, results_dir,
 )
-PROTOCOL_DESCRIPTIONS: dict[str, str] = {
-    "filtered_holdout": "Fault-filtered artist-conscious split: fit on train+valid (640), test once on test (290).",
-    "random_10fold": "Stratified random 10-fold CV over all 1000 clips (the literature's protocol; leaks artists).",
-    "audio_holdout": "filtered_holdout fit, scored on the test clips that have audio here (full + excerpts).",
-    "audio_holdout_full": "filtered_holdout fit, scored on the full-length test clips with audio.",
-    "artist_cv_audio": "Artist-grouped stratified 5-fold CV (seed 0) over non-excluded clips with audio.",
-}
-#: Scalar metrics the leaderboard carries as columns.
-SCALAR_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "n_train", "n_test", "fit_time_s",
-                                   "latency_ms", "accuracy_std")
+
 RANDOM_SEED: int = 0
 
 __all__ = [
     "PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "results_dir", "holdout_clips", "artist_cv_clips",
     "artist_folds", "random_folds", "compute_metrics", "time_predict_ms", "evaluate_protocol",
-    "evaluate_all", "one_thread", "write_result", "load_result", "leaderboard",
+    "evaluate_all", "one_thread", "write_result", "load_result", "leaderboard", "SCALAR_METRICS",
 ]
-
-
-def results_dir(models_dir: str | Path | None = None) -> Path:
-    """``models/results`` (or ``<models_dir>/results``)."""
-    return Path(models_dir if models_dir is not None else MODELS_DIR) / "results"
 
 
 # ---------------------------------------------------------------- which clips each protocol uses
 
 def _table(table: pd.DataFrame | None) -> pd.DataFrame:
     if table is None:
-        from genre.datasets import dataset_table
+        from genre.training.datasets import dataset_table
 
         table = dataset_table()
     return table
@@ -112,7 +96,7 @@ def artist_folds(clips: Sequence[str], n_splits: int = 5, seed: int = RANDOM_SEE
     seed : int
         Shuffle seed of :class:`~sklearn.model_selection.StratifiedGroupKFold`.
     groups : Series, optional
-        clip -> artist; default :func:`genre.datasets.artist_groups` (blank artist = own group).
+        clip -> artist; default :func:`genre.training.datasets.artist_groups` (blank artist = own group).
 
     Returns
     -------
@@ -122,7 +106,7 @@ def artist_folds(clips: Sequence[str], n_splits: int = 5, seed: int = RANDOM_SEE
     from sklearn.model_selection import StratifiedGroupKFold
 
     if groups is None:
-        from genre.datasets import artist_groups
+        from genre.training.datasets import artist_groups
 
         groups = artist_groups()
     clips = sorted(set(clips))
@@ -210,14 +194,14 @@ def time_predict_ms(estimator, X: np.ndarray, n: int = 50) -> float:
 # ---------------------------------------------------------------- protocols for feature models
 
 def _xy(table: pd.DataFrame, clips: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    from genre.models import encode_labels
+    from genre.models.feature_models import encode_labels
 
     rows = table.loc[list(clips)]
     return rows[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(rows["genre"])
 
 
 def _fit(name: str, params: dict | None, X, y, seed: int = RANDOM_SEED):
-    from genre.models import build
+    from genre.models.feature_models import build
 
     est, _ = build(name, params, seed=seed)
     with one_thread():
@@ -230,7 +214,7 @@ def _fit_predict_fold(name, params, table, train, test, seed):
     X, y = _xy(table, train)
     est, fit_s = _fit(name, params, X, y, seed)
     Xt, _ = _xy(table, test)
-    from genre.models import proba_in_genre_order
+    from genre.models.feature_models import proba_in_genre_order
 
     with one_thread():
         return proba_in_genre_order(est, Xt), fit_s
@@ -270,14 +254,14 @@ def evaluate_protocol(name: str, protocol: str, params: dict | None = None, *,
     Parameters
     ----------
     name : str
-        A :data:`genre.models.MODEL_NAMES` entry.
+        A :data:`genre.models.feature_models.MODEL_NAMES` entry.
     protocol : str
         One of :data:`PROTOCOLS`. ``filtered_holdout`` also returns ``audio_holdout`` and
         ``audio_holdout_full`` (same fit, smaller test sets) -- see Returns.
     params : dict
         Pipeline parameters (as recorded in the results files).
     table : DataFrame, optional
-        :func:`genre.datasets.dataset_table` (read when omitted).
+        :func:`genre.training.datasets.dataset_table` (read when omitted).
     n_jobs : int
         Folds fitted in parallel (CV protocols).
 
@@ -290,7 +274,7 @@ def evaluate_protocol(name: str, protocol: str, params: dict | None = None, *,
     """
     t = _table(table)
     if protocol in ("filtered_holdout", "audio_holdout", "audio_holdout_full"):
-        from genre.models import proba_in_genre_order
+        from genre.models.feature_models import proba_in_genre_order
 
         h = holdout_clips(t)
         X, y = _xy(t, h["train"])
@@ -325,14 +309,6 @@ def evaluate_all(name: str, params: dict | None = None, *, table: pd.DataFrame |
 
 
 # ---------------------------------------------------------------- results files
-
-def load_result(model: str, results: str | Path | None = None) -> dict:
-    """The results file of ``model`` as a dict (``{}`` when there is none)."""
-    path = (Path(results) if results is not None else results_dir()) / f"{model}.json"
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
-
 
 def write_result(model: str, protocol: str | None = None, metrics: dict | None = None, *,
                  display_name: str | None = None, family: str | None = None,
@@ -383,42 +359,3 @@ def write_result(model: str, protocol: str | None = None, metrics: dict | None =
     return path
 
 
-def leaderboard(results: str | Path | None = None, protocols: Iterable[str] | None = None) -> pd.DataFrame:
-    """Every results file as one long table: one row per (model, protocol).
-
-    Columns: ``model, display_name, family, protocol`` + :data:`SCALAR_METRICS` (NaN when
-    absent) + ``size_bytes`` + ``model_latency_ms`` + ``per_genre_f1`` (dict) + ``confusion``
-    (list of lists) + ``labels`` + ``params``. Sorted by protocol order, then accuracy (descending).
-    """
-    folder = Path(results) if results is not None else results_dir()
-    rows = []
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            try:
-                data = json.loads(path.read_text())
-            except json.JSONDecodeError:
-                continue
-            for proto, m in (data.get("protocols") or {}).items():
-                if protocols is not None and proto not in protocols:
-                    continue
-                row = {"model": data.get("model", path.stem),
-                       "display_name": data.get("display_name", path.stem),
-                       "family": data.get("family"), "protocol": proto}
-                for k in SCALAR_METRICS:
-                    row[k] = m.get(k, np.nan)
-                    if row[k] is None:
-                        row[k] = np.nan
-                row["size_bytes"] = data.get("size_bytes", np.nan)
-                row["model_latency_ms"] = data.get("latency_ms", np.nan)
-                for k in ("per_genre_f1", "confusion", "labels", "params"):
-                    row[k] = m.get(k)
-                rows.append(row)
-    cols = ["model", "display_name", "family", "protocol", *SCALAR_METRICS, "size_bytes",
-            "model_latency_ms", "per_genre_f1", "confusion", "labels", "params"]
-    df = pd.DataFrame(rows, columns=cols)
-    if df.empty:
-        return df
-    order = {p: i for i, p in enumerate(PROTOCOLS)}
-    df["_o"] = df["protocol"].map(lambda p: order.get(p, len(order)))
-    df = df.sort_values(["_o", "accuracy", "model"], ascending=[True, False, True]).drop(columns="_o")
-    return df.reset_index(drop=True)

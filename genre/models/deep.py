@@ -2,7 +2,7 @@
 
 Everything here is built for a small CPU: 64 mel bands up to 8 kHz, patches of 130 frames
 (3 s at 22050 Hz, hop 512), five small convolution blocks (16-64 filters) and a global-pooling head.
-TensorFlow/Keras is imported **inside functions only**, so importing :mod:`genre.deep` is cheap; it is
+TensorFlow/Keras is imported **inside functions only**, so importing :mod:`genre.models.deep` is cheap; it is
 loaded the first time a deep model is built, trained or used.
 
 Pipeline
@@ -36,7 +36,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -498,7 +498,7 @@ class KerasPredictor:
 
 
 class OnnxPatchPredictor(KerasPredictor):
-    """:class:`KerasPredictor` with the network run by onnxruntime (``genre.onnxrun``), no TensorFlow.
+    """:class:`KerasPredictor` with the network run by onnxruntime (``genre.models.runtime``), no TensorFlow.
 
     ``path`` is the ``.onnx`` export of the Keras model (``scripts/export_onnx.py``: input ``logmel``
     (n, 64, 130, 1) normalised patches, outputs ``probs`` and ``embedding``).
@@ -509,10 +509,10 @@ class OnnxPatchPredictor(KerasPredictor):
         self.path = Path(path)
 
     def _probs(self, patches: np.ndarray) -> np.ndarray:
-        from genre import onnxrun  # noqa: PLC0415
+        from genre.models import runtime  # noqa: PLC0415
 
         x = normalise(patches, self.scale).astype(np.float32)
-        return np.asarray(onnxrun.run(self.path, x)["probs"], dtype=np.float64)
+        return np.asarray(runtime.run(self.path, x)["probs"], dtype=np.float64)
 
 
 def load(model_dir: str | Path, manifest: dict) -> KerasPredictor:
