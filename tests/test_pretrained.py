@@ -106,3 +106,15 @@ def test_results_cover_every_audio_protocol():
     params = prot["audio_holdout"]["params"]
     assert params["head"] in params["cv_accuracy_train_valid"]
     assert params["cv_accuracy_train_valid"][params["head"]] == max(params["cv_accuracy_train_valid"].values())
+
+
+def test_tag_logit_transform_touches_only_tag_columns():
+    outs = _fake_outs(3, seed=1)
+    F = pretrained.segment_vectors(outs)
+    G = pretrained.transform(F, "logit")
+    names = pretrained.feature_names()
+    tag = np.array([".tag." in n for n in names])
+    np.testing.assert_array_equal(G[:, ~tag], F[:, ~tag])
+    p = np.clip(F[:, tag], 1e-4, 1 - 1e-4)
+    np.testing.assert_allclose(G[:, tag], np.log(p / (1 - p)), rtol=1e-5)
+    assert pretrained.transform(F, None) is not None and np.array_equal(pretrained.transform(F, None), F)

@@ -30,7 +30,7 @@ from genre.config import GENRES, SR
 from genre.errors import ModelError
 
 __all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "patches", "select_patches",
-           "network_outputs", "clip_vector", "segment_vectors", "feature_names", "softmax",
+           "network_outputs", "clip_vector", "segment_vectors", "feature_names", "transform", "softmax",
            "PretrainedPredictor", "load"]
 
 #: The four networks, in the order their blocks appear in the clip vector.
@@ -120,6 +120,25 @@ def feature_names() -> list[str]:
     return out
 
 
+def transform(F: np.ndarray, tag_transform: str | None = None) -> np.ndarray:
+    """The head's input from clip (or segment) vectors: ``tag_transform="logit"`` replaces every
+    tag probability ``p`` by ``log(p / (1 - p))`` (p clipped to [1e-4, 1 - 1e-4]); ``None`` keeps them."""
+    F = np.asarray(F, dtype=np.float32)
+    if tag_transform is None:
+        return F
+    if tag_transform != "logit":
+        raise ModelError(f"Unknown tag_transform {tag_transform!r}.")
+    F = F.copy()
+    idx = _tag_columns()
+    p = np.clip(F[:, idx], 1e-4, 1 - 1e-4)
+    F[:, idx] = np.log(p / (1 - p))
+    return F
+
+
+def _tag_columns() -> np.ndarray:
+    return np.array([i for i, n in enumerate(feature_names()) if ".tag." in n])
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     z = z - z.max(axis=1, keepdims=True)
@@ -152,6 +171,7 @@ class PretrainedPredictor:
                  max_patches: int | None = None):
         self.head = head
         self.max_patches = max_patches
+        self.tag_transform = (self.manifest.get("vector") or {}).get("tag_transform")
         self.temperature = float(temperature)
         self.folder = Path(folder)
         self.manifest = dict(manifest)
@@ -162,6 +182,7 @@ class PretrainedPredictor:
         self._cols = [int(c) for c in head.classes_]
 
     def _proba(self, F: np.ndarray) -> np.ndarray:
+        F = transform(F, self.tag_transform)
         p = softmax(head_logits(self.head, F) / self.temperature)
         out = np.zeros((len(F), len(self.classes)))
         out[:, self._cols] = p

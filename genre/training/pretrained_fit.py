@@ -110,11 +110,18 @@ def clean_table(onnx_dir: Path = ONNX_DIR) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ heads
 
 #: Candidate heads, all on the standardised clip vector, class-balanced: name -> (kind, params).
-#: Chosen by artist-grouped 5-fold CV over the training clips only.
+#: ``tags="logit"``: tag probabilities enter as logits (:func:`genre.models.pretrained.transform`);
+#: ``aug``: the training rows also hold every other per-patch (segment) vector of each multi-patch
+#: clip, each weighted 1/(number of such rows of its clip), so a full clip adds about one clip's
+#: weight of 3-s views (the test set has 2-3-s excerpts as well as full clips). Chosen by
+#: artist-grouped 5-fold CV over the training clips only.
 CANDIDATES: dict[str, tuple[str, dict]] = {
     **{f"logreg_C{C:g}": ("logreg", {"C": C}) for C in (0.0003, 0.001, 0.003, 0.01, 0.03)},
     **{f"pca128_logreg_C{C:g}": ("pca_logreg", {"C": C, "n_components": 128}) for C in (0.003, 0.03)},
-    **{f"linsvm_C{C:g}": ("linsvm", {"C": C}) for C in (3e-5, 1e-4, 3e-4, 1e-3)},
+    **{f"linsvm_C{C:g}": ("linsvm", {"C": C}) for C in (1e-4, 3e-4, 1e-3)},
+    **{f"aug_taglogit_logreg_C{C:g}": ("logreg", {"C": C, "aug": True, "tags": "logit"}) for C in (0.001, 0.003, 0.01)},
+    **{f"aug_logreg_C{C:g}": ("logreg", {"C": C, "aug": True}) for C in (0.001, 0.003)},
+    **{f"aug_taglogit_linsvm_C{C:g}": ("linsvm", {"C": C, "aug": True, "tags": "logit"}) for C in (3e-4, 1e-3)},
 }
 
 
@@ -148,21 +155,47 @@ def _logits10(head, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def oof_logits(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
+def fit_head(kind: str, params: dict, X: np.ndarray, y: np.ndarray, segs: Sequence[np.ndarray] | None = None):
+    """Fit a candidate head on clip vectors ``X`` (+ segment rows when ``params["aug"]``)."""
+    rows, ys, ws = [X], [y], [np.ones(len(X))]
+    if params.get("aug"):
+        if segs is None:
+            raise ValueError("aug heads need the clips' segment vectors")
+        for S, label in zip(segs, y):
+            S = S[::2]
+            if len(S) > 1:
+                rows.append(S)
+                ys.append(np.full(len(S), label))
+                ws.append(np.full(len(S), 1.0 / len(S)))
+    A = pretrained.transform(np.concatenate(rows), params.get("tags"))
+    head = make_head(kind, params)
+    return head.fit(A, np.concatenate(ys), **{f"{head.steps[-1][0]}__sample_weight": np.concatenate(ws)})
+
+
+def head_logits10(head, params: dict, X: np.ndarray) -> np.ndarray:
+    return _logits10(head, pretrained.transform(X, params.get("tags")))
+
+
+def oof_logits(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds,
+               segs: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """Out-of-fold logits ``(n, 10)`` of a head over ``folds`` (row-index pairs)."""
     Z = np.zeros((len(X), len(GENRES)))
     for tr, te in folds:
-        Z[te] = _logits10(make_head(kind, params).fit(X[tr], y[tr]), X[te])
+        h = fit_head(kind, params, X[tr], y[tr], None if segs is None else [segs[i] for i in tr])
+        Z[te] = head_logits10(h, params, X[te])
     return Z
 
 
-def select_head(X: np.ndarray, y: np.ndarray, folds, say=_say) -> tuple[str, dict[str, float], np.ndarray]:
-    """Best :data:`CANDIDATES` entry by CV accuracy over ``folds`` (ties: the first listed).
+def select_head(X: np.ndarray, y: np.ndarray, folds, say=_say,
+                segs: Sequence[np.ndarray] | None = None,
+                candidates: dict[str, tuple[str, dict]] | None = None) -> tuple[str, dict[str, float], np.ndarray]:
+    """Best of ``candidates`` (default :data:`CANDIDATES`) by CV accuracy over ``folds`` (ties: the
+    first listed).
 
     Returns ``(name, {candidate: accuracy}, out-of-fold logits of the winner)``."""
     scores, Zs = {}, {}
-    for name, (kind, params) in CANDIDATES.items():
-        Z = oof_logits(kind, params, X, y, folds)
+    for name, (kind, params) in (candidates or CANDIDATES).items():
+        Z = oof_logits(kind, params, X, y, folds, segs)
         scores[name] = float((Z.argmax(1) == y).mean())
         Zs[name] = Z
         if say:
@@ -224,11 +257,14 @@ def fit_main(seed: int = 0) -> int:
     y_use, y_tr, y_te = (np.array([GENRES.index(g) for g in d["genre"]]) for d in (use, train, test))
     _say(f"clips: use {len(use)}, train {len(train)}, test {len(test)} ({full.sum()} full); "
          f"vector {X_tr.shape[1]}")
+    seg_use = [pretrained.segment_vectors(clip_outputs(p)) for p in use["path"]]
+    pos = {c: i for i, c in enumerate(use["clip"])}
+    seg_tr = [seg_use[pos[c]] for c in train["clip"]]
 
     # 1. head chosen by artist-grouped CV over train+valid only
     folds_tr = _folds(train, seed=0)
     _say("head selection (artist 5-fold CV over train+valid):")
-    best, scores, Z_oof = select_head(X_tr, y_tr, folds_tr)
+    best, scores, Z_oof = select_head(X_tr, y_tr, folds_tr, segs=seg_tr)
     kind, params = CANDIDATES[best]
     T = fit_temperature(Z_oof, y_tr)
     P_oof_raw, P_oof = pretrained.softmax(Z_oof), pretrained.softmax(Z_oof / T)
@@ -239,9 +275,9 @@ def fit_main(seed: int = 0) -> int:
 
     # 2. audio_holdout: fit on the 371 train+valid clips, score the 144 test clips once
     t0 = time.perf_counter()
-    head = make_head(kind, params).fit(X_tr, y_tr)
+    head = fit_head(kind, params, X_tr, y_tr, seg_tr)
     fit_s = time.perf_counter() - t0
-    P_te = pretrained.softmax(_logits10(head, X_te) / T)
+    P_te = pretrained.softmax(head_logits10(head, params, X_te) / T)
     common = {"n_train": len(train), "fit_time_s": round(fit_s, 2),
               "params": {"head": best, **params, "temperature": T,
                          "cv_accuracy_train_valid": scores,
@@ -251,17 +287,24 @@ def fit_main(seed: int = 0) -> int:
     res = {"audio_holdout": {**metrics(y_te, P_te), **common, "ece": ece(P_te, y_te)},
            "audio_holdout_full": {**metrics(y_te[full], P_te[full]), **common}}
 
-    # 3. artist_cv_audio: the 5 shared artist folds over every non-excluded clip with audio; the head
-    #    is re-selected inside each fold by an inner artist CV over that fold's training clips (nested)
+    # 3. artist_cv_audio: the 5 shared artist folds over every non-excluded clip with audio. The head
+    #    family (kind, augmentation, tag transform) is the one chosen in step 1; its C is re-selected
+    #    inside each fold by an inner artist CV over that fold's training clips (nested for C only:
+    #    re-running the whole 15-candidate search per fold costs about 20 CPU-minutes)
+    family = {n: c for n, c in CANDIDATES.items()
+              if c[0] == kind and {k: v for k, v in c[1].items() if k != "C"} == {k: v for k, v in params.items() if k != "C"}}
     folds_use = _folds(use, seed=0)
     P_cv = np.zeros((len(use), len(GENRES)))
     chosen = []
     for k, (tr, te) in enumerate(folds_use):
         sub = use.iloc[tr].reset_index(drop=True)
-        b_k, _, Z_k = select_head(X_use[tr], y_use[tr], _folds(sub, seed=0), say=None)
+        s_k = [seg_use[i] for i in tr]
+        b_k, _, Z_k = select_head(X_use[tr], y_use[tr], _folds(sub, seed=0), say=None, segs=s_k,
+                                  candidates=family)
         T_k = fit_temperature(Z_k, y_use[tr])
-        h_k = make_head(*CANDIDATES[b_k]).fit(X_use[tr], y_use[tr])
-        P_cv[te] = pretrained.softmax(_logits10(h_k, X_use[te]) / T_k)
+        kind_k, params_k = CANDIDATES[b_k]
+        h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k)
+        P_cv[te] = pretrained.softmax(head_logits10(h_k, params_k, X_use[te]) / T_k)
         chosen.append(b_k)
         _say(f"  artist_cv_audio fold {k + 1}: inner choice {b_k}, accuracy "
              f"{(P_cv[te].argmax(1) == y_use[te]).mean():.3f}")
@@ -269,8 +312,10 @@ def fit_main(seed: int = 0) -> int:
     res["artist_cv_audio"] = {**metrics(y_use, P_cv), "n_train": int(round(len(use) * 4 / 5)),
                               "n_folds": len(folds_use), "fold_accuracy": fold_acc,
                               "accuracy_std": float(np.std(fold_acc)), "ece": ece(P_cv, y_use),
-                              "params": {"selection": "nested: head re-chosen in each fold by inner "
-                                                      "artist CV over that fold's training clips",
+                              "params": {"selection": f"head family of the train+valid choice ({best}); "
+                                                      "C re-chosen in each fold by inner artist CV over "
+                                                      "that fold's training clips",
+                                         "family": sorted(family),
                                          "chosen_per_fold": chosen}}
     for k, v in res.items():
         _say(f"pretrained {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
@@ -292,7 +337,8 @@ def fit_main(seed: int = 0) -> int:
            "vector": {"dim": pretrained.FEATURE_DIM, "version": pretrained.FEATURE_VERSION,
                       "layout": "per net in `nets` order: mean and max over patches of the embedding, "
                                 "mean tag probabilities",
-                      "patch_s": 187 * 256 / 16000, "hop_s": pretrained.HOP_FRAMES * 256 / 16000},
+                      "patch_s": 187 * 256 / 16000, "hop_s": pretrained.HOP_FRAMES * 256 / 16000,
+                      "tag_transform": params.get("tags"), "max_patches": None},
            "onnx_info": {"input": "logmel (n, 187, 96)", "outputs": ["probs", "embedding"],
                          "exported_by": "scripts/export_onnx.py"},
            "trained_on": f"fault-filtered train+valid clips with audio ({len(train)} clips, GTZAN audio "

@@ -124,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes (clips in parallel)")
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS), choices=list(CONDITIONS))
     ap.add_argument("--limit", type=int, default=None, help="only the first N test clips (timing)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="work through the clips last to first (a second process can share the cache)")
     args = ap.parse_args(argv)
 
     from joblib import Parallel, delayed
@@ -142,8 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _say(f"{len(test)} test clips x {len(args.conditions)} conditions; models: "
          + ", ".join(m["name"] for m in models))
     t0 = time.perf_counter()
-    comps = Parallel(n_jobs=args.jobs, verbose=5)(
-        delayed(_components_job)(p, args.conditions) for p in test["path"])
+    paths = list(test["path"])
+    order = list(reversed(range(len(paths)))) if args.reverse else list(range(len(paths)))
+    done = Parallel(n_jobs=args.jobs, verbose=5)(
+        delayed(_components_job)(paths[i], args.conditions) for i in order)
+    comps = [None] * len(paths)
+    for i, c in zip(order, done):
+        comps[i] = c
     _say(f"components in {time.perf_counter() - t0:.0f} s")
     if args.limit:
         return 0
