@@ -43,7 +43,8 @@ def _sha(path: str | Path) -> str:
 
 
 def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable | None = None,
-                 onnx_dir: Path = ONNX_DIR, sha: str | None = None) -> dict[str, dict[str, np.ndarray]]:
+                 onnx_dir: Path = ONNX_DIR, sha: str | None = None,
+                 max_seconds: float | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per-patch outputs of the four networks for one file (cached).
 
     Parameters
@@ -54,16 +55,26 @@ def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable |
         Cache tag: ``"clean"`` or a degradation name.
     degrade : callable, optional
         ``degrade(y, sr) -> y`` applied before the networks (with ``condition`` naming it).
+    max_seconds : float, optional
+        Keep only the first ``max_seconds`` of the audio (before ``degrade``); a clip that is cut
+        gets its own cache entry (``<condition>_first<N>s``).
     """
     from genre.audio import load as load_audio
 
     sha = sha or _sha(path)
+    y = None
+    if max_seconds is not None:
+        y = load_audio(path, min_seconds=0.5).y
+        if len(y) > int(max_seconds * SR):
+            y = y[: int(max_seconds * SR)]
+            condition = f"{condition}_first{max_seconds:g}s"
     key = CACHE / f"{sha[:32]}_{condition}_v{pretrained.FEATURE_VERSION}.npz"
     if key.is_file():
         with np.load(key) as z:
             return {net: {"probs": z[f"{net}.probs"], "embedding": z[f"{net}.embedding"]}
                     for net in pretrained.NETS}
-    y = load_audio(path, min_seconds=0.5).y
+    if y is None:
+        y = load_audio(path, min_seconds=0.5).y
     if degrade is not None:
         y = degrade(y, SR)
     _, X = pretrained.patches(y, SR)
@@ -239,8 +250,17 @@ genre/training/pretrained_fit.py. Licence of the original code and models (ISC),
 """
 
 
-def fit_main(seed: int = 0) -> int:
-    """Choose, calibrate, evaluate and ship ``models/pretrained`` (see the module docstring)."""
+def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: str = "nested") -> int:
+    """Choose, calibrate, evaluate and ship ``models/pretrained`` (see the module docstring).
+
+    ``head_names`` restricts the candidates (e.g. to re-ship a choice already made by the full
+    search, which is slow). ``artist_cv``: ``"nested"`` re-chooses C inside every artist fold;
+    ``"fixed"`` fits the head chosen on train+valid in every fold (how ``musicnn_logreg``'s
+    artist_cv_audio was made; about 5x cheaper); ``"none"`` skips the protocol (the results file
+    keeps whatever it held)."""
+    global CANDIDATES
+    if head_names:
+        CANDIDATES = {n: CANDIDATES[n] for n in head_names}
     import skops.io as sio
 
     from genre import registry
@@ -294,14 +314,21 @@ def fit_main(seed: int = 0) -> int:
     family = {n: c for n, c in CANDIDATES.items()
               if c[0] == kind and {k: v for k, v in c[1].items() if k != "C"} == {k: v for k, v in params.items() if k != "C"}}
     folds_use = _folds(use, seed=0)
+    if artist_cv == "none":
+        folds_use = []
+    if artist_cv == "fixed":
+        family = {best: CANDIDATES[best]}
     P_cv = np.zeros((len(use), len(GENRES)))
     chosen = []
     for k, (tr, te) in enumerate(folds_use):
         sub = use.iloc[tr].reset_index(drop=True)
         s_k = [seg_use[i] for i in tr]
-        b_k, _, Z_k = select_head(X_use[tr], y_use[tr], _folds(sub, seed=0), say=None, segs=s_k,
-                                  candidates=family)
-        T_k = fit_temperature(Z_k, y_use[tr])
+        if artist_cv == "fixed":
+            b_k, T_k = best, T
+        else:
+            b_k, _, Z_k = select_head(X_use[tr], y_use[tr], _folds(sub, seed=0), say=None, segs=s_k,
+                                      candidates=family)
+            T_k = fit_temperature(Z_k, y_use[tr])
         kind_k, params_k = CANDIDATES[b_k]
         h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k)
         P_cv[te] = pretrained.softmax(head_logits10(h_k, params_k, X_use[te]) / T_k)
@@ -309,14 +336,18 @@ def fit_main(seed: int = 0) -> int:
         _say(f"  artist_cv_audio fold {k + 1}: inner choice {b_k}, accuracy "
              f"{(P_cv[te].argmax(1) == y_use[te]).mean():.3f}")
     fold_acc = [float((P_cv[te].argmax(1) == y_use[te]).mean()) for _, te in folds_use]
-    res["artist_cv_audio"] = {**metrics(y_use, P_cv), "n_train": int(round(len(use) * 4 / 5)),
-                              "n_folds": len(folds_use), "fold_accuracy": fold_acc,
-                              "accuracy_std": float(np.std(fold_acc)), "ece": ece(P_cv, y_use),
-                              "params": {"selection": f"head family of the train+valid choice ({best}); "
-                                                      "C re-chosen in each fold by inner artist CV over "
-                                                      "that fold's training clips",
-                                         "family": sorted(family),
-                                         "chosen_per_fold": chosen}}
+    if artist_cv != "none":
+        res["artist_cv_audio"] = {**metrics(y_use, P_cv), "n_train": int(round(len(use) * 4 / 5)),
+                                  "n_folds": len(folds_use), "fold_accuracy": fold_acc,
+                                  "accuracy_std": float(np.std(fold_acc)), "ece": ece(P_cv, y_use),
+                                  "params": {"selection": (f"head family of the train+valid choice ({best}); "
+                                                           "C re-chosen in each fold by inner artist CV over "
+                                                           "that fold's training clips") if artist_cv == "nested"
+                                             else f"the head chosen on train+valid ({best}, temperature "
+                                                  "from its train+valid out-of-fold logits) refitted in "
+                                                  "every fold; no re-selection inside the folds",
+                                             "family": sorted(family),
+                                             "chosen_per_fold": chosen}}
     for k, v in res.items():
         _say(f"pretrained {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
 
@@ -357,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genre.training.pretrained_fit", description=__doc__.split("\n\n")[0])
     ap.add_argument("command", choices=["embed", "fit", "robust"])
     ap.add_argument("--limit", type=int, default=None, help="embed: only the first N clips (timing)")
+    ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
+    ap.add_argument("--artist-cv", choices=["nested", "fixed", "none"], default="nested",
+                    help="fit: how artist_cv_audio is run (see fit_main)")
     args = ap.parse_args(argv)
     if args.command == "embed":
         from genre.training.datasets import clips_index
@@ -375,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"clip vectors: {df.shape} in {time.perf_counter() - t0:.0f} s")
         return 0
     if args.command == "fit":
-        return fit_main()
+        return fit_main(head_names=args.head, artist_cv=args.artist_cv)
     if args.command == "robust":
         return robust_main()
     return 2
