@@ -171,11 +171,11 @@ class PretrainedPredictor:
                  max_patches: int | None = None):
         self.head = head
         self.max_patches = max_patches
-        self.tag_transform = (self.manifest.get("vector") or {}).get("tag_transform")
         self.temperature = float(temperature)
         self.folder = Path(folder)
         self.manifest = dict(manifest)
         self.name = self.manifest.get("name", "pretrained")
+        self.tag_transform = (self.manifest.get("vector") or {}).get("tag_transform")
         self.classes = list(self.manifest.get("classes", GENRES))
         if not self.temperature > 0:
             raise ModelError(f"Model {self.name}: temperature must be > 0, not {temperature}.")
