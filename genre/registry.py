@@ -44,6 +44,7 @@ LOADERS: dict[str, str] = {
     "keras": "genre.models.deep:load",
     "musicnn": "genre.models.musicnn:load_classifier",
     "stack": "genre.models.stack:load",
+    "pretrained_onnx": "genre.models.pretrained:load",
     "novelty": "genre.novelty:load_artifact",
 }
 
@@ -80,7 +81,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
 #: Manifest fields (besides ``files``) whose value names a file of the model; each must be a
 #: key of ``files`` (so it is hashed and lies in the model folder). Loaders open such files
 #: through :func:`model_file`.
-FILE_FIELDS: tuple[str, ...] = ("weights",)
+FILE_FIELDS: tuple[str, ...] = ("weights", "onnx")
 
 #: Manifest kinds that are not genre classifiers (cannot be the default model).
 NON_CLASSIFIER_KINDS: frozenset[str] = frozenset({"novelty"})

@@ -77,6 +77,13 @@ def test_model_options_order_and_heavy_flag():
     assert dashboard.model_label(opts[0]).endswith("(default)")
     assert "loads TensorFlow" in dashboard.model_label(opts[2])
     assert "not scored" in dashboard.model_label(opts[2])
+    # networks exported to ONNX (and stacks of them) run on onnxruntime: not heavy
+    onnx = [{"name": "cnn", "kind": "keras", "onnx": "model.onnx"},
+            {"name": "st", "kind": "stack", "members": ["cnn"]},
+            {"name": "st_old", "kind": "stack", "members": ["cnn_old"]},
+            {"name": "cnn_old", "kind": "keras"}, {"name": "pretrained", "kind": "pretrained_onnx"}]
+    heavy = {o["name"]: o["heavy"] for o in dashboard.model_options(onnx, _board())}
+    assert heavy == {"cnn": False, "st": False, "st_old": True, "cnn_old": True, "pretrained": False}
 
 
 def test_dataset_summary_counts():

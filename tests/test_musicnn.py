@@ -68,7 +68,8 @@ def test_weights_hash_matches_manifest():
     man = registry.verify("musicnn")
     folder = registry.model_dir("musicnn")
     assert man["kind"] == "musicnn" and man["input"] == "audio"
-    assert set(man["files"]) == {musicnn.WEIGHTS_FILE, "LICENSE"}
+    assert set(man["files"]) == {musicnn.WEIGHTS_FILE, "LICENSE", man["onnx"]}
+    assert man["onnx"] == "msd_musicnn.onnx"
     # the manifest describes the mapping the code uses (re-run scripts/convert_musicnn.py if not)
     assert man["genre_tags"] == {g: list(t) for g, t in musicnn.GENRE_TAGS.items()}
     assert man["tags"] == list(musicnn.MSD_LABELS)

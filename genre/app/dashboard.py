@@ -157,8 +157,9 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
 
     Returns dicts ``name, display_name, family, input, accuracy`` (on :data:`HONEST`, NaN if not
     scored there), ``audio_accuracy`` (on ``audio_holdout``, the filtered test clips with audio,
-    the one protocol every model is scored on), ``heavy`` (loading it imports TensorFlow: kind
-    other than ``sklearn``) and ``default`` (bool).
+    the one protocol every model is scored on), ``heavy`` (loading it imports TensorFlow: a
+    network model whose manifest names no ONNX file, or a stack with such a member; shipped networks
+    run on onnxruntime) and ``default`` (bool).
     """
     acc: dict = {}
     audio: dict = {}
@@ -166,15 +167,28 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
         for proto, dest in ((HONEST, acc), (AUDIO, audio)):
             rows = board[board["protocol"] == proto]
             dest.update(zip(rows["model"], rows["accuracy"]))
+    by_name = {m.get("name"): m for m in manifests}
+
+    def loads_tf(m: Mapping[str, Any]) -> bool:
+        # networks run through onnxruntime when the manifest names an ONNX file; a stack is as heavy
+        # as its heaviest member
+        kind = m.get("kind", "sklearn")
+        if kind in ("keras", "musicnn"):
+            return not m.get("onnx")
+        if kind == "stack":
+            return any(loads_tf(by_name.get(n, {"kind": "keras"})) for n in m.get("members") or [])
+        return False
+
     out = []
     for m in manifests:
-        if m.get("name") in (None, "novelty") or m.get("kind") not in ("sklearn", "keras", "musicnn", "stack"):
+        if m.get("name") in (None, "novelty") or m.get("kind") not in ("sklearn", "keras", "musicnn", "stack",
+                                                                        "pretrained_onnx"):
             continue
         out.append({"name": m["name"], "display_name": m.get("display_name", m["name"]),
                     "family": m.get("family", ""), "input": m.get("input", ""),
                     "accuracy": float(acc.get(m["name"], np.nan)),
                     "audio_accuracy": float(audio.get(m["name"], np.nan)),
-                    "heavy": m.get("kind", "sklearn") != "sklearn",
+                    "heavy": loads_tf(m),
                     "default": m["name"] == default})
 
     def key(d):

@@ -46,7 +46,8 @@ from genre.errors import DataError, ModelError
 
 __all__ = [
     "MEL", "MEL_VERSION", "PATCH_FRAMES", "SEGMENT_SECONDS", "logmel", "clip_logmel", "logmel_cache",
-    "segment_patches", "normalise", "PatchSampler", "build_model", "train", "KerasPredictor", "load",
+    "segment_patches", "normalise", "PatchSampler", "build_model", "train", "KerasPredictor",
+    "OnnxPatchPredictor", "load",
     "configure_tensorflow",
 ]
 
@@ -451,7 +452,7 @@ class KerasPredictor:
     def __init__(self, model: Any, manifest: dict):
         self.model = model
         self.manifest = manifest
-        self.name = manifest.get("name", model.name)
+        self.name = manifest["name"] if "name" in manifest else model.name
         pre = manifest.get("preprocessing", {})
         self.mel = {k: pre.get(k, v) for k, v in MEL.items()}
         self.scale = float(pre.get("scale", 1.0))
@@ -496,8 +497,32 @@ class KerasPredictor:
         return self.predict_segments(y)[1].mean(axis=0)
 
 
+class OnnxPatchPredictor(KerasPredictor):
+    """:class:`KerasPredictor` with the network run by onnxruntime (``genre.models.runtime``), no TensorFlow.
+
+    ``path`` is the ``.onnx`` export of the Keras model (``scripts/export_onnx.py``: input ``logmel``
+    (n, 64, 130, 1) normalised patches, outputs ``probs`` and ``embedding``).
+    """
+
+    def __init__(self, path: str | Path, manifest: dict):
+        super().__init__(None, {"name": Path(path).parent.name, **manifest})
+        self.path = Path(path)
+
+    def _probs(self, patches: np.ndarray) -> np.ndarray:
+        from genre.models import runtime  # noqa: PLC0415
+
+        x = normalise(patches, self.scale).astype(np.float32)
+        return np.asarray(runtime.run(self.path, x)["probs"], dtype=np.float64)
+
+
 def load(model_dir: str | Path, manifest: dict) -> KerasPredictor:
-    """Registry loader for kind ``"keras"``: ``model_dir/model.keras`` -> :class:`KerasPredictor`."""
+    """Registry loader for kind ``"keras"``: ``manifest["onnx"]`` (e.g. ``model.onnx``) ->
+    :class:`OnnxPatchPredictor` (no TensorFlow); a manifest without it (made before the ONNX export)
+    falls back to ``model_dir/model.keras`` -> :class:`KerasPredictor` (imports TensorFlow)."""
+    if manifest.get("onnx"):
+        from genre.registry import model_file
+
+        return OnnxPatchPredictor(model_file(model_dir, manifest, manifest["onnx"]), manifest)
     path = Path(model_dir) / "model.keras"
     if not path.is_file():
         raise ModelError(f"Model file missing: {path}.")

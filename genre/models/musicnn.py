@@ -43,7 +43,7 @@ from genre.errors import ModelError
 
 __all__ = [
     "MSD_LABELS", "MUSICNN_SR", "MUSICNN_N_FFT", "MUSICNN_HOP", "MUSICNN_N_MELS", "PATCH_FRAMES",
-    "PATCH_SECONDS", "EMBED_DIM", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
+    "PATCH_SECONDS", "EMBED_DIM", "MTT_LABELS", "NETWORKS", "VGG_EMBED_DIM", "build_vgg", "build", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
     "UNMAPPED_GENRES", "logmel", "patches", "build_network", "set_weights", "network", "forward", "taggram", "tags",
     "embed", "embed_clip", "pool_embeddings", "zero_shot", "MusicnnZeroShot", "MusicnnHead",
     "save_head", "load_classifier",
@@ -58,6 +58,23 @@ MSD_LABELS: tuple[str, ...] = (
     "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
     "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
+
+#: The 50 MagnaTagATune tags of MTT_musicnn and MTT_vgg, in output order (``configuration.MTT_LABELS``).
+MTT_LABELS: tuple[str, ...] = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman", "male vocal",
+    "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice", "new age", "dance",
+    "male voice", "female vocal", "beats", "harp", "cello", "no voice", "weird", "country", "metal",
+    "female voice", "choral",
+)
+#: The wheel's four networks: architecture and tag set.
+NETWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "MSD_musicnn": ("musicnn", MSD_LABELS), "MTT_musicnn": ("musicnn", MTT_LABELS),
+    "MSD_vgg": ("vgg", MSD_LABELS), "MTT_vgg": ("vgg", MTT_LABELS),
+}
+#: Width of the vgg networks' embedding (flattened last pooling layer: 2 x 1 x 128).
+VGG_EMBED_DIM: int = 256
 
 #: musicnn's input settings (``configuration.py`` of the wheel): sample rate (Hz), FFT size and hop
 #: (samples), mel bands, and frames per patch (``librosa.time_to_frames(3, ...) + 1``).
@@ -248,6 +265,52 @@ def build_network():
                        name="MSD_musicnn")
 
 
+def build_vgg(num_filters: int = 128, n_tags: int = 50, name: str = "MSD_vgg"):
+    """The ``vgg`` graph of musicnn 0.1.0's ``models.vgg`` (MSD_vgg, MTT_vgg) as a Keras 3 model.
+
+    Five blocks of 3x3 convolution (``num_filters``, ReLU, 'same') -> batch norm -> max pooling
+    (``[4, 1]`` stride 2, then ``[2, 2]`` x3, then ``[4, 4]``; TF1 'valid' pooling), on a batch-normed
+    ``(187, 96, 1)`` patch; the last pooling map ``(2, 1, 128)`` is flattened (``pool5``, 256 values,
+    the network's embedding) and a dense layer gives the 50 tag logits. Layer names are the TF1
+    checkpoint's (``1CNN`` ... ``5CNN``, ``batch_normalization`` ... ``_5``, ``dense``). Dropout is
+    the identity at inference and is left out.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, 187, 96)`` (the vgg networks only take 3-s patches); outputs a dict ``probs``
+        (sigmoid, 50), ``logits`` (50), ``pool5`` (256).
+    """
+    import keras
+    from keras import layers
+
+    def bn(n):
+        return layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.99, name=n)
+
+    x_in = keras.Input(shape=(PATCH_FRAMES, MUSICNN_N_MELS), name="logmel")
+    x = layers.Reshape((PATCH_FRAMES, MUSICNN_N_MELS, 1), name="expand")(x_in)
+    x = bn("batch_normalization")(x)
+    pools = [((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4))]
+    for i, (size, stride) in enumerate(pools):
+        x = layers.Conv2D(num_filters, 3, padding="same", activation="relu", name=f"{i + 1}CNN")(x)
+        x = bn(f"batch_normalization_{i + 1}")(x)
+        x = layers.MaxPooling2D(size, strides=stride, padding="valid", name=f"pool{i + 1}")(x)
+    pool5 = layers.Flatten(name="pool5_flat")(x)
+    logits = layers.Dense(n_tags, name="dense")(pool5)
+    probs = layers.Activation("sigmoid", name="probs")(logits)
+    return keras.Model(x_in, {"probs": probs, "logits": logits, "pool5": pool5}, name=name)
+
+
+def build(net: str = "MSD_musicnn"):
+    """Keras port of one of the wheel's :data:`NETWORKS` (weights not loaded: see :func:`set_weights`)."""
+    if net not in NETWORKS:
+        raise ValueError(f"net must be one of {sorted(NETWORKS)}, not {net!r}.")
+    arch, labels = NETWORKS[net]
+    if arch == "vgg":
+        return build_vgg(n_tags=len(labels), name=net)
+    return build_network()
+
+
 def _read_weights(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise ModelError(f"musicnn weights {path} are missing; run scripts/convert_musicnn.py.")
@@ -312,7 +375,9 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
     X : np.ndarray
         ``(n, frames, 96)`` float32 patches (``frames`` is 187 for musicnn's own patches).
     weights : path, optional
-        Weights file (see :func:`network`).
+        Weights file (see :func:`network`), or an ``.onnx`` export of the network
+        (``scripts/export_onnx.py``): then onnxruntime runs it without TensorFlow and only ``probs``
+        and ``penultimate`` are returned.
     batch_size : int
         Patches per call (bounds memory: about 25 MB per patch in the front-end).
 
@@ -325,6 +390,12 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[2] != MUSICNN_N_MELS:
         raise ValueError(f"X must have shape (n, frames, {MUSICNN_N_MELS}); got {X.shape}.")
+    if weights is not None and Path(weights).suffix == ".onnx":
+        # the ONNX export (scripts/export_onnx.py): onnxruntime, no TensorFlow; outputs probs + embedding
+        from genre.models import runtime
+
+        out = runtime.run(weights, X, batch_size=batch_size)
+        return {"probs": out["probs"], "penultimate": out["embedding"]}
     _, fn = network(weights)
     outs: dict[str, list] = {}
     for i in range(0, X.shape[0], batch_size):
@@ -471,6 +542,8 @@ class MusicnnHead:
         return out
 
     def _embed(self, y):
+        if self.layer != "penultimate" and Path(str(self.weights)).suffix == ".onnx":
+            raise ModelError(f"{self.name}: the ONNX network only gives the penultimate layer.")
         _, X = patches(y, SR)
         return forward(X, self.weights)[self.layer]
 
@@ -522,8 +595,9 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
 def load_classifier(model_dir: str | Path, manifest: dict):
     """Registry loader for kind ``"musicnn"`` (``genre.registry.LOADERS``).
 
-    The folder must hold the converted weights (``manifest["weights"]``, default
-    ``msd_musicnn.npz``). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
+    The folder must hold the network: ``manifest["onnx"]`` (the ONNX export, run by onnxruntime
+    without TensorFlow: what shipped models use) or else the converted weights
+    (``manifest["weights"]``, default ``msd_musicnn.npz``, run by Keras). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
     :class:`MusicnnHead` (``manifest["embedding"] = {"layer": "penultimate"}`` picks the layer; skops
     types must be recorded in ``manifest["trusted_types"]``, as ``registry.save_sklearn`` does);
     otherwise a :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
@@ -531,7 +605,8 @@ def load_classifier(model_dir: str | Path, manifest: dict):
     model_dir = Path(model_dir)
     from genre.registry import model_file
 
-    weights = model_file(model_dir, manifest, manifest.get("weights", WEIGHTS_FILE))
+    # shipped manifests name an ONNX export (no TensorFlow at prediction time); older ones the .npz
+    weights = model_file(model_dir, manifest, manifest.get("onnx") or manifest.get("weights", WEIGHTS_FILE))
     files = manifest.get("files") or {}
     if "head.skops" in files:
         from genre.registry import load_skops
