@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/explore.py", title="Explore the data", icon="🔎", url_path="explore"),
     st.Page("pages/leaderboard.py", title="Model leaderboard", icon="🏆", url_path="leaderboard"),
     st.Page("pages/classify.py", title="Classify", icon="🎧", url_path="classify"),
+    st.Page("pages/catalogue.py", title="Catalogue", icon="📚", url_path="catalogue"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m genre {features,train,evaluate,predict,models} ...``.
+"""Command line: ``python -m genre {features,train,evaluate,predict,models,catalogue} ...``.
 
 Every sub-command returns one of the exit codes in :data:`EXIT_CODES`; errors a user can cause
 are printed as one line on stderr, never as a traceback.
@@ -35,6 +35,8 @@ examples:
   python -m genre features ../shared/gtzan/audio --out features.parquet
   python -m genre evaluate
   python -m genre models
+  python -m genre catalogue ~/Music --out catalogue.parquet
+  python -m genre catalogue tracks.txt --out catalogue.parquet --scheduler tcp://10.0.0.5:8786
 """
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".au", ".aif", ".aiff")
@@ -106,7 +108,42 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     mo.add_argument("--tree-sha256", action="store_true",
                     help="print the SHA-256 of the whole models/ tree (pin it in GENRE_MODELS_SHA256)")
+    _add_catalogue_parser(sub)
     return p
+
+
+def _at_least_one(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _add_catalogue_parser(sub) -> None:
+    c = sub.add_parser(
+        "catalogue", help="classify a whole library on Dask into a resumable Parquet catalogue",
+        description="Classify every track (whole length, up to the configured limit) on a Dask "
+        "cluster into a Parquet catalogue, one row per track. Rerunning skips tracks already "
+        "catalogued with the same model (keyed by content hash); bad files become error rows. "
+        "See genre/catalogue.py.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("sources", nargs="+", metavar="SRC",
+                   help="folders (searched recursively), .txt/.csv lists of paths, globs, or files")
+    c.add_argument("--out", required=True, metavar="DIR",
+                   help="the catalogue: a Parquet dataset folder (e.g. catalogue.parquet), created or resumed")
+    c.add_argument("--model", metavar="NAME", help="registry model name (default: the default model)")
+    c.add_argument("--scheduler", metavar="ADDRESS",
+                   help="use an existing Dask cluster (tcp://HOST:PORT) instead of a local one")
+    c.add_argument("--workers", type=_jobs, default=None, metavar="N",
+                   help="local cluster workers, one thread each (default: one per core)")
+    c.add_argument("--memory-limit", default="auto", metavar="SIZE",
+                   help="local cluster memory limit per worker, e.g. 2GiB (default auto: an equal share)")
+    c.add_argument("--batch-size", type=_at_least_one, default=32, metavar="N",
+                   help="rows per Parquet part file: the most a crash can lose (default 32)")
+    c.add_argument("--relative-to", metavar="DIR", help="store paths relative to DIR")
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -390,8 +427,25 @@ def cmd_predict(args) -> int:
     return EXIT_INPUT_FAILED if failed else EXIT_OK
 
 
+def cmd_catalogue(args) -> int:
+    from genre import catalogue
+
+    workers = None if args.workers in (None, -1) else args.workers
+    try:
+        summary = catalogue.run(args.sources, args.out, model=args.model, scheduler=args.scheduler,
+                                n_workers=workers, memory_limit=args.memory_limit,
+                                batch_size=args.batch_size, progress=not args.no_progress,
+                                relative_to=args.relative_to)
+    except catalogue.SourceError as exc:
+        raise UsageError(str(exc)) from None
+    print(summary.text())
+    for path, kind, message in summary.errors:
+        _err(f"{path}: {kind}: {message}")
+    return EXIT_INPUT_FAILED if summary.failed else EXIT_OK
+
+
 COMMANDS = {"features": cmd_features, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "models": cmd_models}
+            "predict": cmd_predict, "models": cmd_models, "catalogue": cmd_catalogue}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
