@@ -34,17 +34,21 @@ mode = st.radio("Input", MODES, horizontal=True, key="classify_mode",
                              "Sample": "🎼 Shipped sample", "Live": "📡 Live microphone"}.get)
 
 if mode == "Upload":
-    up = st.file_uploader(
-        f"Audio file ({', '.join(ACCEPTED_EXTENSIONS)}; up to {MAX_UPLOAD_MB} MB)",
-        type=list(ACCEPTED_EXTENSIONS), key="classify_upload")
+    up = common.file_uploader(
+        f"Audio file ({', '.join(ACCEPTED_EXTENSIONS)}; up to {MAX_UPLOAD_MB} MB; files longer "
+        "than 10 minutes are analysed for their first 10)",
+        list(ACCEPTED_EXTENSIONS), key="classify_upload")
     if up is not None:
-        common.classify_and_show(up.getvalue(), up.name, model_name, key="upload")
+        st.text(f"File: {up.name}")  # plain text: a file name is never Markdown
+        common.classify_and_show(up.path, up.name, model_name, key="upload",
+                                 input_key=f"upload:{up.key}")
 
 elif mode == "Record":
     rec = st.audio_input("Record at least a few seconds of music", sample_rate=SR,
                          key="classify_record")
-    if rec is not None:
-        common.classify_and_show(rec.getvalue(), "recording.wav", model_name, key="record")
+    if rec is not None:  # a short recording: decoded straight from the upload object
+        common.classify_and_show(rec, "recording.wav", model_name, key="record",
+                                 input_key=f"record:{rec.file_id}")
 
 elif mode == "Sample":
     clips = common.demo_clips()
@@ -56,22 +60,32 @@ elif mode == "Sample":
         row = clips.iloc[i]
         st.audio(row["path"], format="audio/ogg")
         st.caption(f"Licence: {row['licence']}")
-        with open(row["path"], "rb") as f:
-            common.classify_and_show(f.read(), row["file"], model_name, key="sample")
+        common.classify_and_show(row["path"], row["file"], model_name, key="sample",
+                                 input_key=f"sample:{row['file']}")
 
 else:
+    from genre.app import analysis
+
+    ok, why = analysis.webrtc_status()  # never imports pylibsrtp after TensorFlow (segfault)
+    if not ok:
+        st.error(why)
+        st.stop()
     import streamlit_webrtc as webrtc
 
     try:
         secrets = dict(st.secrets)
     except Exception:  # no secrets.toml: that is fine on localhost
         secrets = {}
-    ice = dashboard.ice_servers(secrets)
+    try:
+        ice = dashboard.ice_servers(secrets)
+    except dashboard.IceConfigError as exc:
+        st.error(f"Live mode is misconfigured: {exc}")
+        st.stop()
     st.markdown(f"Classifies the last {LIVE_WINDOW_S:.0f} s of your microphone every "
                 f"{LIVE_EVERY_S:.0f} s. Press **Start** and allow the microphone.")
     if not ice:
-        st.caption("No STUN/TURN servers configured (st.secrets `ice_servers` or "
-                   "GENRE_ICE_SERVERS): this works when the browser runs on the same machine.")
+        st.caption("No STUN/TURN servers are configured, so live mode works only when the "
+                   "browser runs on the same machine as the app.")
     if "live_buffer" not in st.session_state:
         st.session_state["live_buffer"] = dashboard.LiveBuffer(seconds=LIVE_WINDOW_S * 2)
         st.session_state["live_history"] = []
@@ -96,15 +110,17 @@ else:
             y = buf.window(LIVE_WINDOW_S, SR)
             try:
                 from genre.predict import predict
-                pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
-                history.append({"t": now, "probs": pred.probabilities, "verdict": pred.verdict,
+                with analysis.GATE.slot():
+                    pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
+                verdict = ("This does not sound like music." if pred.not_music else pred.verdict)
+                history.append({"t": now, "probs": pred.probabilities, "verdict": verdict,
                                 "flag": pred.not_music or pred.low_confidence})
             except SilentAudioError:
                 history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
                                 "verdict": "Silence.", "flag": True})
             except GenreError as exc:
                 history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
-                                "verdict": str(exc), "flag": True})
+                                "verdict": dashboard.public_message(exc), "flag": True})
             del history[:-LIVE_HISTORY]
         if not playing:
             st.info("Live mode is stopped." + (" Last result below." if history else ""))
