@@ -33,7 +33,7 @@ import numpy as np
 from genre.config import HOP_LENGTH, SEGMENT_SECONDS, SR
 
 __all__ = ["MAX_ANALYSES", "AnalysisGate", "GATE", "SpooledInput", "Analysis", "analyse",
-           "envelope", "aggregate_timeline", "preload_webrtc", "webrtc_status", "start_warmup",
+           "envelope", "aggregate_timeline", "release_memory", "listenable", "preload_webrtc", "webrtc_status", "start_warmup",
            "warmup_state"]
 
 log = logging.getLogger("genre.app")
@@ -256,7 +256,7 @@ def analyse(source: Any, model: Any, *, name: str = "",
     genre.errors.GenreError
         Bad input (message written for a person) or a broken model.
     """
-    from genre import audio, features
+    from genre import audio
     from genre.predict import predict
 
     say = progress or (lambda f, t: None)
@@ -279,14 +279,36 @@ def analyse(source: Any, model: Any, *, name: str = "",
         vector = space.vector(sig.y, sig.sr, prediction=pred)
     say(0.93, "Preparing the player...")
     player = listenable(sig.y, sig.sr) if keep_audio else b""
-    mel = features.logmel(sig.y, sig.sr)
-    step = max(1, int(np.ceil(mel.shape[1] / SPECTROGRAM_FRAMES)))
-    mel_small = np.ascontiguousarray(mel[:, ::step], dtype=np.float32)
-    del mel, sig
+    mel_small, frame_s = small_logmel(sig.y, sig.sr)
+    del sig
     say(1.0, "Done.")
     return Analysis(prediction=pred, result=result, envelope=env, mel_db=mel_small,
-                    mel_frame_s=step * HOP_LENGTH / SR, seconds=time.perf_counter() - t0,
+                    mel_frame_s=frame_s, seconds=time.perf_counter() - t0,
                     audio=player, vector=vector)
+
+
+def small_logmel(y: np.ndarray, sr: int = SR, frames: int = SPECTROGRAM_FRAMES,
+                 block_s: float = 30.0) -> tuple[np.ndarray, float]:
+    """A log-mel spectrogram (dB) of about ``frames`` columns, computed in ``block_s`` blocks
+    so that a 10-minute input never holds its whole STFT (about 200 MB) at once.
+
+    Returns ``(db, frame_s)``: (128, m) float32 and the time between columns (s). Every
+    ``step``-th frame is kept (``step`` from the whole length), as one long transform would.
+    """
+    from genre import features
+
+    n_frames = 1 + len(y) // HOP_LENGTH
+    step = max(1, int(np.ceil(n_frames / frames)))
+    block = int(block_s * sr) // (HOP_LENGTH * step) * (HOP_LENGTH * step) or HOP_LENGTH * step
+    parts = []
+    for a in range(0, len(y), block):
+        if parts and len(y) - a < 2048:  # a sliver at the end: nothing to see
+            break
+        db = features.logmel(y[a:a + block], sr)[:, ::step]
+        if a + block < len(y):  # the block's last centred frame is the next block's first
+            db = db[:, :block // (HOP_LENGTH * step)]
+        parts.append(np.asarray(db, dtype=np.float32))
+    return np.ascontiguousarray(np.concatenate(parts, axis=1)), step * HOP_LENGTH / sr
 
 
 def listenable(y: np.ndarray, sr: int = SR) -> bytes:
@@ -334,6 +356,20 @@ def aggregate_timeline(starts_s: np.ndarray, probs: np.ndarray, *, max_points: i
     out_t = np.array([starts[i * k] for i in range(m)])
     out_p = np.vstack([p[i * k:(i + 1) * k].mean(axis=0) for i in range(m)])
     return out_t, out_p, float(k * segment_s)
+
+
+def release_memory() -> None:
+    """Return freed memory to the operating system after an analysis: a garbage collection,
+    then glibc's ``malloc_trim`` (the decoded audio of a long file is freed in many small
+    blocks that glibc would otherwise keep for the process). A no-op off glibc."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # ------------------------------------------------------------------------------ warm-up

@@ -83,7 +83,7 @@ def feature_by_genre(table: pd.DataFrame, feature: str, *, kind: str = "box",
 
 def _clip_labels(rows: pd.DataFrame) -> list[str] | None:
     """``"clip: artist - title"`` per row (index = clip id), for hovering a point."""
-    if rows.index.dtype != object:
+    if not (rows.index.dtype == object or pd.api.types.is_string_dtype(rows.index)):
         return None
     artist = rows.get("artist", pd.Series("", index=rows.index)).fillna("").astype(str)
     title = rows.get("title", pd.Series("", index=rows.index)).fillna("").astype(str)

@@ -14,6 +14,7 @@ back. No user-facing message names a server path or an environment variable.
 
 from __future__ import annotations
 
+import io
 import logging
 import runpy
 import threading
@@ -184,40 +185,89 @@ def show_data_error(exc: BaseException) -> None:
 
 # ------------------------------------------------------------------------------ uploads
 
-def _forget_upload(slot: str) -> None:
-    st.session_state.pop(slot, None)
+#: Uploads larger than this go to a temporary file as soon as they arrive (bytes).
+SPOOL_ABOVE_BYTES = 2 << 20
+_spooled: dict[tuple[str, str], analysis.SpooledInput] = {}
+_spool_lock = threading.Lock()
 
 
-def file_uploader(label: str, types, key: str) -> analysis.SpooledInput | None:
-    """``st.file_uploader`` whose file is copied to a temporary file and then released from
-    Streamlit's memory; returns the :class:`~genre.app.analysis.SpooledInput` (kept in the
-    session until the visitor removes or replaces the file)."""
-    slot = f"{key}__spooled"
-    up = st.file_uploader(label, type=types, key=key, on_change=_forget_upload, args=(slot,))
-    if up is not None:
-        held = st.session_state.get(slot)
-        if held is None or held.key != up.file_id:
-            st.session_state[slot] = analysis.SpooledInput(up, up.name, key=up.file_id)
-        if _release_upload(up.file_id):
-            del up
-            st.rerun()  # the widget's value is re-read without the bytes: nothing holds them
-    return st.session_state.get(slot)
+def install_upload_spooling() -> bool:
+    """Make the server keep large uploads on disk instead of in memory (once per process).
 
-
-def _release_upload(file_id: str) -> bool:
-    """Drop an upload's bytes from Streamlit's in-memory file store (the spooled copy stays)."""
+    Streamlit stores every upload's bytes in memory (``MemoryUploadedFileManager``) for as long
+    as the file stays in its uploader: eight 150-MB uploads are 1.2 GB. This wraps the running
+    server's file manager so that a file over :data:`SPOOL_ABOVE_BYTES` is copied to a
+    :class:`~genre.app.analysis.SpooledInput` the moment it arrives and stored with empty data;
+    :func:`file_uploader` finds it by file id. Removing the file (the visitor clears or replaces
+    it, or the session ends) deletes the temporary file. Returns False (uploads then stay in
+    memory, everything still works) without a Streamlit server, e.g. under AppTest.
+    """
     try:
-        from streamlit.runtime import get_instance
+        from streamlit import runtime
+
+        mgr = runtime.get_instance().uploaded_file_mgr if runtime.exists() else None
+    except Exception:
+        mgr = None
+    if mgr is None or not all(hasattr(mgr, a) for a in ("add_file", "remove_file", "remove_session_files")):
+        return False
+    with _spool_lock:
+        if getattr(mgr, "_genre_spooling", False):
+            return True
+        add, remove, remove_session = mgr.add_file, mgr.remove_file, mgr.remove_session_files
+
+        def add_file(session_id, file):
+            if len(file.data) > SPOOL_ABOVE_BYTES and hasattr(file, "_replace"):
+                held = analysis.SpooledInput(io.BytesIO(file.data), file.name, key=file.file_id)
+                with _spool_lock:
+                    _spooled[(session_id, file.file_id)] = held
+                file = file._replace(data=b"")
+            return add(session_id, file)
+
+        def remove_file(session_id, file_id):
+            with _spool_lock:
+                _spooled.pop((session_id, file_id), None)
+            return remove(session_id, file_id)
+
+        def remove_session_files(session_id):
+            with _spool_lock:
+                for k in [k for k in _spooled if k[0] == session_id]:
+                    del _spooled[k]
+            return remove_session(session_id)
+
+        mgr.add_file, mgr.remove_file = add_file, remove_file
+        mgr.remove_session_files = remove_session_files
+        mgr._genre_spooling = True
+    return True
+
+
+def _spooled_upload(file_id: str) -> analysis.SpooledInput | None:
+    try:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
 
         ctx = get_script_run_ctx()
-        mgr = get_instance().uploaded_file_mgr
-        if ctx is None or not mgr.get_files(ctx.session_id, [file_id]):
-            return False
-        mgr.remove_file(ctx.session_id, file_id)
-        return True
-    except Exception:  # no runtime (AppTest) or another Streamlit: keep the bytes, still works
-        return False
+    except Exception:
+        return None
+    with _spool_lock:
+        return _spooled.get((ctx.session_id, file_id)) if ctx is not None else None
+
+
+def file_uploader(label: str, types, key: str) -> analysis.SpooledInput | None:
+    """``st.file_uploader`` returning the upload as a :class:`~genre.app.analysis.SpooledInput`
+    (a temporary file: the server keeps no copy of a large upload's bytes, see
+    :func:`install_upload_spooling`); None when no file is loaded."""
+    install_upload_spooling()
+    up = st.file_uploader(label, type=types, key=key)
+    slot = f"{key}__spooled"
+    if up is None:
+        st.session_state.pop(slot, None)
+        return None
+    held = _spooled_upload(up.file_id)
+    if held is None:  # a small upload (or no server): copy it out of the upload object
+        held = st.session_state.get(slot)
+        if held is None or held.key != up.file_id:
+            held = analysis.SpooledInput(up, up.name, key=up.file_id)
+    st.session_state[slot] = held
+    return held
 
 
 # ------------------------------------------------------------------------------ classification
@@ -252,6 +302,7 @@ def run_analysis(source, name: str, model_name: str | None, input_key: str) -> a
     cache[key] = out
     while len(cache) > SESSION_RESULTS:
         cache.popitem(last=False)
+    analysis.release_memory()
     return out
 
 
@@ -428,7 +479,10 @@ def classify_and_show(source, name: str, model_name: str | None, *, key: str, in
     try:
         out = run_analysis(source, name, model_name, input_key)
     except GenreError as exc:
-        st.error(dashboard.public_message(exc))
+        msg = str(exc)
+        if isinstance(source, str):  # a spooled upload's temporary path: say the user's name
+            msg = msg.replace(source, name).replace(Path(source).name, name)
+        st.error(dashboard.public_message(msg))
         return None
     except Exception as exc:  # a bug, not the user's fault (Streamlit's stop/rerun are BaseException)
         log.exception("analysing %r failed", name)
