@@ -46,9 +46,9 @@ if mode == "Upload":
 elif mode == "Record":
     rec = st.audio_input("Record at least a few seconds of music", sample_rate=SR,
                          key="classify_record")
-    if rec is not None:  # a short recording: decoded straight from the upload object
-        common.classify_and_show(rec, "recording.wav", model_name, key="record",
-                                 input_key=f"record:{rec.file_id}")
+    if rec is not None:  # decoded from the upload object (or its spooled file, if long)
+        common.classify_and_show(common.upload_source(rec), "recording.wav", model_name,
+                                 key="record", input_key=f"record:{rec.file_id}")
 
 elif mode == "Sample":
     clips = common.demo_clips()

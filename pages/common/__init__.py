@@ -251,6 +251,14 @@ def _spooled_upload(file_id: str) -> analysis.SpooledInput | None:
         return _spooled.get((ctx.session_id, file_id)) if ctx is not None else None
 
 
+def upload_source(up):
+    """What to decode for a Streamlit upload object (``st.audio_input``'s recording...): its
+    spooled temporary file when the server moved it to disk, else the object itself."""
+    install_upload_spooling()
+    held = _spooled_upload(up.file_id)
+    return held.path if held is not None else up
+
+
 def file_uploader(label: str, types, key: str) -> analysis.SpooledInput | None:
     """``st.file_uploader`` returning the upload as a :class:`~genre.app.analysis.SpooledInput`
     (a temporary file: the server keeps no copy of a large upload's bytes, see
@@ -351,6 +359,8 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
             st.caption("The genre probabilities the model produced anyway, for the curious: "
                        + ", ".join(f"{g} {p:.0%}" for g, p in pred.top(3)))
         st.caption(_analysed_span(result))
+        for note in pred.notes:
+            st.caption(f"Note: {note}")
         if not compact:
             _audio_and_timeline(out, key)
         return
@@ -491,3 +501,6 @@ def classify_and_show(source, name: str, model_name: str | None, *, key: str, in
         return None
     show_result(out, key=key, compact=compact)
     return out
+
+
+install_upload_spooling()  # once per process, before any page can receive an upload
