@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from genre.app import plots
+from genre.app import dashboard, plots
 from genre.config import FEATURE_COLUMNS
 from genre.training.embeddings import METHODS
 from genre.errors import GenreError
@@ -91,7 +91,8 @@ else:
         playable = [c for c in sel.index if c in audio_paths][:3]
         for clip in playable:
             r = sel.loc[clip]
-            st.markdown(f"**{clip}** - {r['artist'] or 'unknown artist'}, {r['title'] or 'untitled'}")
+            st.markdown(f"**{clip}** - " + dashboard.plain_text(
+                f"{r['artist'] or 'unknown artist'}, {r['title'] or 'untitled'}"))
             st.audio(audio_paths[clip], format="audio/flac")
         if not playable and audio_paths:
             st.info("The project has no audio for the selected clips (only part of GTZAN's audio "

@@ -52,7 +52,10 @@ with right:
         a, b = st.columns(2)
         a.metric(best["display_name"], f"{best['accuracy']:.1%}",
                  help=common.protocol_descriptions().get(dashboard.HONEST, ""))
-        n = f" ({int(best['n_test'])} clips)" if best["n_test"] == best["n_test"] else ""
+        n = ""
+        if best["n_test"] == best["n_test"]:
+            lo, hi = dashboard.wilson_interval(round(best["accuracy"] * best["n_test"]), best["n_test"])
+            n = f" ({int(best['n_test'])} clips; 95 % interval {lo:.0%}-{hi:.0%})"
         a.caption(f"accuracy on the fault-filtered test split{n}, macro-F1 {best['macro_f1']:.2f}")
         if len(rows):
             r = rows.iloc[0]

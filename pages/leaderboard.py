@@ -58,22 +58,14 @@ def overview() -> None:
     def head(p: str) -> str:
         ns = n.get(p, [])
         return label(p) + (f" (n = {ns[0]})" if len(ns) == 1 else "")
-    st.dataframe(
-        table, hide_index=True, key="lb_table", width="stretch",
-        height=36 * (len(table) + 1) + 4,  # every model visible without scrolling
-        column_config={
-            "display_name": st.column_config.TextColumn("Model", pinned=True, width="medium"),
-            "family": st.column_config.TextColumn("Family", width="small"),
-            **{p: st.column_config.TextColumn(head(p), help=desc.get(p, ""), width="medium")
-               for p in protos},
-        })
+    shown = table.rename(columns={"display_name": "Model", "family": "Family", **{p: head(p) for p in protos}})
+    st.table(shown.set_index("Model"))  # a static table wraps its text: every column fits
     what = ("Wilson score interval" if metric == "accuracy"
             else "bootstrap over the test clips of the confusion matrix, 1000 resamples")
     st.caption(f"Each cell: {'accuracy' if metric == 'accuracy' else 'macro-F1'} and its 95 % "
                f"interval ({what}); n = test clips (or all clips scored, for cross-validation). "
                "With n = 144 or 290 an interval spans about 10-16 points: differences of a few "
-               "points between models are within noise. Scroll sideways if the table is wider "
-               "than the window.")
+               "points between models are within noise.")
     with st.expander("What the protocols mean"):
         for p in protos:
             st.markdown(f"- **{label(p)}** (`{p}`): {desc.get(p, '')}")

@@ -180,8 +180,7 @@ def choose_radio(page, label: str, timeout_ms: int = 120_000) -> None:
 def choose_option(page, label: str, text: str, timeout_ms: int = 300_000) -> None:
     """Open the selectbox labelled ``label`` and pick the first option containing ``text``;
     wait for the rerun it triggers."""
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    box.locator('[data-baseweb="select"]').click()
+    page.get_by_role("combobox", name=label).first.click()
     rerun_after(page, lambda: page.get_by_role("option").filter(has_text=text).first.click(),
                 timeout_ms)
 

@@ -161,7 +161,8 @@ def test_per_genre_f1_shows_na_and_counts():
 def test_timeline_hover_gives_clock_time_and_mark_point_adds_a_star():
     p = np.full((3, 10), 0.1)
     fig = plots.timeline([0, 3, 63], p)
-    assert list(fig.data[0].customdata) == ["0:00", "0:03", "1:03"]
+    assert list(fig.data[0].customdata) == [0.0, 3.0, 63.0]
+    assert plots.clock(63.4) == "1:03"
     pts = pd.DataFrame({"clip": ["a"], "genre": ["rock"], "x": [0.0], "y": [0.0]})
     fig = plots.mark_point(plots.embedding_scatter(pts, "x", "y"), 1.0, 2.0)
     assert fig.data[-1].marker.symbol == "star" and fig.data[-1].x == (1.0,)

@@ -270,17 +270,19 @@ def timeline(starts_s: Sequence[float], probabilities: np.ndarray, *,
     starts_s : (n,) segment start times (s).
     probabilities : (n, len(genres)) rows summing to 1.
     segment_s : segment length (s); points are drawn at segment centres if given.
+
+    Each point's ``customdata`` is its segment's start (s), so a click can seek a player there.
     """
     p = np.asarray(probabilities, dtype=float)
     t = np.asarray(starts_s, dtype=float) + (segment_s / 2 if segment_s else 0.0)
     if p.ndim != 2 or p.shape != (len(t), len(genres)):
         raise ValueError(f"probabilities has shape {p.shape}, expected ({len(t)}, {len(genres)})")
     fig = go.Figure()
-    labels = [clock(v) for v in np.asarray(starts_s, dtype=float)]
+    starts = [float(v) for v in np.asarray(starts_s, dtype=float)]  # customdata: segment start (s)
     for j, g in enumerate(genres):
         fig.add_trace(go.Scatter(x=t, y=p[:, j], name=g, mode="lines+markers", stackgroup="one",
                                  line=dict(width=0.5, color=_color(g)), marker=dict(size=3),
-                                 customdata=labels,
+                                 customdata=starts,
                                  hovertemplate=f"{g}: %{{y:.0%}}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis=dict(range=[0, 1], tickformat=".0%"),
                       height=340, hovermode="x unified", **_LAYOUT)

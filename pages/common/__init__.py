@@ -390,10 +390,9 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
         chart(plots.probability_bars(result["probabilities"], top=5, title="Top genres"),
               key=f"{key}_bars")
     with right:
-        if compact:
-            _timeline_chart(out, key)
+        event = _timeline_chart(out, key, selectable=bool(out.audio) and not compact)
     if not compact:
-        _audio_and_timeline(out, key)
+        _player(out, event)
         chart(plots.waveform_envelope(*out.envelope), key=f"{key}_wave")
         chart(_spectrogram(out), key=f"{key}_mel")
         where_it_sits(out, key)
@@ -429,14 +428,20 @@ def _timeline_chart(out: analysis.Analysis, key: str, *, selectable: bool = Fals
 
 
 def _audio_and_timeline(out: analysis.Analysis, key: str) -> None:
-    """The analysed audio in a player and the timeline; clicking the timeline moves the player."""
-    event = _timeline_chart(out, key, selectable=bool(out.audio))
+    """The timeline, then the analysed audio in a player that clicking the timeline moves."""
+    _player(out, _timeline_chart(out, key, selectable=bool(out.audio)))
+
+
+def _player(out: analysis.Analysis, event) -> None:
+    """The analysed audio; a point clicked on the timeline (``event``) sets where it starts."""
     if not out.audio:
         return
     start = 0.0
     points = (event.selection.points if event else None) or []
-    if points:
-        start = max(0.0, float(points[0].get("x", 0.0)) - SEGMENT_SECONDS / 2)
+    if points:  # customdata: the clicked segment's (or stretch's) start
+        cd = points[0].get("customdata")
+        cd = cd[0] if isinstance(cd, (list, tuple)) and cd else cd
+        start = max(0.0, float(cd if cd is not None else points[0].get("x", 0.0) - SEGMENT_SECONDS / 2))
     if start:
         st.caption(f"Playing from {plots.clock(start)}.")
     st.audio(out.audio, format="audio/ogg", start_time=int(start))
