@@ -58,8 +58,7 @@ elif mode == "Sample":
         i = st.selectbox("Sample", range(len(clips)), key="classify_sample",
                          format_func=lambda i: f"{clips.label[i]} - expected: {clips.expected[i]}")
         row = clips.iloc[i]
-        st.audio(row["path"], format="audio/ogg")
-        st.caption(f"Licence: {row['licence']}")
+        st.caption(f"Licence: {row['licence']}")  # the player below the timeline plays it
         common.classify_and_show(row["path"], row["file"], model_name, key="sample",
                                  input_key=f"sample:{row['file']}")
 
@@ -112,9 +111,13 @@ else:
                 from genre.predict import predict
                 with analysis.GATE.slot():
                     pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
-                verdict = ("This does not sound like music." if pred.not_music else pred.verdict)
-                history.append({"t": now, "probs": pred.probabilities, "verdict": verdict,
-                                "flag": pred.not_music or pred.low_confidence})
+                if pred.not_music:  # no genre for it: the window leaves a gap in the charts
+                    history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                                    "verdict": "This does not sound like music, so no genre is "
+                                               "given for this window.", "flag": True})
+                else:
+                    history.append({"t": now, "probs": pred.probabilities,
+                                    "verdict": pred.verdict, "flag": pred.low_confidence})
             except SilentAudioError:
                 history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
                                 "verdict": "Silence.", "flag": True})
@@ -136,8 +139,11 @@ else:
             if ok.any():
                 left, right = st.columns([2, 3])
                 with left:
-                    common.chart(plots.probability_bars(dict(zip(GENRES, probs[ok][-1])), top=5,
-                                                        title="Latest window"), key="live_bars")
+                    if ok[-1]:
+                        common.chart(plots.probability_bars(dict(zip(GENRES, probs[-1])), top=5,
+                                                            title="Latest window"), key="live_bars")
+                    else:
+                        st.caption("No genre chart for the latest window.")
                 with right:
                     if ok.sum() >= 2:
                         common.chart(plots.timeline(

@@ -132,24 +132,27 @@ def cost() -> None:
            "size_mb": lambda v: f"{v:.2f}"}
     for col, f in fmt.items():
         shown[col] = [f(v) if v == v else "n/a" for v in shown[col]]
-    st.dataframe(shown, hide_index=True, key="lb_cost", width="stretch",
-                 height=36 * (len(table) + 1) + 4, column_config={
-        "display_name": st.column_config.TextColumn("Model", pinned=True), "family": "Family",
-        "accuracy": label(dashboard.HONEST), "audio_accuracy": label(dashboard.AUDIO),
-        "fit_time_s": st.column_config.TextColumn(
-            "Fit time (s)", help="One fit on the training part of its headline protocol, as "
-            "recorded when it was trained; n/a where the results file records none"),
-        "latency_ms": st.column_config.TextColumn(
-            "Latency per 30-s clip (ms)", help="The results file's latency_ms: measured once "
-            "when the model was evaluated, warm, one clip at a time"),
-        "size_mb": "Size (MB)",
-    })
-    st.caption("Every figure here comes from the models' results files (one measurement per "
-               "model, recorded when it was evaluated); n/a: not recorded for that model.")
+    shown.insert(shown.columns.get_loc("latency_ms") + 1, "measured_on", [
+        "30-s clip's 57 features (model only)" if common.results_file(m).get("input") == "features57"
+        else "30-s clip's audio" for m in table["model"]])
+    st.table(shown.rename(columns={
+        "display_name": "Model", "family": "Family", "accuracy": label(dashboard.HONEST),
+        "audio_accuracy": label(dashboard.AUDIO), "fit_time_s": "Fit time (s)",
+        "latency_ms": "Latency (ms)", "measured_on": "Latency measured on",
+        "size_mb": "Size (MB)"}).set_index("Model"))
+    st.caption("Every figure here comes from the models' results files: fit time of one fit on "
+               "the training part of its headline protocol, latency measured once (warm, one clip "
+               "at a time) when the model was evaluated, size of its files. The feature models' "
+               "latency excludes computing the 57 features from audio (timed separately in the "
+               "README's feature-extraction benchmark); the networks' includes everything from "
+               "audio. n/a: not recorded. "
+               "Figures were measured on the training machine and differ from a benchmark run "
+               "elsewhere.")
     if table["latency_ms"].notna().any():
         common.chart(plots.cost_chart(
             table, y="audio_accuracy", label_col="display_name", size="size_mb",
-            title="Accuracy vs latency per clip (marker area ~ model size)",
+            title="Accuracy vs latency per clip (marker area ~ model size; feature models: "
+                  "model only)",
             y_title=f"accuracy, {label(dashboard.AUDIO).lower()}"),
             key="lb_cost_chart")
 

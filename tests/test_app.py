@@ -301,7 +301,10 @@ def test_classify_bad_upload_one_line_error_then_page_still_works(case, clip_byt
     at.file_uploader(key="classify_upload").upload(name, data)
     at.run()
     _ok(at)
-    expected = str(info.value).replace("The upload is empty", f"The file {name} is empty")
+    from genre.app.dashboard import plain_text
+
+    expected = str(info.value).replace("The upload is empty",
+                                       f"The file {plain_text(name)} is empty")
     assert [e.value for e in at.error] == [expected]
     assert "genre-upload" not in expected and "/tmp" not in at.error[0].value
     assert not [m for m in at.metric if m.label == "Top genre"]
@@ -635,6 +638,9 @@ def test_a_file_name_is_shown_as_plain_text(clip_bytes):
     at.run()
     _ok(at)
     assert f"File: {name}" in [t.value for t in at.text]
+    at.file_uploader(key="classify_upload").clear().upload(name, b"", "audio/flac")
+    at.run()
+    assert at.error[0].value.startswith("The file \\*\\*bold")  # escaped inside the error too
     for el in list(at.markdown) + list(at.caption) + list(at.success) + list(at.warning):
         assert "**bold**" not in el.value and "](http" not in el.value
 
@@ -700,6 +706,6 @@ def test_leaderboard_is_honest_about_counts_and_noise():
     assert "n = 0" in fig["data"][0]["x"][jazz]
     at.radio(key="lb_section").set_value("Cost")
     at.run()
-    cost = at.dataframe[0].value
+    cost = at.table[0].value
     flat = " ".join(map(str, cost.to_numpy().ravel()))
     assert "None" not in flat and "nan" not in flat

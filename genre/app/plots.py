@@ -292,7 +292,7 @@ def timeline(starts_s: Sequence[float], probabilities: np.ndarray, *,
 
 def clock(seconds: float) -> str:
     """``m:ss`` of a time in seconds (``"1:05"``)."""
-    seconds = max(0, int(round(float(seconds))))
+    seconds = max(0, int(float(seconds)))  # whole seconds elapsed, as a player shows them
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 

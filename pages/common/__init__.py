@@ -361,8 +361,9 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
         st.caption(_analysed_span(result))
         for note in pred.notes:
             st.caption(f"Note: {note}")
-        if not compact:
-            _audio_and_timeline(out, key)
+        if not compact:  # what was heard, without genre charts that would read as an answer
+            _player(out, None)
+            chart(plots.waveform_envelope(*out.envelope), key=f"{key}_wave")
         return
     if pred.low_confidence:
         (a, pa), (b, pb) = pred.top(2)
@@ -370,6 +371,14 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
                    "is more likely wrong than right here.", icon="🤔")
         if nov.get("suspect"):
             st.caption("The recording is also unusual for music; it may not be music at all.")
+            with st.expander("Non-music check, in numbers"):
+                for reason in nov.get("reasons", []):
+                    st.markdown(f"- {reason}")
+                st.markdown(f"Feature score {nov.get('score', float('nan')):.1f} (threshold "
+                            f"{nov.get('threshold', float('nan')):.1f}, unusual above "
+                            f"{nov.get('suspect_threshold', float('nan')):.1f}); quiet-gap share "
+                            f"{nov.get('low_energy_rate', float('nan')):.0%} (threshold "
+                            f"{nov.get('ler_threshold', float('nan')):.0%}).")
     else:
         st.success(f"**{pred.genre.capitalize()}**, {pred.confidence:.0%} probability.", icon="🎵")
     c1, c2, c3 = st.columns([1, 1, 1])
@@ -380,11 +389,6 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
     st.caption(_analysed_span(result))
     for note in pred.notes:
         st.caption(f"Note: {note}")
-    if nov and nov.get("suspect"):
-        with st.expander("Non-music check, in numbers"):
-            st.markdown(f"Feature score {nov.get('score', float('nan')):.1f} (music above "
-                        f"{nov.get('threshold', float('nan')):.1f} is rare); quiet-gap share "
-                        f"{nov.get('low_energy_rate', float('nan')):.0%}.")
     left, right = st.columns([2, 3])
     with left:
         chart(plots.probability_bars(result["probabilities"], top=5, title="Top genres"),
@@ -497,7 +501,10 @@ def classify_and_show(source, name: str, model_name: str | None, *, key: str, in
         msg = str(exc)
         if isinstance(source, str):  # a spooled upload's temporary path: say the user's name
             msg = msg.replace(source, name).replace(Path(source).name, name)
-        st.error(dashboard.public_message(msg))
+        msg = dashboard.public_message(msg)
+        if name:  # the user's file name inside the message stays plain text
+            msg = msg.replace(name, dashboard.plain_text(name))
+        st.error(msg)
         return None
     except Exception as exc:  # a bug, not the user's fault (Streamlit's stop/rerun are BaseException)
         log.exception("analysing %r failed", name)
