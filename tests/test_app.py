@@ -709,3 +709,35 @@ def test_leaderboard_is_honest_about_counts_and_noise():
     cost = at.table[0].value
     flat = " ".join(map(str, cost.to_numpy().ravel()))
     assert "None" not in flat and "nan" not in flat
+
+
+def test_large_uploads_are_spooled_to_disk_on_arrival():
+    """Streamlit keeps every upload's bytes in memory; the wrapped file manager keeps a large one
+    in a temporary file instead (empty data in memory), deleted when the file is removed."""
+    import os
+
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    from pages import common
+
+    mgr = MemoryUploadedFileManager("/upload")
+    assert common.install_upload_spooling(mgr) and common.install_upload_spooling(mgr)
+    big = os.urandom(common.SPOOL_ABOVE_BYTES + 1)
+    mgr.add_file("s1", UploadedFileRec("f1", "big song.wav", "audio/wav", big))
+    mgr.add_file("s1", UploadedFileRec("f2", "small.wav", "audio/wav", b"RIFF" + bytes(100)))
+    held = common._spooled[("s1", "f1")]
+    assert mgr.get_files("s1", ["f1"])[0].data == b""  # nothing of it in memory
+    assert open(held.path, "rb").read() == big and held.path.endswith(".wav")
+    assert len(mgr.get_files("s1", ["f2"])[0].data) == 104 and ("s1", "f2") not in common._spooled
+    path = held.path
+    del held
+    mgr.remove_file("s1", "f1")
+    import gc
+    gc.collect()
+    assert not os.path.exists(path) and ("s1", "f1") not in common._spooled
+    mgr.add_file("s2", UploadedFileRec("f3", "x.flac", "audio/flac", big))
+    path = common._spooled[("s2", "f3")].path
+    mgr.remove_session_files("s2")
+    gc.collect()
+    assert not os.path.exists(path)

@@ -451,3 +451,26 @@ def test_nearest_clips_of_a_gtzan_clip_start_with_itself(space):
     assert len(near) == 5 and near["clip"][0] == "disco.00005" and near["distance"][0] < 1e-6
     assert list(near["distance"]) == sorted(near["distance"])
     assert {"artist", "title", "audio_path"} <= set(near.columns)
+
+
+def test_warmup_loads_the_default_model_once_in_the_background():
+    import subprocess
+    import sys
+
+    code = ("import time, json\n"
+            "from genre.app import analysis\n"
+            "from genre.predict import load_model\n"
+            "first = analysis.start_warmup(); again = analysis.start_warmup()\n"
+            "while analysis.warmup_state()['state'] == 'running': time.sleep(0.2)\n"
+            "s = analysis.warmup_state()\n"
+            "print(json.dumps({'first': first, 'again': again, 'state': s['state'],\n"
+            "                  'cached': load_model.cache_info().currsize}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res == {"first": True, "again": False, "state": "done", "cached": 1}
+    off = subprocess.run([sys.executable, "-c", "from genre.app import analysis; "
+                          "print(analysis.start_warmup(), analysis.warmup_state()['state'])"],
+                         capture_output=True, text=True, timeout=300, env={**__import__("os").environ,
+                                                                           "GENRE_WARMUP": "0"})
+    assert off.stdout.split()[-2:] == ["False", "off"]

@@ -191,7 +191,7 @@ _spooled: dict[tuple[str, str], analysis.SpooledInput] = {}
 _spool_lock = threading.Lock()
 
 
-def install_upload_spooling() -> bool:
+def install_upload_spooling(mgr=None) -> bool:
     """Make the server keep large uploads on disk instead of in memory (once per process).
 
     Streamlit stores every upload's bytes in memory (``MemoryUploadedFileManager``) for as long
@@ -200,14 +200,16 @@ def install_upload_spooling() -> bool:
     :class:`~genre.app.analysis.SpooledInput` the moment it arrives and stored with empty data;
     :func:`file_uploader` finds it by file id. Removing the file (the visitor clears or replaces
     it, or the session ends) deletes the temporary file. Returns False (uploads then stay in
-    memory, everything still works) without a Streamlit server, e.g. under AppTest.
+    memory, everything still works) without a Streamlit server, e.g. under AppTest. ``mgr``:
+    the file manager to wrap (default: the running server's).
     """
-    try:
-        from streamlit import runtime
+    if mgr is None:
+        try:
+            from streamlit import runtime
 
-        mgr = runtime.get_instance().uploaded_file_mgr if runtime.exists() else None
-    except Exception:
-        mgr = None
+            mgr = runtime.get_instance().uploaded_file_mgr if runtime.exists() else None
+        except Exception:
+            mgr = None
     if mgr is None or not all(hasattr(mgr, a) for a in ("add_file", "remove_file", "remove_session_files")):
         return False
     with _spool_lock:
