@@ -259,7 +259,7 @@ def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None =
         page.locator('[data-testid="stMetric"]').first.wait_for(timeout=180_000)
         wait_idle(page)
         paths.append(screenshot(page, out / "classify_sample.png"))
-        verdict = start_live(page)
+        start_live(page)
         paths.append(screenshot(page, out / "classify_live.png"))
         page.frame_locator("iframe").first.get_by_role("button", name="STOP").click()
     return paths
