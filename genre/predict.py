@@ -221,7 +221,7 @@ def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_
     return f"{genre.capitalize()} ({conf:.0%})."
 
 
-def predict(source, model=None, *, novelty: bool = True) -> Prediction:
+def predict(source, model=None, *, novelty: bool = True, progress=None) -> Prediction:
     """Classify one recording.
 
     Parameters
@@ -236,6 +236,8 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         Run the non-music detector. With a feature model it reuses the model's 30-s window
         features (only the low-energy rate is added); with a deep model it computes the 57
         features on at most four 30-s windows.
+    progress : callable ``(done, total)``, optional
+        Called after each analysed 30-s window of a feature model (the dashboard's progress bar).
 
     Notes
     -----
@@ -267,7 +269,8 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         # A feature model (FeatureModel): one analysis per 30-s window gives both its clip
         # features (shared with the non-music check) and its 3-s segments, and all the rows go
         # through the model in one call (same answer as predict_clip / predict_segments).
-        wf, clip_rows, seg = predictor.predict_windows(sig.y)
+        wf, clip_rows, seg = (predictor.predict_windows(sig.y, progress=progress)
+                              if progress is not None else predictor.predict_windows(sig.y))
         starts, X, spans = wf.starts_s, wf.X, wf.spans
         clip = _probs(clip_rows, "clip probabilities").mean(axis=0)
     else:

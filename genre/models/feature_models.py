@@ -273,7 +273,7 @@ class FeatureModel:
         X = np.stack([clip_features(y[a:b], sr=SR) for a, b in self.clip_windows(len(y))])
         return self.predict_features(X).mean(axis=0)
 
-    def window_features(self, y: np.ndarray) -> WindowFeatures:
+    def window_features(self, y: np.ndarray, progress=None) -> WindowFeatures:
         """Clip features of the :meth:`clip_windows` and 3-s segment features, from one analysis.
 
         An input of up to 45 s is analysed once (:func:`genre.features.analyse`): its clip features
@@ -284,6 +284,7 @@ class FeatureModel:
         segments (which never straddle a block, 30 s being ten segments) are the segments of that
         block's analysis. The segment start times are those of ``segment_features(y)``; the values
         differ slightly from it (HPSS context and chroma tuning are per block, not whole-input).
+        ``progress(done, total)``, if given, is called after each analysed block.
         """
         from genre import features
 
@@ -293,12 +294,15 @@ class FeatureModel:
         if spans == [(0, n)]:
             an = features.analyse(y, SR)
             starts, S = an.segment_features(SEGMENT_SECONDS, SEGMENT_SECONDS)
+            if progress is not None:
+                progress(1, 1)
             return WindowFeatures(spans, an.clip_features()[None, :], starts, S)
         win = int(round(TRAIN_CLIP_SECONDS * SR))
         seg = int(round(SEGMENT_SECONDS * SR))
         wanted = set(spans)
         X, starts, S = [], [], []
-        for a in range(0, n, win):
+        total = -(-n // win)
+        for k, a in enumerate(range(0, n, win), start=1):
             b = min(n, a + win)
             if (a, b) not in wanted and b - a < seg:
                 continue  # no whole segment in it, and not a clip window
@@ -309,9 +313,11 @@ class FeatureModel:
                 st, x = an.segment_features(SEGMENT_SECONDS, SEGMENT_SECONDS, offset=a)
                 starts.append(st)
                 S.append(x)
+            if progress is not None:
+                progress(k, total)
         return WindowFeatures(spans, np.stack(X), np.concatenate(starts), np.concatenate(S))
 
-    def predict_windows(self, y: np.ndarray) -> tuple[WindowFeatures, np.ndarray, np.ndarray]:
+    def predict_windows(self, y: np.ndarray, progress=None) -> tuple[WindowFeatures, np.ndarray, np.ndarray]:
         """Everything ``genre.predict.predict`` needs from one analysis and one model call.
 
         Returns
@@ -321,7 +327,7 @@ class FeatureModel:
             mean is :meth:`predict_clip`) and of each 3-s segment (:meth:`predict_segments`),
             GENRES order. The rows go through the model in one batch.
         """
-        wf = self.window_features(y)
+        wf = self.window_features(y, progress=progress)
         p = self.predict_features(np.vstack([wf.X, wf.segments]))
         k = len(wf.X)
         return wf, p[:k], p[k:]
