@@ -1,11 +1,14 @@
-"""One definition of every constant the package shares: genres, feature columns, frame settings, paths."""
+"""One definition of every constant the package shares: feature columns, frame settings, limits, paths."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-#: The ten GTZAN genres, in the order every probability vector uses.
+#: DEPRECATED, kept only for ``genre/app`` and ``pages/`` until they read classes from the model:
+#: GTZAN's ten genres, the shipped models' classes. A model's classes are its manifest's ``classes``
+#: (``Predictor.classes``); the GTZAN loader's copy is ``genre.training.datasets.GTZAN_GENRES``.
+#: Nothing else in the package may use this (``tests/test_taxonomy.py``).
 GENRES: tuple[str, ...] = (
     "blues", "classical", "country", "disco", "hiphop",
     "jazz", "metal", "pop", "reggae", "rock",

@@ -20,9 +20,11 @@ from genre.config import MODELS_DIR
 __all__ = ["PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "SCALAR_METRICS", "results_dir", "load_result",
            "leaderboard"]
 
-#: Protocol names, headline first.
+#: Protocol names, headline first; the GTZAN protocols, then those of a model trained on your own dataset
+#: (:mod:`genre.training.user_data`).
 PROTOCOLS: tuple[str, ...] = (
     "filtered_holdout", "random_10fold", "audio_holdout", "audio_holdout_full", "artist_cv_audio",
+    "group_holdout", "group_cv",
 )
 PROTOCOL_DESCRIPTIONS: dict[str, str] = {
     "filtered_holdout": "Fault-filtered artist-conscious split: fit on train+valid (640), test once on test (290).",
@@ -30,6 +32,8 @@ PROTOCOL_DESCRIPTIONS: dict[str, str] = {
     "audio_holdout": "filtered_holdout fit, scored on the test clips that have audio here (full + excerpts).",
     "audio_holdout_full": "filtered_holdout fit, scored on the full-length test clips with audio.",
     "artist_cv_audio": "Artist-grouped stratified 5-fold CV (seed 0) over non-excluded clips with audio.",
+    "group_holdout": "Your dataset: the first of k stratified, group-aware folds (seed 0) as test, fit on the rest.",
+    "group_cv": "Your dataset: stratified, group-aware k-fold CV (seed 0); a group is never on both sides.",
 }
 #: Scalar metrics the leaderboard carries as columns.
 SCALAR_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "n_train", "n_test", "fit_time_s",
