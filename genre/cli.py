@@ -264,7 +264,7 @@ def leaderboard_table(models_dir: str | Path | None = None):
     metrics = [m for m in ("accuracy", "macro_f1") if m in board.columns]
     wide = board.pivot_table(index="model", columns="protocol", values=metrics, aggfunc="first")
     wide.columns = [f"{proto}:{metric}" for metric, proto in wide.columns]
-    order = list(evaluate.PROTOCOLS)
+    order = [*evaluate.PROTOCOLS, *evaluate.USER_PROTOCOLS]
     protos = [p for p in order if any(c.startswith(p + ":") for c in wide.columns)]
     protos += sorted({c.split(":")[0] for c in wide.columns} - set(protos))
     cols = [f"{p}:{m}" for p in protos for m in metrics if f"{p}:{m}" in wide.columns]

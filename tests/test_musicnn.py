@@ -13,7 +13,8 @@ import soundfile as sf
 
 from genre import registry
 from genre.models import musicnn
-from genre.config import GENRES, ROOT, SR, data_dir
+from genre.config import ROOT, SR, data_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
 AUDIO = data_dir() / "audio"

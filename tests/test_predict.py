@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from genre import predict as P
-from genre.config import GENRES, SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.config import SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.errors import AudioError, ModelError, NotAudioError, TooShortError
 
 #: ../shared/samples/README.md: the expected answer of each recording.

@@ -10,16 +10,20 @@ import skops.io as sio
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from genre import registry
-from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
+from genre.config import FEATURE_COLUMNS, MODELS_DIR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.training.datasets import published_table
 from genre.errors import ModelError
 from genre.models.feature_models import MODEL_NAMES, FeatureModel, build, encode_labels
+from genre.training.datasets import GTZAN_GENRES
+
+CLASSES = {"classes": list(GTZAN_GENRES)}
 
 
 @pytest.fixture(scope="module")
 def data():
     t = published_table().sample(200, random_state=0)
-    return t[list(FEATURE_COLUMNS)].to_numpy(), encode_labels(t["genre"])
+    return t[list(FEATURE_COLUMNS)].to_numpy(), encode_labels(t["genre"], GTZAN_GENRES)
 
 
 @pytest.fixture()
@@ -29,7 +33,7 @@ def saved(tmp_path, data):
     est, _ = build("logreg", {"clf__C": 0.1})
     with one_thread():
         est.fit(*data)
-    registry.save_sklearn("lr", est, {"display_name": "LR", "input": "features57"}, models_dir=tmp_path)
+    registry.save_sklearn("lr", est, {"display_name": "LR", "input": "features57", **CLASSES}, models_dir=tmp_path)
     return tmp_path, est
 
 
@@ -56,7 +60,7 @@ def test_roundtrip(saved, data):
 def test_xgboost_pipeline_roundtrip(tmp_path, data):
     est, _ = build("xgboost", {"clf__n_estimators": 5})
     est.fit(*data)
-    registry.save_sklearn("xgb", est, {}, models_dir=tmp_path)
+    registry.save_sklearn("xgb", est, CLASSES, models_dir=tmp_path)
     model = registry.load("xgb", tmp_path)
     np.testing.assert_allclose(model.predict_features(data[0]), est.predict_proba(data[0]))
 
@@ -106,12 +110,12 @@ def test_untrusted_types_refused(saved, tmp_path, data):
     # a type outside the allow-list is refused at save time ...
     sneaky = Sneaky().fit(*data)
     with pytest.raises(ModelError, match="allow-list"):
-        registry.save_sklearn("sneaky", sneaky, {}, models_dir=tmp_path)
+        registry.save_sklearn("sneaky", sneaky, CLASSES, models_dir=tmp_path)
     # ... and at load time, even when the manifest lists it
     blob = tmp_path / "blob.skops"
     sio.dump(sneaky, blob)
     types = sio.get_untrusted_types(file=blob)
-    registry.save("sneaky", {"model.skops": blob}, {"kind": "sklearn", "trusted_types": types},
+    registry.save("sneaky", {"model.skops": blob}, {"kind": "sklearn", "trusted_types": types, **CLASSES},
                   models_dir=tmp_path)
     with pytest.raises(ModelError, match="not trusted"):
         registry.load("sneaky", tmp_path)
@@ -121,7 +125,7 @@ def test_choose_default_and_load_none(saved, data):
     from genre.training.evaluate import compute_metrics, write_result
 
     root, est = saved
-    registry.save_sklearn("lr2", est, {"input": "features57"}, models_dir=root)
+    registry.save_sklearn("lr2", est, {"input": "features57", **CLASSES}, models_dir=root)
     res = registry.RESULTS_DIRNAME
     write_result("lr", "filtered_holdout", compute_metrics(["rock", "jazz"], ["rock", "rock"]), results=root / res)
     write_result("lr2", "filtered_holdout", compute_metrics(["rock", "jazz"], ["rock", "jazz"]), results=root / res)
@@ -151,3 +155,11 @@ def test_shipped_models_load_and_predict():
 def test_shipped_artifacts_small():
     total = sum(p.stat().st_size for p in MODELS_DIR.rglob("*") if p.is_file())
     assert total < 50e6
+
+
+@pytest.mark.parametrize("classes", [None, [], ["only"], ["a", "a"]])
+def test_a_manifest_must_name_its_classes(tmp_path, classes):
+    man = {} if classes is None else {"classes": classes}
+    with pytest.raises(ModelError, match="must list its classes"):
+        registry.save("m", {"w.bin": b"x"}, man, models_dir=tmp_path)
+    assert not (tmp_path / "m").exists()

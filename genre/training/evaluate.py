@@ -36,13 +36,13 @@ from genre.threads import one_thread
 from genre.config import FEATURE_COLUMNS
 from genre.training.datasets import GTZAN_GENRES
 from genre.results import (  # re-exported: the reading side lives in the core
-    PROTOCOL_DESCRIPTIONS, PROTOCOLS, SCALAR_METRICS, leaderboard, load_result, results_dir,
+    PROTOCOL_DESCRIPTIONS, PROTOCOLS, SCALAR_METRICS, USER_PROTOCOLS, leaderboard, load_result, results_dir,
 )
 
 RANDOM_SEED: int = 0
 
 __all__ = [
-    "PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "results_dir", "holdout_clips", "artist_cv_clips",
+    "PROTOCOLS", "USER_PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "results_dir", "holdout_clips", "artist_cv_clips",
     "artist_folds", "random_folds", "compute_metrics", "time_predict_ms", "evaluate_protocol",
     "evaluate_all", "one_thread", "write_result", "load_result", "leaderboard", "SCALAR_METRICS",
 ]

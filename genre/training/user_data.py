@@ -38,9 +38,8 @@ import pandas as pd
 from genre import config
 from genre.config import FEATURE_COLUMNS
 from genre.errors import DataError
+from genre.results import USER_PROTOCOLS
 
-#: The protocols of a user dataset, in leaderboard order.
-USER_PROTOCOLS: tuple[str, ...] = ("group_holdout", "group_cv")
 #: Default number of folds.
 DEFAULT_FOLDS: int = 5
 #: Feature models trained by default on a user dataset.
