@@ -163,3 +163,24 @@ def test_train_refuses_a_label_too_small_for_the_folds(dataset, tmp_path, tmp_ca
     err = capsys.readouterr().err
     assert "'tiny' has 2 clips" in err and "Traceback" not in err
     assert not (tmp_path / "m" / "logreg").exists()
+
+
+def test_a_network_trains_on_your_labels(dataset, tmp_path, tmp_cache):
+    """One short epoch of the smallest network: the deep path skips unreadable files, registers the
+    model with the dataset's classes, and the loaded model answers in them."""
+    from genre.training import train_deep
+
+    out = tmp_path / "deep_models"
+    root, _ = dataset
+    res = train_deep.train_on_folder(root, None, out, models=["cnn_r16"], n_folds=2, epochs=1)
+    m = res["cnn_r16"]["group_holdout"]
+    assert m["labels"] == ["beats", "strings", "tiny"] and m["n_test"] + m["n_train"] == 18
+    man = registry.verify("cnn_r16", out)
+    assert man["classes"] == ["beats", "strings", "tiny"] and man["protocol"] == "group_holdout"
+    assert man["training"]["resolution"] == 16
+    pred = registry.load("cnn_r16", out)
+    clip, sr = sf.read(next((root / "tiny").glob("*.wav")), dtype="float32")
+    starts, P = pred.predict_segments(clip)
+    assert pred.classes == ("beats", "strings", "tiny") and P.shape == (len(starts), 3)
+    assert json.loads((out / "results" / "cnn_r16.json").read_text())["classes"] == man["classes"]
+    assert len(json.loads((out / "dataset.json").read_text())["unreadable"]) == 2

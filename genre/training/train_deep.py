@@ -223,18 +223,18 @@ def musicnn_head(C: float = 0.1):
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
 
 
-def _proba10(est, X) -> np.ndarray:
+def _proba10(est, X, k: int = len(GTZAN_GENRES)) -> np.ndarray:
     p = est.predict_proba(X)
-    out = np.zeros((len(X), len(GTZAN_GENRES)))
+    out = np.zeros((len(X), k))
     out[:, [int(c) for c in est.classes_]] = p
     return out
 
 
-def _oof(make, X: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
-    P = np.zeros((len(X), len(GTZAN_GENRES)))
+def _oof(make, X: np.ndarray, y: np.ndarray, folds, k: int = len(GTZAN_GENRES)) -> np.ndarray:
+    P = np.zeros((len(X), k))
     for tr, te in folds:
         est = make().fit(X[tr], y[tr])
-        P[te] = _proba10(est, X[te])
+        P[te] = _proba10(est, X[te], k)
     return P
 
 
@@ -513,15 +513,51 @@ def artist_cv_only(models: Sequence[str], seed: int = 0, data_root: str | Path |
     return out
 
 
-def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict, params: dict) -> Path:
+def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict, params: dict,
+                       classes: Sequence[str] = GTZAN_GENRES, protocol: str = "audio_holdout",
+                       models_dir: str | Path | None = None) -> Path:
     from genre.models import musicnn
 
     man = {"display_name": "musicnn embedding + logistic regression", "family": "pretrained",
-           "classes": list(GTZAN_GENRES), "trained_on": trained_on + "; musicnn itself pretrained on the "
-           "Million Song Dataset (MSD_musicnn)", "protocol": "audio_holdout", "n_train": n_train,
+           "classes": list(classes), "trained_on": trained_on + "; musicnn itself pretrained on the "
+           "Million Song Dataset (MSD_musicnn)", "protocol": protocol, "n_train": n_train,
            "params": params,
            "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()}}
-    return musicnn.save_head("musicnn_logreg", head, man)
+    return musicnn.save_head("musicnn_logreg", head, man, models_dir)
+
+
+def _user_musicnn_head(used: pd.DataFrame, y: np.ndarray, classes: Sequence[str], folds, out: Path,
+                       trained_on: str, seed: int) -> tuple[dict, Path]:
+    """``musicnn_logreg`` on your dataset: C chosen by group-aware CV inside the ``group_holdout``
+    training clips only; scored on ``group_holdout`` and ``group_cv`` (same folds as every model)."""
+    from genre.training import user_data
+
+    k = len(classes)
+    E, _ = musicnn_embeddings(list(used["path"]))
+    tr, te = folds[0]
+    inner_used = used.iloc[tr].reset_index(drop=True)
+    n_inner = int(min(5, inner_used.groupby("label")["group"].nunique().min()))
+    scores: dict[float, float] = {}
+    if n_inner >= 2:
+        inner = user_data.dataset_folds(inner_used, n_inner, seed)
+        for C in MUSICNN_C_GRID:
+            P_c = _oof(lambda C=C: musicnn_head(C), E[tr], y[tr], inner, k)
+            scores[C] = float((P_c.argmax(1) == y[tr]).mean())
+    best_c = max(scores, key=lambda c: (scores[c], -c)) if scores else 0.1
+    t0 = time.perf_counter()
+    head = musicnn_head(best_c).fit(E[tr], y[tr])
+    fit_s = time.perf_counter() - t0
+    params = {"C": best_c, "C_inner_cv_accuracy": {str(c): v for c, v in scores.items()} or None,
+              "inner_folds": n_inner if scores else 0, "class_weight": "balanced",
+              "embedding": "penultimate mean+max (400)"}
+    res = {"group_holdout": {**metrics(y[te], _proba10(head, E[te], k), classes), "n_train": int(len(tr)),
+                             "fit_time_s": round(fit_s, 2), "params": params},
+           "group_cv": {**metrics(y, _oof(lambda: musicnn_head(best_c), E, y, folds, k), classes),
+                        "n_folds": len(folds), "params": params,
+                        "n_train": int(round(np.mean([len(a) for a, _ in folds])))}}
+    path = _save_musicnn_head(head, int(len(tr)), trained_on, res, params, classes=classes,
+                              protocol="group_holdout", models_dir=out)
+    return res, path
 
 
 def _readable_mels(paths: Sequence[str]) -> tuple[list[np.ndarray | None], dict[str, str]]:
@@ -555,7 +591,9 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
     Parameters
     ----------
     models : sequence of str
-        Names of :data:`ARCH_SETTINGS` (e.g. ``cnn``, ``lstm``, ``cnn_r4``).
+        Names of :data:`ARCH_SETTINGS` (e.g. ``cnn``, ``lstm``, ``cnn_r4``), and ``musicnn_logreg`` (the
+        pretrained musicnn's embedding under a logistic regression whose C is chosen by group-aware CV
+        inside the training clips).
     epochs : int, optional
         Override each network's epoch count.
 
@@ -568,9 +606,9 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
     from genre.training import user_data
     from genre.training.datasets import check_folds
 
-    bad = [m for m in models if m not in ARCH_SETTINGS]
+    bad = [m for m in models if m not in (*ARCH_SETTINGS, "musicnn_logreg")]
     if bad:
-        raise DataError(f"Unknown networks {bad}; choose from {list(ARCH_SETTINGS)}.")
+        raise DataError(f"Unknown networks {bad}; choose from {[*ARCH_SETTINGS, 'musicnn_logreg']}.")
     out = user_data.user_models_dir(models_dir)
     clips = user_data.load_dataset(data_root, labels_csv, n_folds)
     _say(f"{len(clips)} clips, {clips['label'].nunique()} labels; log-mel spectrograms (cached)")
@@ -590,6 +628,17 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
     where = str(labels_csv or data_root)
     results: dict = {}
     for name in models:
+        trained_on = f"your dataset {where}: {len(tr)} clips (all but the first of {n_folds} group-aware folds)"
+        if name == "musicnn_logreg":
+            _say(f"musicnn_logreg: embeddings of {len(used)} clips (cached), head on {len(tr)}")
+            res, path = _user_musicnn_head(used, y, classes, folds, out, trained_on, seed)
+            for k, v in res.items():
+                _say(f"{name} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+            _write_result(name, "musicnn embedding + logistic regression", "pretrained", res,
+                          size_bytes=_dir_size(path), latency_ms=latency_ms(name, models_dir=out),
+                          results=out / "results", classes=classes)
+            results[name] = res
+            continue
         _say(f"{name}: training on {len(tr)} clips, testing on {len(te)} (group_holdout)")
         model, scale, info = fit_deep(name, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
                                       n_classes=len(classes))
@@ -610,7 +659,6 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
                                "fit_time_s": round((time.perf_counter() - t0) / len(folds), 1)}
         for k, v in res.items():
             _say(f"{name} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
-        trained_on = f"your dataset {where}: {len(tr)} clips (all but the first of {n_folds} group-aware folds)"
         path = _save_keras(name, model, scale, info, int(len(tr)), trained_on, res, classes=classes,
                            protocol="group_holdout", models_dir=out)
         _write_result(name, ARCH_SETTINGS[name]["display"], "deep", res, size_bytes=_dir_size(path),
