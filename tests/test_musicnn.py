@@ -132,7 +132,8 @@ def test_head_round_trip_through_registry(tmp_path):
         F += [musicnn.pool_embeddings(e[None]) for e in E]
         labels += [g] * len(E)
     head = LogisticRegression(max_iter=2000).fit(np.array(F), labels)
-    musicnn.save_head("musicnn_test_head", head, {"display_name": "test"}, models_dir=tmp_path)
+    musicnn.save_head("musicnn_test_head", head, {"display_name": "test", "classes": list(GENRES)},
+                      models_dir=tmp_path)
     model = registry.load("musicnn_test_head", models_dir=tmp_path)
     assert isinstance(model, musicnn.MusicnnHead)
     for g in ("classical", "metal"):

@@ -152,6 +152,7 @@ class _Fixed:
 
     name = "fixed"
     manifest = {"display_name": "Fixed"}
+    classes = GENRES
 
     def __init__(self, probs):
         self.probs = np.asarray(probs, float)
@@ -184,4 +185,13 @@ def test_low_confidence_flag_follows_top_probability():
 def test_broken_model_output_is_a_model_error():
     with pytest.raises(ModelError):
         P.predict(data_dir() / "audio" / "blues" / "blues.00000.flac", model=_Fixed(np.ones(7) / 7),
+                  novelty=False)
+
+
+def test_a_predictor_without_classes_is_refused():
+    class _NoClasses(_Fixed):
+        classes = None
+
+    with pytest.raises(ModelError, match="which classes"):
+        P.predict(data_dir() / "audio" / "blues" / "blues.00000.flac", model=_NoClasses(np.full(10, 0.1)),
                   novelty=False)
