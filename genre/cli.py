@@ -290,7 +290,8 @@ def leaderboard_markdown() -> str:
             ("artist_cv_audio", "accuracy")]
     heads = ["model", "family", "fault-filtered acc", "fault-filtered macro-F1", "random 10-fold acc",
              "gap (random - filtered)", "audio subset acc (144)", "audio subset macro-F1",
-             "audio full clips acc (79)", "artist CV on audio acc", "trained on (n, audio subset)"]
+             "audio full clips acc (79)", "artist CV on audio acc", "trained on (n, audio subset)",
+             "fit time (audio subset)"]
     first = board.drop_duplicates("model").set_index("model")
     cell = {(r.model, r.protocol): r for r in board.itertuples()}
 
@@ -312,8 +313,10 @@ def leaderboard_markdown() -> str:
         gap = "–" if f is None or r is None or f != f or r != r else f"{100 * (r - f):+.1f} pts"
         n = value(m, "audio_holdout", "n_train")
         n = "–" if n is None or n != n else str(int(n))
+        t = value(m, "audio_holdout", "fit_time_s")
+        t = "–" if t is None or t != t else (f"{t:.1f} s" if t < 100 else f"{t / 60:.1f} min")
         lines.append("| " + " | ".join([str(first.loc[m, "display_name"]), str(first.loc[m, "family"]),
-                                        *vals[:3], gap, *vals[3:], n]) + " |")
+                                        *vals[:3], gap, *vals[3:], n, t]) + " |")
     return "\n".join(lines)
 
 
