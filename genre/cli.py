@@ -321,6 +321,9 @@ def leaderboard_markdown() -> str:
 
 
 def cmd_evaluate(args) -> int:
+    if args.markdown and args.models_dir:
+        raise UsageError("--markdown prints the README's GTZAN table of models/; drop it to see the leaderboard "
+                         "of another models folder.")
     if args.markdown:
         print(leaderboard_markdown())
         return EXIT_OK
@@ -332,8 +335,12 @@ def cmd_evaluate(args) -> int:
 
     with pd.option_context("display.max_columns", None, "display.width", 200,
                            "display.float_format", "{:.3f}".format):
-        print("Leaderboard (filtered_holdout = honest, artist-conscious split; "
-              "random_10fold = random CV, inflated by repeated artists)")
+        if set(board["protocol"]) <= {"group_holdout", "group_cv"}:
+            print(f"Leaderboard of {args.models_dir or 'models/'} (group_holdout = first group-aware fold as test "
+                  "set; group_cv = group-aware cross-validation)")
+        else:
+            print("Leaderboard (filtered_holdout = honest, artist-conscious split; "
+                  "random_10fold = random CV, inflated by repeated artists)")
         print(wide.to_string())
     return EXIT_OK
 
