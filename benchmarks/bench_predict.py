@@ -135,18 +135,18 @@ def _two_pass_predict(clip: Path, predictor, detector) -> np.ndarray:
     import pandas as pd
 
     from genre import audio, features
-    from genre.config import GENRES, SEGMENT_SECONDS
-    from genre.models.feature_models import proba_in_genre_order
+    from genre.config import SEGMENT_SECONDS
+    from genre.models.feature_models import proba_in_class_order
 
     sig = audio.load(clip)
     starts, Xs = features.segment_features(sig.y, sig.sr)
-    seg = proba_in_genre_order(predictor.estimator, Xs)
+    seg = proba_in_class_order(predictor.estimator, Xs, predictor.classes)
     spans = predictor.clip_windows(len(sig.y))
     X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
-    probs = proba_in_genre_order(predictor.estimator, X).mean(axis=0)
+    probs = proba_in_class_order(predictor.estimator, X, predictor.classes).mean(axis=0)
     if detector is not None:
         detector.score_signal(sig.y, sig.sr, X=X, spans=spans)
-    tl = pd.DataFrame(seg, columns=list(GENRES))
+    tl = pd.DataFrame(seg, columns=list(predictor.classes))
     tl.insert(0, "end_s", np.minimum(starts + SEGMENT_SECONDS, sig.duration))
     tl.insert(0, "start_s", starts)
     return probs / probs.sum()

@@ -1,4 +1,4 @@
-"""One definition of every constant the package shares: genres, feature columns, frame settings, paths.
+"""One definition of every constant the package shares: feature columns, frame settings, limits, paths.
 
 It also owns the writable cache folder's set-up: :data:`CACHE_DIR` holds numba's compiled
 kernels and the feature cache. Caches are an optimisation: when one cannot be written (a full
@@ -13,7 +13,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
-#: The ten GTZAN genres, in the order every probability vector uses.
+#: DEPRECATED, kept only for ``genre/app`` and ``pages/`` until they read classes from the model:
+#: GTZAN's ten genres, the shipped models' classes. A model's classes are its manifest's ``classes``
+#: (``Predictor.classes``); the GTZAN loader's copy is ``genre.training.datasets.GTZAN_GENRES``.
+#: Nothing else in the package may use this (``tests/test_taxonomy.py``).
 GENRES: tuple[str, ...] = (
     "blues", "classical", "country", "disco", "hiphop",
     "jazz", "metal", "pop", "reggae", "rock",

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from genre.config import GENRES, SEGMENT_SECONDS
+from genre.config import SEGMENT_SECONDS
 from genre.errors import GenreError, ModelError
 from genre.serialize import finite, jsonable
 
@@ -48,7 +49,7 @@ NOVELTY_MISSING_NOTE: str = ("The non-music check is unavailable (models/novelty
 LOW_CONFIDENCE_PROB: float = 0.5
 
 __all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector",
-           "LOW_CONFIDENCE_PROB", "NOVELTY_MISSING_NOTE"]
+           "model_classes", "LOW_CONFIDENCE_PROB", "NOVELTY_MISSING_NOTE"]
 
 
 @dataclass
@@ -57,10 +58,13 @@ class Prediction:
 
     Attributes
     ----------
-    probabilities : ndarray (10,)
-        Clip probabilities in ``GENRES`` order.
+    probabilities : ndarray (k,)
+        Clip probabilities in ``genres`` order.
     timeline : DataFrame
-        One row per 3-s segment: ``start_s``, ``end_s`` (s) and one probability column per genre.
+        One row per 3-s segment: ``start_s``, ``end_s`` (s) and one probability column per class.
+    genres : tuple of str
+        The model's classes (its manifest ``classes``), in probability order: GTZAN's ten genres
+        for the shipped models, any label set for a model trained on your own data.
     model, model_display_name : str
         Registry name and display name of the model used.
     timings_ms : dict
@@ -96,8 +100,13 @@ class Prediction:
     original_duration_s: float | None = None
     truncated: bool = False
     source: str = ""
-    genres: tuple = field(default=GENRES)
+    genres: tuple = field(default=())
     novelty_missing: bool = False
+
+    @property
+    def classes(self) -> tuple:
+        """The model's classes (same as ``genres``)."""
+        return tuple(self.genres)
 
     @property
     def genre(self) -> str:
@@ -129,6 +138,7 @@ class Prediction:
         return {
             "source": self.source,
             "genre": self.genre,
+            "classes": list(self.genres),
             "confidence": self.confidence,
             "verdict": self.verdict,
             "low_confidence": bool(self.low_confidence),
@@ -155,8 +165,11 @@ class Prediction:
 # ------------------------------------------------------------------------------ models
 
 @functools.lru_cache(maxsize=8)
-def load_model(name: str | None = None):
+def load_model(name: str | None = None, models_dir: str | None = None):
     """Load (verify + build) a registry model once per process; ``None`` = the default model.
+
+    ``models_dir``: a models folder other than ``GENRE_MODELS_DIR`` / ``models/`` (e.g. one
+    trained on your own labelled data).
 
     Raises
     ------
@@ -165,15 +178,15 @@ def load_model(name: str | None = None):
     """
     from genre import registry
 
-    model = registry.load(name)
+    model = registry.load(name, models_dir)
     if not (hasattr(model, "predict_segments") and hasattr(model, "predict_clip")):
         raise ModelError(f"Model {name!r} is not a genre classifier (it is a "
                          f"{type(model).__name__}); choose one of `python -m genre models`.")
     return model
 
 
-def load_detector():
-    """The shipped non-music detector, or None if ``models/novelty`` is absent.
+def load_detector(models_dir: str | None = None):
+    """The non-music detector of the models folder, or None if its ``novelty`` model is absent.
 
     Raises
     ------
@@ -182,24 +195,40 @@ def load_detector():
     """
     from genre import config, novelty
 
-    if not (config.MODELS_DIR / novelty.NAME / "manifest.json").is_file():
+    root = config.MODELS_DIR if models_dir is None else models_dir
+    if not (Path(root) / novelty.NAME / "manifest.json").is_file():
         return None
-    return novelty.load(str(config.MODELS_DIR))
+    return novelty.load(str(root))
 
 
-def _resolve(model) -> Any:
+def model_classes(predictor: Any) -> tuple[str, ...]:
+    """The classes a loaded Predictor answers in: its ``classes``, else its manifest's ``classes``.
+
+    Raises
+    ------
+    ModelError
+        If the model names no classes.
+    """
+    classes = getattr(predictor, "classes", None) or (getattr(predictor, "manifest", None) or {}).get("classes")
+    if not classes:
+        raise ModelError(f"Model {getattr(predictor, 'name', '?')!r} does not say which classes it answers in "
+                         "(no classes in its manifest).")
+    return tuple(str(c) for c in classes)
+
+
+def _resolve(model, models_dir: str | None = None) -> Any:
     if model is None or isinstance(model, str):
-        return load_model(model)
+        return load_model(model, None if models_dir is None else str(models_dir))
     if hasattr(model, "predict_segments") and hasattr(model, "predict_clip"):
         return model
     raise TypeError(f"model must be a registry name, None or a loaded Predictor, not {type(model).__name__}")
 
 
-def _probs(p: Any, what: str) -> np.ndarray:
+def _probs(p: Any, what: str, k: int) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
-    if p.shape[-1] != len(GENRES) or not np.all(np.isfinite(p)):
-        raise ModelError(f"The model returned {what} of shape {p.shape} (expected {len(GENRES)} "
-                         "finite probabilities per row).")
+    if p.shape[-1] != k or not np.all(np.isfinite(p)):
+        raise ModelError(f"The model returned {what} of shape {p.shape} (expected {k} "
+                         "finite probabilities per row, one per class).")
     return p
 
 
@@ -221,7 +250,8 @@ def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_
     return f"{genre.capitalize()} ({conf:.0%})."
 
 
-def predict(source, model=None, *, novelty: bool = True, progress=None) -> Prediction:
+def predict(source, model=None, *, novelty: bool = True, progress=None,
+            models_dir: str | None = None) -> Prediction:
     """Classify one recording.
 
     Parameters
@@ -232,6 +262,9 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
     model : str, Predictor or None
         Registry model name, an already loaded Predictor, or None for the default model.
         Models loaded by name are cached per process (:func:`load_model`).
+    models_dir : path, optional
+        Models folder to load a named model (and the non-music detector) from; default
+        ``GENRE_MODELS_DIR`` or the shipped ``models/``.
     novelty : bool
         Run the non-music detector. With a feature model it reuses the model's 30-s window
         features (only the low-energy rate is added); with a deep model it computes the 57
@@ -262,7 +295,9 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
     t0 = time.perf_counter()
     sig = audio.load(source)
     t1 = time.perf_counter()
-    predictor = _resolve(model)
+    predictor = _resolve(model, models_dir)
+    classes = model_classes(predictor)
+    k = len(classes)
     t2 = time.perf_counter()
     X = spans = None
     if hasattr(predictor, "predict_windows"):
@@ -272,12 +307,12 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
         wf, clip_rows, seg = (predictor.predict_windows(sig.y, progress=progress)
                               if progress is not None else predictor.predict_windows(sig.y))
         starts, X, spans = wf.starts_s, wf.X, wf.spans
-        clip = _probs(clip_rows, "clip probabilities").mean(axis=0)
+        clip = _probs(clip_rows, "clip probabilities", k).mean(axis=0)
     else:
         starts, seg = predictor.predict_segments(sig.y)
-        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
+        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities", k).reshape(-1)
     starts = np.asarray(starts, dtype=np.float64).reshape(-1)
-    seg = _probs(seg, "segment probabilities").reshape(len(starts), len(GENRES))
+    seg = _probs(seg, "segment probabilities", k).reshape(len(starts), k)
     total = clip.sum()
     if total > 0:
         clip = clip / total
@@ -287,7 +322,7 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
     nov = None
     novelty_missing = False
     if novelty:
-        det = load_detector()
+        det = load_detector(None if models_dir is None else str(models_dir))
         if det is None:
             novelty_missing = True
             notes.append(NOVELTY_MISSING_NOTE)
@@ -296,7 +331,7 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
     t4 = time.perf_counter()
 
     ends = np.minimum(starts + SEGMENT_SECONDS, sig.duration)
-    timeline = pd.DataFrame(seg, columns=list(GENRES))
+    timeline = pd.DataFrame(seg, columns=list(classes))
     timeline.insert(0, "end_s", ends)
     timeline.insert(0, "start_s", starts)
 
@@ -308,7 +343,7 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
         not_music = bool(nov["novel"])
     manifest = getattr(predictor, "manifest", {}) or {}
     name = str(getattr(predictor, "name", None) or manifest.get("name", "model"))
-    verdict = _verdict(GENRES[order[0]], conf, (GENRES[order[1]], float(clip[order[1]])), low,
+    verdict = _verdict(classes[order[0]], conf, (classes[order[1]], float(clip[order[1]])), low,
                        not_music, nov)
     timings = {"decode": (t1 - t0) * 1e3, "model_load": (t2 - t1) * 1e3,
                "inference": (t3 - t2) * 1e3, "novelty": (t4 - t3) * 1e3}
@@ -318,11 +353,12 @@ def predict(source, model=None, *, novelty: bool = True, progress=None) -> Predi
         model_display_name=str(manifest.get("display_name", name)), timings_ms=timings,
         notes=notes, low_confidence=bool(low), not_music=bool(not_music), verdict=verdict,
         novelty=nov, duration_s=float(sig.duration), original_duration_s=sig.original_duration,
-        truncated=bool(sig.truncated), source=str(sig.source), novelty_missing=novelty_missing)
+        truncated=bool(sig.truncated), source=str(sig.source), novelty_missing=novelty_missing,
+        genres=classes)
 
 
 def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,
-                 novelty: bool = True) -> list:
+                 novelty: bool = True, models_dir: str | None = None) -> list:
     """:func:`predict` over many inputs; a failing input gives a :class:`Failure` in its slot.
 
     Nothing is lost to one bad input: a ``GenreError`` (bad audio, a model error) and any other
@@ -359,7 +395,7 @@ def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,
 
             try:
                 for r in Parallel(n_jobs=n_jobs, return_as="generator")(
-                        delayed(_safe_predict)(s, model, novelty) for s in sources):
+                        delayed(_safe_predict)(s, model, novelty, models_dir) for s in sources):
                     out.append(r)
                     bar.update()
             except Exception as exc:  # the pool broke (a worker killed for memory, an object that
@@ -370,16 +406,16 @@ def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,
                               f"{len(sources) - len(out)} remaining inputs are classified in this "
                               "process.", RuntimeWarning, stacklevel=2)
         for s in sources[len(out):]:
-            out.append(_safe_predict(s, model, novelty))
+            out.append(_safe_predict(s, model, novelty, models_dir))
             bar.update()
         return out
     finally:
         bar.close()
 
 
-def _safe_predict(source, model, novelty: bool = True):
+def _safe_predict(source, model, novelty: bool = True, models_dir=None):
     try:
-        return predict(source, model, novelty=novelty)
+        return predict(source, model, novelty=novelty, models_dir=models_dir)
     except GenreError as exc:
         # GenreError subclasses rebuild their message in __init__; pass a picklable stand-in
         return Failure(type(exc).__name__, str(exc), isinstance(exc, ModelError))

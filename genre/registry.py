@@ -35,7 +35,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from genre.config import GENRES, MODELS_DIR
+from genre.config import MODELS_DIR
 from genre.errors import ModelError
 
 #: kind -> "module:function" of the loader, called as ``loader(model_dir: Path, manifest: dict)``.
@@ -155,8 +155,9 @@ def save(name: str, files: dict[str, Path | bytes], manifest: dict,
     files : dict
         File name -> source path or raw bytes.
     manifest : dict
-        Manifest fields (see DESIGN.md); ``name``, ``files``, ``created`` and ``libraries``
-        are filled in when absent (``files`` is always recomputed).
+        Manifest fields (see DESIGN.md); ``classes`` (the labels of the probability columns,
+        in order) is required; ``name``, ``files``, ``created`` and ``libraries`` are filled in
+        when absent (``files`` is always recomputed).
 
     Returns
     -------
@@ -166,6 +167,10 @@ def save(name: str, files: dict[str, Path | bytes], manifest: dict,
     _check_name(name)
     if not files:
         raise ModelError(f"Model {name!r}: nothing to save.")
+    classes = manifest.get("classes")
+    if not isinstance(classes, (list, tuple)) or len(classes) < 2 or len(set(map(str, classes))) != len(classes):
+        raise ModelError(f"Model {name!r}: the manifest must list its classes (two or more distinct labels, "
+                         f"in probability-column order), not {classes!r}.")
     root = _root(models_dir)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
@@ -188,7 +193,6 @@ def save(name: str, files: dict[str, Path | bytes], manifest: dict,
         man["files"] = hashes
         man.setdefault("display_name", name)
         man.setdefault("version", "1")
-        man.setdefault("classes", list(GENRES))
         man.setdefault("libraries", library_versions())
         man.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         (tmp / MANIFEST).write_text(json.dumps(man, indent=1, sort_keys=False) + "\n")

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from genre import cli, config
-from genre.config import GENRES, samples_dir
+from genre.config import samples_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 BRAHMS = samples_dir() / "brahms_hungarian_dance_5.ogg"
 SPEECH = samples_dir() / "speech_librispeech.ogg"

@@ -13,7 +13,8 @@ import soundfile as sf
 
 from genre import registry
 from genre.models import musicnn
-from genre.config import GENRES, ROOT, SR, data_dir
+from genre.config import ROOT, SR, data_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
 AUDIO = data_dir() / "audio"
@@ -132,7 +133,8 @@ def test_head_round_trip_through_registry(tmp_path):
         F += [musicnn.pool_embeddings(e[None]) for e in E]
         labels += [g] * len(E)
     head = LogisticRegression(max_iter=2000).fit(np.array(F), labels)
-    musicnn.save_head("musicnn_test_head", head, {"display_name": "test"}, models_dir=tmp_path)
+    musicnn.save_head("musicnn_test_head", head, {"display_name": "test", "classes": list(GENRES)},
+                      models_dir=tmp_path)
     model = registry.load("musicnn_test_head", models_dir=tmp_path)
     assert isinstance(model, musicnn.MusicnnHead)
     for g in ("classical", "metal"):

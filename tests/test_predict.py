@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from genre import predict as P
-from genre.config import GENRES, SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.config import SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.errors import AudioError, ModelError, NotAudioError, TooShortError
 
 #: ../shared/samples/README.md: the expected answer of each recording.
@@ -151,6 +152,7 @@ class _Fixed:
 
     name = "fixed"
     manifest = {"display_name": "Fixed"}
+    classes = GENRES
 
     def __init__(self, probs):
         self.probs = np.asarray(probs, float)
@@ -245,3 +247,10 @@ def test_a_broken_worker_pool_loses_nothing(tmp_path):
     with pytest.warns(RuntimeWarning, match="remaining inputs"):
         out = P.predict_many(paths, model=model, n_jobs=2, progress=False, novelty=False)
     assert [type(r).__name__ for r in out] == ["Prediction"] * 3
+def test_a_predictor_without_classes_is_refused():
+    class _NoClasses(_Fixed):
+        classes = None
+
+    with pytest.raises(ModelError, match="which classes"):
+        P.predict(data_dir() / "audio" / "blues" / "blues.00000.flac", model=_NoClasses(np.full(10, 0.1)),
+                  novelty=False)

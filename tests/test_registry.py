@@ -10,16 +10,20 @@ import skops.io as sio
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from genre import registry
-from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
+from genre.config import FEATURE_COLUMNS, MODELS_DIR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.training.datasets import published_table
 from genre.errors import ModelError
 from genre.models.feature_models import MODEL_NAMES, FeatureModel, build, encode_labels
+from genre.training.datasets import GTZAN_GENRES
+
+CLASSES = {"classes": list(GTZAN_GENRES)}
 
 
 @pytest.fixture(scope="module")
 def data():
     t = published_table().sample(200, random_state=0)
-    return t[list(FEATURE_COLUMNS)].to_numpy(), encode_labels(t["genre"])
+    return t[list(FEATURE_COLUMNS)].to_numpy(), encode_labels(t["genre"], GTZAN_GENRES)
 
 
 @pytest.fixture()
@@ -29,7 +33,7 @@ def saved(tmp_path, data):
     est, _ = build("logreg", {"clf__C": 0.1})
     with one_thread():
         est.fit(*data)
-    registry.save_sklearn("lr", est, {"display_name": "LR", "input": "features57"}, models_dir=tmp_path)
+    registry.save_sklearn("lr", est, {"display_name": "LR", "input": "features57", **CLASSES}, models_dir=tmp_path)
     return tmp_path, est
 
 
@@ -56,7 +60,7 @@ def test_roundtrip(saved, data):
 def test_xgboost_pipeline_roundtrip(tmp_path, data):
     est, _ = build("xgboost", {"clf__n_estimators": 5})
     est.fit(*data)
-    registry.save_sklearn("xgb", est, {}, models_dir=tmp_path)
+    registry.save_sklearn("xgb", est, CLASSES, models_dir=tmp_path)
     model = registry.load("xgb", tmp_path)
     np.testing.assert_allclose(model.predict_features(data[0]), est.predict_proba(data[0]))
 
@@ -106,12 +110,12 @@ def test_untrusted_types_refused(saved, tmp_path, data):
     # a type outside TRUSTED_TYPES is refused at save time, by save_sklearn and by save ...
     sneaky = Sneaky().fit(*data)
     with pytest.raises(ModelError, match="not trusted"):
-        registry.save_sklearn("sneaky", sneaky, {}, models_dir=tmp_path)
+        registry.save_sklearn("sneaky", sneaky, CLASSES, models_dir=tmp_path)
     blob = tmp_path / "blob.skops"
     sio.dump(sneaky, blob)
     types = sio.get_untrusted_types(file=blob)
     with pytest.raises(ModelError, match="not trusted"):
-        registry.save("sneaky", {"model.skops": blob}, {"kind": "sklearn", "trusted_types": types},
+        registry.save("sneaky", {"model.skops": blob}, {"kind": "sklearn", "trusted_types": types, **CLASSES},
                       models_dir=tmp_path)
     assert not (tmp_path / "sneaky").exists()
     # ... and at load time, even when a hand-made manifest lists it
@@ -125,7 +129,7 @@ def test_choose_default_and_load_none(saved, data):
     from genre.training.evaluate import compute_metrics, write_result
 
     root, est = saved
-    registry.save_sklearn("lr2", est, {"input": "features57"}, models_dir=root)
+    registry.save_sklearn("lr2", est, {"input": "features57", **CLASSES}, models_dir=root)
     res = registry.RESULTS_DIRNAME
     write_result("lr", "filtered_holdout", compute_metrics(["rock", "jazz"], ["rock", "rock"]), results=root / res)
     write_result("lr2", "filtered_holdout", compute_metrics(["rock", "jazz"], ["rock", "jazz"]), results=root / res)
@@ -226,7 +230,7 @@ def test_exec_pipeline_is_refused_and_runs_nothing(tmp_path):
     assert "builtins.exec" in sio.get_untrusted_types(data=sio.dumps(evil))
     models = tmp_path / "models"
     with pytest.raises(ModelError, match="builtins.exec"):
-        registry.save_sklearn("evil", evil, {}, models_dir=models)
+        registry.save_sklearn("evil", evil, CLASSES, models_dir=models)
     assert not models.exists() or list(models.iterdir()) == []  # nothing written, not even a temp folder
     # a hand-written folder with a manifest that trusts everything is refused at load
     data = sio.dumps(evil)
@@ -319,3 +323,9 @@ def test_pinned_tree_hash(tmp_path, monkeypatch, saved):
         registry.load("lr", root)
     monkeypatch.delenv(registry.PIN_ENV)
     assert registry.load("lr", root).name == "lr"
+@pytest.mark.parametrize("classes", [None, [], ["only"], ["a", "a"]])
+def test_a_manifest_must_name_its_classes(tmp_path, classes):
+    man = {} if classes is None else {"classes": classes}
+    with pytest.raises(ModelError, match="must list its classes"):
+        registry.save("m", {"w.bin": b"x"}, man, models_dir=tmp_path)
+    assert not (tmp_path / "m").exists()

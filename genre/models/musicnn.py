@@ -38,13 +38,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from genre.config import GENRES, MODELS_DIR, SR
+from genre.config import MODELS_DIR, SR
 from genre.errors import ModelError
 
 __all__ = [
     "MSD_LABELS", "MUSICNN_SR", "MUSICNN_N_FFT", "MUSICNN_HOP", "MUSICNN_N_MELS", "PATCH_FRAMES",
     "PATCH_SECONDS", "EMBED_DIM", "MTT_LABELS", "NETWORKS", "VGG_EMBED_DIM", "build_vgg", "build", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
-    "UNMAPPED_GENRES", "logmel", "patches", "build_network", "set_weights", "network", "forward", "taggram", "tags",
+    "UNMAPPED_GENRES", "ZERO_SHOT_CLASSES", "logmel", "patches", "build_network", "set_weights", "network", "forward", "taggram", "tags",
     "embed", "embed_clip", "pool_embeddings", "zero_shot", "MusicnnZeroShot", "MusicnnHead",
     "save_head", "load_classifier",
 ]
@@ -120,7 +120,9 @@ GENRE_TAGS: dict[str, tuple[str, ...]] = {
     "rock": ("rock", "classic rock", "alternative rock", "indie rock", "Progressive rock"),
 }
 #: Genres no MSD tag stands for.
-UNMAPPED_GENRES: tuple[str, ...] = tuple(g for g in GENRES if not GENRE_TAGS[g])
+#: The zero-shot model's classes, in its probability-column order: the mapping's genres (GTZAN's ten).
+ZERO_SHOT_CLASSES: tuple[str, ...] = tuple(GENRE_TAGS)
+UNMAPPED_GENRES: tuple[str, ...] = tuple(g for g in ZERO_SHOT_CLASSES if not GENRE_TAGS[g])
 
 _LOCK = threading.Lock()
 _NETWORKS: dict[str, Any] = {}
@@ -473,7 +475,7 @@ def zero_shot(tag_probs: np.ndarray, mapping: Mapping[str, tuple[str, ...]] | No
     Returns
     -------
     np.ndarray
-        ``(10,)`` or ``(n, 10)`` in ``GENRES`` order, summing to 1: each genre's largest tag
+        ``(10,)`` or ``(n, 10)`` in :data:`ZERO_SHOT_CLASSES` order, summing to 1: each genre's largest tag
         probability, divided by the sum over genres. Unmapped genres get 0.
     """
     mapping = GENRE_TAGS if mapping is None else mapping
@@ -481,8 +483,8 @@ def zero_shot(tag_probs: np.ndarray, mapping: Mapping[str, tuple[str, ...]] | No
     if P.shape[1] != len(MSD_LABELS):
         raise ValueError(f"tag_probs must have {len(MSD_LABELS)} columns; got {P.shape}.")
     idx = {t: i for i, t in enumerate(MSD_LABELS)}
-    S = np.zeros((P.shape[0], len(GENRES)))
-    for j, g in enumerate(GENRES):
+    S = np.zeros((P.shape[0], len(ZERO_SHOT_CLASSES)))
+    for j, g in enumerate(ZERO_SHOT_CLASSES):
         cols = [idx[t] for t in mapping.get(g, ())]
         if cols:
             S[:, j] = P[:, cols].max(axis=1)
@@ -501,9 +503,10 @@ class MusicnnZeroShot:
         self.manifest = dict(manifest or {})
         self.name = self.manifest.get("name", "musicnn_zeroshot")
         self.weights = weights
+        self.classes = ZERO_SHOT_CLASSES
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per 2.992-s patch: ``(starts_s (n,), probs (n, 10))`` in GENRES order."""
+        """Per 2.992-s patch: ``(starts_s (n,), probs (n, 10))`` in :attr:`classes` order."""
         starts, X = patches(y, SR)
         return starts, zero_shot(forward(X, self.weights)["probs"])
 
@@ -517,8 +520,9 @@ class MusicnnHead:
     """musicnn embeddings + a scikit-learn classifier (e.g. logistic regression) as a Predictor.
 
     The head sees :func:`embed_clip` vectors (mean and max over patches of ``layer``); per segment it
-    sees the same layout computed on one patch. ``head.classes_`` may be genre names or indices into
-    GENRES; probabilities are returned in GENRES order (genres the head lacks get 0).
+    sees the same layout computed on one patch. ``head.classes_`` may be class names or indices into the
+    manifest's ``classes``; probabilities are returned in :attr:`classes` (manifest) order (classes the
+    head lacks get 0).
     """
 
     def __init__(self, head, manifest: dict | None = None, layer: str = "penultimate",
@@ -528,16 +532,22 @@ class MusicnnHead:
         self.name = self.manifest.get("name", "musicnn_head")
         self.layer = layer
         self.weights = weights
-        classes = [GENRES[int(c)] if isinstance(c, (int, np.integer)) else str(c)
-                   for c in head.classes_]
-        unknown = [c for c in classes if c not in GENRES]
+        self.classes = tuple(str(c) for c in self.manifest.get("classes") or ())
+        if not self.classes:
+            raise ModelError(f"musicnn head {self.name!r}: its manifest lists no classes.")
+        try:
+            classes = [self.classes[int(c)] if isinstance(c, (int, np.integer)) else str(c)
+                       for c in head.classes_]
+        except IndexError:
+            classes = ["<index out of range>"]
+        unknown = [c for c in classes if c not in self.classes]
         if unknown:
-            raise ModelError(f"musicnn head has classes outside GENRES: {unknown}.")
-        self._cols = [GENRES.index(c) for c in classes]
+            raise ModelError(f"musicnn head {self.name!r} has classes outside its manifest's: {unknown}.")
+        self._cols = [self.classes.index(c) for c in classes]
 
     def _proba(self, F: np.ndarray) -> np.ndarray:
         p = self.head.predict_proba(F)
-        out = np.zeros((F.shape[0], len(GENRES)))
+        out = np.zeros((F.shape[0], len(self.classes)))
         out[:, self._cols] = p
         return out
 
@@ -566,8 +576,8 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
     Writes ``head.skops`` (with its skops types recorded in ``trusted_types``, checked against
     ``genre.registry.TRUSTED_TYPES``), a copy of the converted weights and the licence
     notice, and the manifest, through ``genre.registry.save``. ``head`` must have been fitted on
-    :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = genre names or GENRES
-    indices). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
+    :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = class names or indices
+    into ``manifest["classes"]``). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
 
     Returns
     -------
