@@ -1,6 +1,7 @@
 """End-to-end prediction latency and memory, measured in one run on this machine.
 
     nice .venv/bin/python benchmarks/bench_predict.py [--runs 5] [--clip PATH] [--deep] [--json] [--compare]
+    nice .venv/bin/python benchmarks/bench_predict.py --models pretrained soft_voting [--runs 5]
 
 Prints, for a 30-s clip (default: GTZAN blues.00000):
 - the cold first call of the default feature model in this fresh process (model load from the
@@ -16,6 +17,11 @@ Prints, for a 30-s clip (default: GTZAN blues.00000):
   model calls without a thread limit) against today's ``predict()`` (one analysis per window,
   one model call held to one thread), interleaved run by run in this process so both see the
   same machine load; prints best-of, median and the ratio of medians.
+- with ``--models A B ...``: for each named model, the cold latency of ``predict()`` in a FRESH
+  process (wall time from starting ``python`` to the answer: interpreter, imports, registry load
+  with hash checks, onnxruntime sessions, decode, features/networks; median of ``--cold-runs``
+  processes) and the warm median in this process, side by side in one run, against the targets
+  of the pretrained default (warm <= 0.3 s, cold <= 4 s).
 The target is a warm end-to-end call under 0.5 s for the default model. Not a timed test:
 figures depend on the load of the machine; run it with ``nice`` on a quiet machine.
 """
@@ -39,6 +45,55 @@ import numpy as np  # noqa: E402
 from genre import config  # noqa: E402
 
 TARGET_MS = 500.0
+#: Targets of the ``--models`` comparison (ms): warm call in a running process, first call in a fresh one.
+WARM_TARGET_MS = 300.0
+COLD_TARGET_MS = 4000.0
+
+_COLD_CODE = """
+import json, sys, time
+t0 = time.perf_counter()
+from genre import predict
+p = predict.predict(sys.argv[1], model=sys.argv[2])
+print(json.dumps({"in_process_ms": (time.perf_counter() - t0) * 1e3, "genre": p.genre,
+                  "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+def cold_fresh_process(clip: Path, model: str, runs: int) -> dict:
+    """Wall time (ms) of one ``predict()`` in a fresh Python process, from spawn to exit."""
+    import os
+    import subprocess
+
+    walls, inner, info = [], [], {}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for _ in range(runs):
+        t = time.perf_counter()
+        res = subprocess.run([sys.executable, "-c", _COLD_CODE, str(clip), model], capture_output=True,
+                             text=True, env=env, cwd=str(Path(__file__).resolve().parent.parent))
+        walls.append((time.perf_counter() - t) * 1e3)
+        if res.returncode != 0:
+            raise RuntimeError(f"cold run of {model} failed: {res.stderr[-2000:]}")
+        info = json.loads(res.stdout.strip().splitlines()[-1])
+        inner.append(info["in_process_ms"])
+    return {"cold_process_wall_ms": _stats(walls), "cold_in_process_ms": _stats(inner),
+            "tensorflow_imported": info.get("tensorflow"), "answer": info.get("genre")}
+
+
+def compare_models(predict_mod, clip: Path, models: list[str], runs: int, cold_runs: int) -> list[dict]:
+    """Cold (fresh process) and warm latency of ``models``, measured in the same run."""
+    out = []
+    for name in models:
+        cold = cold_fresh_process(clip, name, cold_runs)
+        predict_mod.predict(clip, model=name)  # warm up this process
+        wall = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            predict_mod.predict(clip, model=name)
+            wall.append((time.perf_counter() - t) * 1e3)
+        out.append({"model": name, **cold, "warm_wall_ms": _stats(wall),
+                    "warm_under_target": statistics.median(wall) <= WARM_TARGET_MS,
+                    "cold_under_target": cold["cold_process_wall_ms"]["median"] <= COLD_TARGET_MS})
+    return out
 
 
 def _rss_mb() -> float:
@@ -80,18 +135,18 @@ def _two_pass_predict(clip: Path, predictor, detector) -> np.ndarray:
     import pandas as pd
 
     from genre import audio, features
-    from genre.config import GENRES, SEGMENT_SECONDS
-    from genre.models.feature_models import proba_in_genre_order
+    from genre.config import SEGMENT_SECONDS
+    from genre.models.feature_models import proba_in_class_order
 
     sig = audio.load(clip)
     starts, Xs = features.segment_features(sig.y, sig.sr)
-    seg = proba_in_genre_order(predictor.estimator, Xs)
+    seg = proba_in_class_order(predictor.estimator, Xs, predictor.classes)
     spans = predictor.clip_windows(len(sig.y))
     X = np.stack([features.clip_features(sig.y[a:b], sig.sr) for a, b in spans])
-    probs = proba_in_genre_order(predictor.estimator, X).mean(axis=0)
+    probs = proba_in_class_order(predictor.estimator, X, predictor.classes).mean(axis=0)
     if detector is not None:
         detector.score_signal(sig.y, sig.sr, X=X, spans=spans)
-    tl = pd.DataFrame(seg, columns=list(GENRES))
+    tl = pd.DataFrame(seg, columns=list(predictor.classes))
     tl.insert(0, "end_s", np.minimum(starts + SEGMENT_SECONDS, sig.duration))
     tl.insert(0, "start_s", starts)
     return probs / probs.sum()
@@ -125,6 +180,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--compare", action="store_true",
                     help="also time the old two-pass feature path against predict(), interleaved")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="compare these models: cold latency in a fresh process and warm latency")
+    ap.add_argument("--cold-runs", type=int, default=3, help="fresh processes per model (--models)")
     args = ap.parse_args(argv)
 
     import os
@@ -144,6 +202,9 @@ def main(argv=None) -> dict:
     except GenreError as exc:  # e.g. no default model shipped yet
         report["default"] = None
         report["default_error"] = str(exc)
+
+    if args.models:
+        report["models"] = compare_models(P, args.clip, args.models, args.runs, args.cold_runs)
 
     if args.compare and report["default"] is not None:
         report["compare"] = compare(P, args.clip, args.runs)
@@ -192,6 +253,15 @@ def main(argv=None) -> dict:
               f"(best {o['min']:.0f}), predict() median {n['median']:.0f} ms (best {n['min']:.0f}); "
               f"old/new {c['ratio_of_medians']:.2f}x by median, {c['ratio_of_best']:.2f}x by best; "
               f"max |probability difference| {c['max_abs_prob_diff']:.1e}")
+    if report.get("models"):
+        print(f"{'model':<16}{'cold process ms':>16}{'(in-process)':>14}{'warm ms':>9}{'min':>7}{'max':>7}"
+              f"  cold<={COLD_TARGET_MS / 1e3:.0f} s  warm<={WARM_TARGET_MS / 1e3:.1f} s  TF imported")
+        for r in report["models"]:
+            c, w = r["cold_process_wall_ms"], r["warm_wall_ms"]
+            print(f"{r['model']:<16}{c['median']:>16.0f}{r['cold_in_process_ms']['median']:>14.0f}"
+                  f"{w['median']:>9.0f}{w['min']:>7.0f}{w['max']:>7.0f}"
+                  f"  {'yes' if r['cold_under_target'] else 'NO':>11}  {'yes' if r['warm_under_target'] else 'NO':>12}"
+                  f"  {r['tensorflow_imported']}")
     print(f"peak resident memory (ru_maxrss): {report['ru_maxrss_mb']:.0f} MB "
           f"(before importing genre.predict: {rss0:.0f} MB)")
     print(f"machine: {report['cpus']} CPUs, load average {report['loadavg_start'][0]:.1f} at start, "

@@ -1,4 +1,4 @@
-"""genre: music-genre classification on GTZAN, from any audio file to calibrated probabilities.
+"""genre: music-genre classification, from any audio file to calibrated probabilities over a model's classes.
 
 Data flows one way::
 
@@ -8,7 +8,7 @@ Data flows one way::
 Heavy dependencies (TensorFlow, UMAP) are imported lazily by the modules that need them.
 """
 
-from genre.config import GENRES, FEATURE_COLUMNS, SR
+from genre.config import FEATURE_COLUMNS, SR
 
 __version__ = "1.0.0"
-__all__ = ["GENRES", "FEATURE_COLUMNS", "SR", "__version__"]
+__all__ = ["FEATURE_COLUMNS", "SR", "__version__"]

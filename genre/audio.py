@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Union
@@ -32,7 +33,8 @@ from genre.errors import (
     UnsupportedCodecError,
 )
 
-__all__ = ["Signal", "load", "describe", "ACCEPTED_EXTENSIONS", "SILENCE_PEAK", "Source"]
+__all__ = ["Signal", "load", "describe", "ACCEPTED_EXTENSIONS", "SILENCE_PEAK", "MAX_SAMPLE_PEAK",
+           "Source"]
 
 #: File extensions offered to the uploader (lower case, no dot).
 ACCEPTED_EXTENSIONS: tuple[str, ...] = ("wav", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "mp4")
@@ -46,6 +48,14 @@ _SR_RANGE = (1000, 768_000)
 _MAX_CHANNELS = 64
 #: Read at most this many samples (frames x channels) per block, to bound memory.
 _BLOCK_SAMPLES = 1 << 21
+#: Largest sample magnitude accepted (full scale = 1.0). Float files may exceed full scale a
+#: little; one whose samples reach 1000x (+60 dB) is damaged or mis-scaled, and values near the
+#: float32 range overflow the spectral analysis.
+MAX_SAMPLE_PEAK: float = 1e3
+#: An upload that is not a seekable file (or a bytearray/memoryview) is spooled to a temporary
+#: file that stays in memory up to this size (bytes), then moves to disk.
+_SPOOL_BYTES = 16 << 20
+_SPOOL_CHUNK = 1 << 20
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
@@ -93,7 +103,7 @@ class Signal:
 
 @dataclass
 class _Decoded:
-    y: np.ndarray  # mono float32 at native_sr
+    y: np.ndarray  # mono float32 at the target rate
     native_sr: int
     channels: int
     codec: str
@@ -102,6 +112,12 @@ class _Decoded:
     notes: list[str] = field(default_factory=list)
     damaged: bool = False  # the decoder reported an error or found no audio it expected
     kind: str = ""  # container name for messages
+    n: int = 0  # native mono samples decoded
+    peak: float = 0.0  # peak of the native mono mix (full scale 1.0)
+
+    @property
+    def seconds(self) -> float:
+        return self.n / self.native_sr if self.native_sr else 0.0
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -133,6 +149,66 @@ def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+# --------------------------------------------------------------------------- decoding sink
+
+class _Sink:
+    """Takes decoded blocks as they come: checks the sample values, mixes to mono and resamples to
+    the target rate incrementally (soxr's stream resampler gives exactly ``soxr.resample``'s
+    output), so memory holds the 22050 Hz result and one block, never the whole native stream."""
+
+    def __init__(self, target_sr: int):
+        self.target_sr = int(target_sr)
+        self.native_sr = 0
+        self.n = 0  # native mono samples taken
+        self.peak = 0.0  # of the mono mix (for the silence test)
+        self._parts: list[np.ndarray] = []
+        self._rs = None
+
+    def start(self, native_sr: int) -> None:
+        self.native_sr = int(native_sr)
+        if self.native_sr != self.target_sr:
+            import soxr
+
+            self._rs = soxr.ResampleStream(self.native_sr, self.target_sr, 1, dtype="float32",
+                                           quality="soxr_hq")
+
+    def add(self, block: np.ndarray) -> None:
+        """``block``: (frames, channels) float32 at ``native_sr``."""
+        if block.shape[0] == 0:
+            return
+        raw_peak = float(np.max(np.abs(block)))
+        if not math.isfinite(raw_peak):
+            raise CorruptAudioError("The audio contains invalid sample values (NaN or infinity).")
+        if raw_peak > MAX_SAMPLE_PEAK:
+            raise CorruptAudioError(
+                f"The audio's sample values reach {raw_peak:.3g} times full scale; samples are expected "
+                f"within +-1 (up to +-{MAX_SAMPLE_PEAK:g} is accepted), so the file is damaged or "
+                "mis-scaled.")
+        mono = np.ascontiguousarray(_to_mono(block), dtype=np.float32)
+        self.peak = max(self.peak, float(np.max(np.abs(mono))))
+        self.n += mono.shape[0]
+        self._parts.append(self._rs.resample_chunk(mono) if self._rs is not None else mono.copy())
+
+    @property
+    def seconds(self) -> float:
+        return self.n / self.native_sr if self.native_sr else 0.0
+
+    def finish(self) -> np.ndarray:
+        """The mono signal at ``target_sr``: ``ceil(n * target / native)`` samples, as librosa."""
+        if self._rs is not None:
+            self._parts.append(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
+            self._rs = None
+        parts, self._parts = self._parts, []
+        y = parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else np.zeros(0, np.float32))
+        if self.native_sr and self.native_sr != self.target_sr:
+            n_out = int(math.ceil(self.n * float(self.target_sr) / self.native_sr))
+            if y.shape[0] > n_out:
+                y = y[:n_out]
+            elif y.shape[0] < n_out:
+                y = np.pad(y, (0, n_out - y.shape[0]))
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+
 # --------------------------------------------------------------------------- soundfile
 
 def _check_header(sr: int, channels: int, what: str) -> None:
@@ -142,61 +218,114 @@ def _check_header(sr: int, channels: int, what: str) -> None:
         raise CorruptAudioError(f"The {what} header gives an impossible channel count ({channels}).")
 
 
-def _decode_soundfile(opener: Any, max_seconds: float) -> _Decoded | None:
+def _wav_declared_frames(fh: BinaryIO) -> tuple[int, int] | None:
+    """(frames the RIFF/RF64 header's data chunk announces, frames actually present), or None.
+
+    libsndfile silently shortens a data chunk that overruns the file, so the header's own claim
+    is read here to tell a cut or damaged WAV from a complete one.
+    """
+    try:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(0)
+        head = fh.read(12)
+        if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RF64"):
+            return None
+        rf64 = head[:4] == b"RF64"
+        align = data64 = None
+        pos = 12
+        for _ in range(4096):  # chunks before "data"
+            fh.seek(pos)
+            ck = fh.read(8)
+            if len(ck) < 8:
+                return None
+            cid, csize = ck[:4], int.from_bytes(ck[4:], "little")
+            if cid == b"ds64":
+                body = fh.read(16)
+                if len(body) == 16:
+                    data64 = int.from_bytes(body[8:16], "little")
+            elif cid == b"fmt ":
+                body = fh.read(14)
+                if len(body) == 14:
+                    align = int.from_bytes(body[12:14], "little")
+            elif cid == b"data":
+                if not align:
+                    return None
+                declared = data64 if (rf64 and csize == 0xFFFFFFFF and data64 is not None) else csize
+                present = max(0, size - (pos + 8))
+                return declared // align, present // align
+            pos += 8 + csize + (csize & 1)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _decode_soundfile(opener: Any, max_seconds: float, sr: int) -> _Decoded | None:
     """Decode with libsndfile; None when libsndfile does not recognise the data."""
     import soundfile as sf
 
-    try:
-        f = sf.SoundFile(opener())
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
-        return None  # not a format libsndfile knows: let PyAV try
-    with f:
-        what = f.format
-        codec = f"{f.format}/{f.subtype}"
-        _check_header(f.samplerate, f.channels, what)
-        native_sr, channels = int(f.samplerate), int(f.channels)
-        limit = int(math.floor(max_seconds * native_sr)) if math.isfinite(max_seconds) else None
-        declared = int(f.frames) if 0 < f.frames < (1 << 62) else None
-        block = max(1, _BLOCK_SAMPLES // channels)
-        parts: list[np.ndarray] = []
-        got = 0
-        error: Exception | None = None
-        while limit is None or got < limit:
-            want = block if limit is None else min(block, limit - got)
-            try:
-                data = f.read(frames=want, dtype="float32", always_2d=True)
-            except Exception as exc:  # libsndfile stops on a damaged stream
-                error = exc
-                break
-            if data.shape[0] == 0:
-                break
-            parts.append(_to_mono(data))
-            got += data.shape[0]
-            if data.shape[0] < want:
-                break
-        hit_limit = limit is not None and got >= limit
-        if hit_limit:  # exactly the limit with nothing left is not a cut
-            if declared is not None:
-                hit_limit = declared > limit
-            else:
+    with opener() as fh:
+        try:
+            f = sf.SoundFile(fh)
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+            return None  # not a format libsndfile knows: let PyAV try
+        with f:
+            what = f.format
+            codec = f"{f.format}/{f.subtype}"
+            _check_header(f.samplerate, f.channels, what)
+            native_sr, channels = int(f.samplerate), int(f.channels)
+            limit = int(math.floor(max_seconds * native_sr)) if math.isfinite(max_seconds) else None
+            declared = int(f.frames) if 0 < f.frames < (1 << 62) else None
+            sink = _Sink(sr)
+            sink.start(native_sr)
+            block = max(1, _BLOCK_SAMPLES // channels)
+            got = 0
+            error: Exception | None = None
+            while limit is None or got < limit:
+                want = block if limit is None else min(block, limit - got)
                 try:
-                    hit_limit = f.read(frames=1, dtype="float32").shape[0] > 0
-                except Exception:
-                    hit_limit = False
-    y = parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else np.zeros(0, np.float32))
+                    data = f.read(frames=want, dtype="float32", always_2d=True)
+                except Exception as exc:  # libsndfile stops on a damaged stream
+                    error = exc
+                    break
+                if data.shape[0] == 0:
+                    break
+                sink.add(data)
+                got += data.shape[0]
+                if data.shape[0] < want:
+                    break
+            hit_limit = limit is not None and got >= limit
+            if hit_limit:  # exactly the limit with nothing left is not a cut
+                if declared is not None:
+                    hit_limit = declared > limit
+                else:
+                    try:
+                        hit_limit = f.read(frames=1, dtype="float32").shape[0] > 0
+                    except Exception:
+                        hit_limit = False
+        wav = _wav_declared_frames(fh) if what in ("WAV", "WAVEX", "RF64") else None
+    if wav is not None and wav[0] > wav[1] and (declared is None or wav[0] > declared):
+        declared = wav[0]  # the header's claim, which libsndfile cut to what the file holds
     notes: list[str] = []
     damaged = error is not None or got == 0
     declared_s = declared / native_sr if declared else None
     # Some headers only estimate the length (MP3 without a Xing frame): allow a margin before calling
-    # a short stream damaged.
-    short = declared is not None and declared - got > max(native_sr, 0.05 * declared)
-    if not hit_limit and got and (error is not None or short):
+    # a short stream damaged. A WAV header is exact: 10 ms short is a cut.
+    margin = 0.01 * native_sr if wav is not None else max(native_sr, 0.05 * (declared or 0))
+    short = declared is not None and declared - got > margin
+    if got and not hit_limit and (error is not None or short):
         notes.append(
             f"The {what} stream ends early or is damaged: only {_fmt_seconds(got / native_sr)} could be "
             + (f"decoded of the {_fmt_seconds(declared_s)} its header announces." if declared_s else "decoded.")
         )
         declared_s = got / native_sr
-    return _Decoded(y, native_sr, channels, codec, declared_s, hit_limit, notes, damaged, what)
+    elif hit_limit and wav is not None and wav[0] - wav[1] > margin:
+        notes.append(f"The {what} file holds only {_fmt_seconds(wav[1] / native_sr)} of the "
+                     f"{_fmt_seconds(wav[0] / native_sr)} its header announces: it is cut or damaged "
+                     "after the part analysed.")
+        declared_s = wav[1] / native_sr
+    return _Decoded(sink.finish(), native_sr, channels, codec, declared_s, hit_limit, notes, damaged,
+                    what, n=sink.n, peak=sink.peak)
 
 
 # --------------------------------------------------------------------------- PyAV
@@ -221,75 +350,126 @@ def _frame_to_float(frame: Any) -> np.ndarray:
     return (arr.astype(np.float32) / np.float32(scale)).astype(np.float32, copy=False)
 
 
-def _decode_pyav(opener: Any, max_seconds: float) -> _Decoded:
+def _decode_pyav(opener: Any, max_seconds: float, sr: int) -> _Decoded:
     import av
 
-    try:
-        container = av.open(opener(), mode="r")
-    except av.error.FFmpegError as exc:
-        raise NotAudioError("The data is not in an audio format that can be read.") from exc
-    with container:
-        fmt_name = container.format.name if container.format else "unknown"
-        kind = (container.format.long_name or fmt_name) if container.format else "unknown"
-        streams = list(container.streams.audio)
-        if not streams:
-            raise NotAudioError(f"The file contains no audio track (it reads as {kind}).")
-        stream = streams[0]
-        ctx = stream.codec_context
-        codec_name = getattr(getattr(stream, "codec", None), "name", None) or (ctx.name if ctx else None)
-        if ctx is None or not codec_name or codec_name == "none":
-            raise UnsupportedCodecError(
-                f"The {fmt_name} container holds an audio codec that cannot be decoded here.")
-        codec = f"{fmt_name}/{codec_name}"
-        native_sr = int(ctx.sample_rate or 0)
-        channels = len(ctx.layout.channels) if ctx.layout else 0
-        declared_s = None
-        if stream.duration and stream.time_base:
-            declared_s = float(stream.duration * stream.time_base)
-        elif container.duration:
-            declared_s = container.duration / av.time_base
-        if declared_s is not None and not (0 < declared_s < 1e9):
-            declared_s = None
-        parts: list[np.ndarray] = []
-        got = 0
-        limit = None
-        error: Exception | None = None
-        hit_limit = False
+    with opener() as fh:
         try:
-            for frame in container.decode(stream):
-                if limit is None:
-                    native_sr = int(frame.sample_rate)
-                    channels = len(frame.layout.channels)
-                    _check_header(native_sr, channels, fmt_name)
-                    limit = int(math.floor(max_seconds * native_sr)) if math.isfinite(max_seconds) else 1 << 62
-                data = _to_mono(_frame_to_float(frame))
-                if got + data.shape[0] >= limit:
-                    parts.append(data[: limit - got])
-                    got = limit
-                    hit_limit = True
-                    break
-                parts.append(data)
-                got += data.shape[0]
-        except AudioError:
-            raise
+            container = av.open(fh, mode="r")
         except av.error.FFmpegError as exc:
-            error = exc
-        if hit_limit:
-            # Reached the limit exactly at the end of the stream? Then nothing was cut.
-            if declared_s is not None and declared_s * native_sr <= limit + native_sr * 0.05:
-                hit_limit = False
+            raise NotAudioError("The data is not in an audio format that can be read.") from exc
+        with container:
+            fmt_name = container.format.name if container.format else "unknown"
+            kind = (container.format.long_name or fmt_name) if container.format else "unknown"
+            streams = list(container.streams.audio)
+            if not streams:
+                err = NotAudioError(f"The file contains no audio track (it reads as {kind}).")
+                err.container_ok = True  # a real container, not damaged data: say so, not "damaged"
+                raise err
+            stream = streams[0]
+            ctx = stream.codec_context
+            codec_name = getattr(getattr(stream, "codec", None), "name", None) or (ctx.name if ctx else None)
+            if ctx is None or not codec_name or codec_name == "none":
+                raise UnsupportedCodecError(
+                    f"The {fmt_name} container holds an audio codec that cannot be decoded here.")
+            codec = f"{fmt_name}/{codec_name}"
+            native_sr = int(ctx.sample_rate or 0)
+            channels = len(ctx.layout.channels) if ctx.layout else 0
+            declared_s = None
+            if stream.duration and stream.time_base:
+                declared_s = float(stream.duration * stream.time_base)
+            elif container.duration:
+                declared_s = container.duration / av.time_base
+            if declared_s is not None and not (0 < declared_s < 1e9):
+                declared_s = None
+            sink = _Sink(sr)
+            got = 0
+            limit = None
+            error: Exception | None = None
+            hit_limit = False
+            resampler = None  # only when the rate changes mid-stream (chained Ogg links)
+            try:
+                for frame in container.decode(stream):
+                    if limit is None:
+                        native_sr = int(frame.sample_rate)
+                        channels = len(frame.layout.channels)
+                        _check_header(native_sr, channels, fmt_name)
+                        sink.start(native_sr)
+                        limit = int(math.floor(max_seconds * native_sr)) if math.isfinite(max_seconds) else 1 << 62
+                    if int(frame.sample_rate) != native_sr:
+                        if resampler is None:
+                            resampler = av.AudioResampler(format="flt", layout="mono", rate=native_sr)
+                        data = np.concatenate([_frame_to_float(f) for f in resampler.resample(frame)]
+                                              or [np.zeros((0, 1), np.float32)])
+                    else:
+                        data = _frame_to_float(frame)
+                    if got + data.shape[0] >= limit:
+                        sink.add(data[: limit - got])
+                        got = limit
+                        hit_limit = True
+                        break
+                    sink.add(data)
+                    got += data.shape[0]
+            except AudioError:
+                raise
+            except av.error.FFmpegError as exc:
+                error = exc
+            if hit_limit:
+                # Reached the limit exactly at the end of the stream? Then nothing was cut.
+                if declared_s is not None and declared_s * native_sr <= limit + native_sr * 0.05:
+                    hit_limit = False
     if not native_sr:
         raise UnsupportedCodecError(f"The {codec} stream could not be decoded here.")
     notes: list[str] = []
     if got == 0 and isinstance(error, av.error.DecoderNotFoundError):
         raise UnsupportedCodecError(f"The {codec} audio codec cannot be decoded here.")
-    y = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros(0, np.float32))
     if error is not None and not hit_limit and got:
         notes.append(f"The {fmt_name} stream ends early or is damaged: only "
                      f"{_fmt_seconds(got / native_sr)} could be decoded.")
         declared_s = got / native_sr
-    return _Decoded(np.ascontiguousarray(y, dtype=np.float32), native_sr, channels, codec,
-                    declared_s, hit_limit, notes, damaged=error is not None or got == 0, kind=kind)
+    return _Decoded(sink.finish(), native_sr, channels, codec, declared_s, hit_limit, notes,
+                    damaged=error is not None or got == 0, kind=kind, n=sink.n, peak=sink.peak)
+
+
+# --------------------------------------------------------------------------- Ogg pages
+
+@dataclass
+class _OggScan:
+    links: int  # logical streams one after another (chained Ogg); 1 for an ordinary file
+    cut: bool  # the last page is incomplete, or the stream never marks its end
+
+
+def _ogg_scan(opener: Any) -> _OggScan | None:
+    """Walk the Ogg page headers (27 bytes + segment table each; bodies skipped, not read)."""
+    with opener() as fh:
+        try:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            pos, links, last_flags = 0, 0, 0
+            open_streams: set[int] = set()
+            while pos < size:
+                fh.seek(pos)
+                head = fh.read(27)
+                if len(head) < 27 or head[:4] != b"OggS":
+                    break  # a partial page, or other data after the pages
+                flags, serial, nseg = head[5], int.from_bytes(head[14:18], "little"), head[26]
+                table = fh.read(nseg)
+                if len(table) < nseg or pos + 27 + nseg + sum(table) > size:
+                    break  # the page is cut
+                if flags & 0x02:  # beginning of a logical stream
+                    if not open_streams:
+                        links += 1
+                    open_streams.add(serial)
+                if flags & 0x04:  # its end
+                    open_streams.discard(serial)
+                last_flags = flags
+                pos += 27 + nseg + sum(table)
+        except (OSError, ValueError):
+            return None
+    if links == 0:
+        return None
+    # cut: the last complete page does not end its stream (bytes after an ended stream are junk)
+    return _OggScan(links=links, cut=bool(open_streams) or not last_flags & 0x04)
 
 
 _MAGIC = ((0, b"fLaC", "FLAC"), (0, b"OggS", "OGG"), (0, b"ID3", "MP3"), (4, b"ftyp", "MP4/M4A"),
@@ -299,13 +479,9 @@ _MAGIC = ((0, b"fLaC", "FLAC"), (0, b"OggS", "OGG"), (0, b"ID3", "MP3"), (4, b"f
 
 def _sniff(opener: Any) -> str | None:
     """Name of the container the first bytes announce, or None."""
-    src = opener()
     try:
-        if isinstance(src, str):
-            with open(src, "rb") as fh:
-                head = fh.read(16)
-        else:
-            head = src.read(16)
+        with opener() as fh:
+            head = fh.read(16)
     except OSError:
         return None
     for offset, magic, name in _MAGIC:
@@ -314,36 +490,106 @@ def _sniff(opener: Any) -> str | None:
     return None
 
 
-def _decode(opener: Any, max_seconds: float) -> _Decoded:
-    """soundfile first; PyAV when libsndfile does not know the data or reports damage."""
-    dec = _decode_soundfile(opener, max_seconds)
-    if dec is not None and not dec.damaged:
-        return dec
-    try:
-        alt = _decode_pyav(opener, max_seconds)
-    except Exception as exc:
-        if dec is None and isinstance(exc, AudioError):
-            kind = _sniff(opener)
-            if kind and isinstance(exc, NotAudioError):
-                raise CorruptAudioError(
-                    f"The data looks like {kind} but the rest is damaged or cut off.") from exc
-            raise
-        if dec is None:
-            raise
-        alt = None  # keep what libsndfile managed to read
-    if dec is None or (alt is not None and alt.y.shape[0] / alt.native_sr >= dec.y.shape[0] / dec.native_sr):
-        dec = alt
-    if dec.y.shape[0] == 0:
+def _decode(opener: Any, max_seconds: float, sr: int) -> _Decoded:
+    """soundfile first; PyAV when libsndfile does not know the data, reports damage, or the data
+    is a chained Ogg file (libsndfile reads only its first link)."""
+    kind = _sniff(opener)
+    ogg = _ogg_scan(opener) if kind == "OGG" else None
+    dec = None if (ogg is not None and ogg.links > 1) else _decode_soundfile(opener, max_seconds, sr)
+    if dec is None or dec.damaged:
+        try:
+            alt = _decode_pyav(opener, max_seconds, sr)
+        except Exception as exc:
+            if dec is None and isinstance(exc, AudioError):
+                if kind and isinstance(exc, NotAudioError) and not getattr(exc, "container_ok", False):
+                    raise CorruptAudioError(
+                        f"The data looks like {kind} but the rest is damaged or cut off.") from exc
+                raise
+            if dec is None:
+                raise
+            alt = None  # keep what libsndfile managed to read
+        if dec is None or (alt is not None and alt.seconds >= dec.seconds):
+            dec = alt
+    if dec.n == 0:
         raise CorruptAudioError(
             f"The file is recognised as {dec.kind} but no audio could be decoded from it "
             "(the stream is empty, damaged or cut off).")
+    if ogg is not None and ogg.cut and not dec.hit_limit and not dec.notes:
+        dec.notes.append(f"The Ogg stream ends early or is damaged: it stops without its end mark; "
+                         f"{_fmt_seconds(dec.seconds)} could be decoded.")
+        dec.damaged = dec.damaged or dec.seconds < MIN_SECONDS
     return dec
 
 
 # --------------------------------------------------------------------------- public
 
+class _Anonymous(io.RawIOBase):
+    """A read-only view of a seekable binary file that hides its name.
+
+    FFmpeg lets a file name's extension steer its format guess (random bytes named ``.mp3``
+    then read as a broken MP3); without a name, every input is identified by its content alone,
+    the same way whether it came as a path, bytes or an upload.
+    """
+
+    def __init__(self, fh: BinaryIO):
+        super().__init__()
+        self._fh = fh
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._fh.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        return self._fh.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+
+class _Reopen:
+    """Context manager giving a seekable binary file, rewound and nameless; closes it only if owned."""
+
+    def __init__(self, fh: BinaryIO, owned: bool = False):
+        self.fh = fh
+        self.owned = owned
+
+    def __enter__(self) -> BinaryIO:
+        self.fh.seek(0)
+        return _Anonymous(self.fh)
+
+    def __exit__(self, *exc) -> None:
+        if self.owned:
+            self.fh.close()
+
+
+def _spool(chunks) -> BinaryIO:
+    """Copy data into a temporary file that stays in memory up to :data:`_SPOOL_BYTES`."""
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+    for chunk in chunks:
+        if isinstance(chunk, str):
+            spool.close()
+            raise TypeError("load() needs a binary file object (opened with 'rb'), got a text stream.")
+        spool.write(chunk)
+    return spool
+
+
 def _openers(source: Any) -> tuple[Any, str]:
-    """Return (opener, label): opener() gives something soundfile/PyAV can open, from the start."""
+    """Return (opener, label): ``with opener() as fh`` gives a seekable binary file at its start.
+
+    Nothing is copied into memory whole: a path is opened, bytes are wrapped (no copy), a seekable
+    file object is rewound and read in place, anything else is spooled to a temporary file.
+    """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         label = str(source)
@@ -351,31 +597,40 @@ def _openers(source: Any) -> tuple[Any, str]:
             raise AudioError(f"There is no file at {label}.")
         if path.is_dir():
             raise AudioError(f"{label} is a folder, not an audio file.")
+        if not path.is_file():
+            raise NotAudioError(f"{label} is not a regular file (a device, pipe or socket); give an "
+                                "audio file.")
         if path.stat().st_size == 0:
             raise EmptyAudioError(f"The file {path.name} is empty (0 bytes).")
-        return (lambda: str(path)), label
+        return (lambda: _Reopen(open(path, "rb"), owned=True)), label
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        if not data:
+        if not len(source):
             raise EmptyAudioError("The upload is empty (0 bytes).")
-        return (lambda: io.BytesIO(data)), "<bytes>"
+        if isinstance(source, bytes):  # BytesIO shares an immutable bytes object: no copy
+            return (lambda: _Reopen(io.BytesIO(source), owned=True)), "<bytes>"
+        view = memoryview(source).cast("B")
+        spool = _spool(view[i:i + _SPOOL_CHUNK] for i in range(0, len(view), _SPOOL_CHUNK))
+        return (lambda: _Reopen(spool)), "<bytes>"
     if hasattr(source, "read"):
         label = str(getattr(source, "name", None) or "<upload>")
-        if hasattr(source, "getvalue"):  # BytesIO and Streamlit's UploadedFile: the whole upload
-            data = source.getvalue()
-        else:
-            try:
-                if source.seekable():
-                    source.seek(0)
-            except (AttributeError, OSError, ValueError):
-                pass
-            data = source.read()
-        if isinstance(data, str):
+        if isinstance(source, io.TextIOBase):
             raise TypeError("load() needs a binary file object (opened with 'rb'), got a text stream.")
-        if not data:
+        try:
+            seekable = bool(source.seekable())
+        except (AttributeError, OSError, ValueError):
+            seekable = False
+        if seekable:
+            fh = source
+        else:
+            fh = _spool(iter(lambda: source.read(_SPOOL_CHUNK), b""))
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(0)
+        if isinstance(fh.read(0), str):
+            raise TypeError("load() needs a binary file object (opened with 'rb'), got a text stream.")
+        if size == 0:
             raise EmptyAudioError(f"The upload {label} is empty (0 bytes).")
-        data = bytes(data)
-        return (lambda: io.BytesIO(data)), label
+        return (lambda: _Reopen(fh)), label
     raise TypeError(f"load() takes a path, bytes or a binary file object, not {type(source).__name__}.")
 
 
@@ -419,7 +674,7 @@ def load(source: Source, *, sr: int = SR, max_seconds: float = MAX_SECONDS,
         return source
     opener, label = _openers(source)
     try:
-        dec = _decode(opener, max_seconds)
+        dec = _decode(opener, max_seconds, sr)
     except AudioError:
         raise
     except MemoryError as exc:
@@ -427,10 +682,7 @@ def load(source: Source, *, sr: int = SR, max_seconds: float = MAX_SECONDS,
     except Exception as exc:  # any decoder surprise becomes a typed error, never a crash
         raise CorruptAudioError(f"The audio could not be decoded ({type(exc).__name__}: {exc}).") from exc
 
-    y = dec.y
-    if not np.all(np.isfinite(y)):
-        raise CorruptAudioError("The audio contains invalid sample values (NaN or infinity).")
-    native_seconds = y.shape[0] / dec.native_sr
+    native_seconds = dec.seconds
     if native_seconds < min_seconds:
         if dec.damaged:
             raise CorruptAudioError(
@@ -438,7 +690,7 @@ def load(source: Source, *, sr: int = SR, max_seconds: float = MAX_SECONDS,
                 f"decoded, and at least {min_seconds:g} s is needed.")
         raise TooShortError(
             f"The audio is only {native_seconds:.2f} s long; at least {min_seconds:g} s is needed.")
-    if float(np.max(np.abs(y))) <= SILENCE_PEAK:
+    if dec.peak <= SILENCE_PEAK:
         raise SilentAudioError(
             f"The audio is digital silence ({_fmt_seconds(native_seconds)} with no sound above -80 dBFS).")
 
@@ -457,7 +709,7 @@ def load(source: Source, *, sr: int = SR, max_seconds: float = MAX_SECONDS,
         # Header unknown or off (a wrong length field, encoder padding): trust what was decoded.
         original = native_seconds
 
-    y = _resample(y, dec.native_sr, sr)
+    y = dec.y
     return Signal(y=y, sr=int(sr), duration=y.shape[0] / sr, original_duration=original,
                   truncated=bool(dec.hit_limit), source=label, notes=notes,
                   native_sr=dec.native_sr, channels=dec.channels, codec=dec.codec)

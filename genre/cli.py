@@ -10,18 +10,20 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
-from genre.config import GENRES
 from genre.errors import AudioError, DataError, GenreError, ModelError
 
-EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_INPUT_FAILED: "some inputs failed (unreadable or bad audio); the others were processed",
     EXIT_USAGE: "usage error (bad arguments, no such file or folder)",
-    EXIT_MODEL: "model or data error (unknown/missing/corrupt model, missing GTZAN data)",
+    EXIT_MODEL: "model or data error (unknown/missing/corrupt model or non-music detector, "
+                "missing GTZAN data)",
+    EXIT_INTERNAL: "internal error (a bug) on some inputs; the others were processed",
 }
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {k}  {v}" for k, v in EXIT_CODES.items()) + """
@@ -34,6 +36,9 @@ examples:
   python -m genre models
   python -m genre catalogue ~/Music --out catalogue.parquet
   python -m genre catalogue tracks.txt --out catalogue.parquet --scheduler tcp://10.0.0.5:8786
+  python -m genre train --data-root my_labelled/ --models-dir my_models/   # your own labels
+  python -m genre evaluate --models-dir my_models/
+  python -m genre predict song.mp3 --models-dir my_models/
 """
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".au", ".aif", ".aiff")
@@ -58,29 +63,39 @@ def _positive(value: str) -> int:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, not {value!r}") from None
-    if not 1 <= n <= len(GENRES):
-        raise argparse.ArgumentTypeError(f"must be between 1 and {len(GENRES)}")
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
     return n
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser (exposed for tests and documentation)."""
     p = argparse.ArgumentParser(
-        prog="python -m genre", description="Music-genre classification on GTZAN.",
+        prog="python -m genre", description="Music-genre classification (GTZAN's ten genres by default, "
+        "or your own labels).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     f = sub.add_parser("features", help="extract the 57 published features of a folder of audio (cached)",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    f.add_argument("folder", metavar="DIR", help="a <root>/<genre>/<clip> folder or any folder of audio files")
+    f.add_argument("folder", metavar="DIR", help="a <root>/<label>/<clip> folder or any folder of audio files")
     f.add_argument("--out", metavar="FILE", help="write the table to FILE.parquet or FILE.csv "
                    "(default: print a summary only)")
     f.add_argument("--jobs", type=_jobs, default=-1, metavar="N", help="parallel workers (default -1: all cores)")
     f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    t = sub.add_parser("train", help="train and evaluate the feature models (and --deep models)",
+    t = sub.add_parser("train", help="train and evaluate the feature models (and --deep models), on GTZAN or "
+                       "on your own labelled folder (--data-root)",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--models", nargs="+", metavar="NAME", help="only these feature models (default: all)")
+    t.add_argument("--data-root", metavar="DIR", help="your own dataset: <DIR>/<label>/<clip>.<ext>, 2 or more labels "
+                   "(with --labels: the folder the CSV's paths start from)")
+    t.add_argument("--labels", metavar="CSV", help="CSV of path,label[,group] replacing the folder names; clips "
+                   "sharing a group are never split between training and test")
+    t.add_argument("--models-dir", metavar="DIR", help="where models trained on your dataset go (required with "
+                   "--data-root unless GENRE_MODELS_DIR is set; never the shipped models/)")
+    t.add_argument("--folds", type=int, default=5, metavar="K", help="folds of the group-aware CV on your dataset "
+                   "(default 5; every label needs at least K clips, or K groups)")
     t.add_argument("--deep", action="store_true", help="also train the deep models (genre.models.deep / genre.training.train_deep train_all; slow)")
     t.add_argument("--novelty", action="store_true", help="also refit the non-music detector (models/novelty)")
 
@@ -89,18 +104,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the leaderboard rows as JSON")
     e.add_argument("--markdown", action="store_true",
                    help="print the README's leaderboard table (Markdown) from models/results")
+    e.add_argument("--models-dir", metavar="DIR", help="leaderboard of another models folder (default: models/)")
 
     pr = sub.add_parser("predict", help="classify audio files or folders",
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files and/or folders (searched recursively)")
     pr.add_argument("--model", metavar="NAME", help="registry model name (default: the default model; see `models`)")
+    pr.add_argument("--models-dir", metavar="DIR", help="models folder to load from (e.g. models trained on your "
+                    "own labels; default: GENRE_MODELS_DIR or models/)")
     pr.add_argument("--json", action="store_true", help="print one JSON document (a list, one entry per file)")
-    pr.add_argument("--top", type=_positive, default=3, metavar="K", help="genres shown per file (default 3)")
+    pr.add_argument("--top", type=_positive, default=3, metavar="K", help="classes shown per file (default 3)")
     pr.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="parallel workers for many files (default 1)")
     pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    pr.add_argument("--no-novelty", action="store_true",
+                    help="skip the non-music check (required to run when models/novelty is missing)")
 
-    sub.add_parser("models", help="list the shipped models", epilog=EPILOG,
-                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    mo = sub.add_parser("models", help="list the shipped models", epilog=EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mo.add_argument("--tree-sha256", action="store_true",
+                    help="print the SHA-256 of the whole models/ tree (pin it in GENRE_MODELS_SHA256)")
+    mo.add_argument("--models-dir", metavar="DIR", help="list another models folder (default: models/)")
     _add_catalogue_parser(sub)
     return p
 
@@ -180,13 +203,12 @@ def cmd_features(args) -> int:
     if args.out and Path(args.out).suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"--out must end in .parquet or .csv, not {Path(args.out).name!r}.")
     try:
-        layout = datasets.scan_folder(folder)
-        layout = layout[layout["genre"].isin(GENRES)]
-    except DataError:
-        layout = pd.DataFrame(columns=["clip", "genre", "path"])
+        layout = datasets.labelled_folder(folder)
+    except DataError:  # not a labelled folder (or one label only): list its audio files
+        layout = pd.DataFrame(columns=["clip", "label", "path"])
     if len(layout):
         paths = list(layout["path"])
-        genre_of = dict(zip(layout["path"], layout["genre"]))
+        genre_of = dict(zip(layout["path"], layout["label"]))
     else:
         paths = [str(p.resolve()) for p in _audio_files(folder)]
         genre_of = {}
@@ -222,6 +244,11 @@ def cmd_train(args) -> int:
     unknown = sorted(set(args.models or ()) - set(MODEL_NAMES))
     if unknown:
         raise UsageError(f"Unknown feature model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}.")
+    if args.data_root or args.labels:
+        return _train_user(args)
+    if args.models_dir:
+        raise UsageError("--models-dir goes with --data-root (your own dataset); GTZAN models are written to "
+                         "GENRE_MODELS_DIR or models/.")
     board = train.train_feature_models(args.models or None)
     cols = [c for c in ("model", "protocol", "accuracy", "macro_f1", "n_train", "n_test") if c in board.columns]
     if len(board):
@@ -247,19 +274,41 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-def leaderboard_table():
+def _train_user(args) -> int:
+    """``train --data-root DIR``: feature models (and ``--deep`` networks) on your own labelled dataset."""
+    from genre.training import user_data
+
+    out = user_data.user_models_dir(args.models_dir)
+    board = user_data.train_feature_models(args.data_root, args.labels, out, args.models, n_folds=args.folds)
+    cols = [c for c in ("model", "protocol", "accuracy", "macro_f1", "n_train", "n_test") if c in board.columns]
+    if len(board):
+        print(board[cols].to_string(index=False))
+    for name, why in board.attrs.get("failed_models", {}).items():
+        _err(f"model {name} was not trained: {why}")
+    if args.deep:
+        from genre.training import train_deep
+
+        train_deep.train_on_folder(args.data_root, args.labels, out, n_folds=args.folds)
+    n_bad = len(board.attrs.get("unreadable", {}))
+    print(f"models, results and dataset.json in {out}" + (f"; {n_bad} unreadable file(s) skipped" if n_bad else ""))
+    print(f"leaderboard: python -m genre evaluate --models-dir {out}")
+    return EXIT_OK
+
+
+def leaderboard_table(models_dir: str | Path | None = None):
     """The leaderboard with the honest and random protocols side by side (one row per model)."""
     import pandas as pd
 
     from genre.training import evaluate
 
-    board = evaluate.leaderboard()
+    board = evaluate.leaderboard(evaluate.results_dir(models_dir))
     if board is None or len(board) == 0:
-        raise ModelError("No results in models/results: train models first (python -m genre train).")
+        where = evaluate.results_dir(models_dir)
+        raise ModelError(f"No results in {where}: train models first (python -m genre train).")
     metrics = [m for m in ("accuracy", "macro_f1") if m in board.columns]
     wide = board.pivot_table(index="model", columns="protocol", values=metrics, aggfunc="first")
     wide.columns = [f"{proto}:{metric}" for metric, proto in wide.columns]
-    order = ["filtered_holdout", "random_10fold", "audio_holdout", "audio_holdout_full", "artist_cv_audio"]
+    order = [*evaluate.PROTOCOLS, *evaluate.USER_PROTOCOLS]
     protos = [p for p in order if any(c.startswith(p + ":") for c in wide.columns)]
     protos += sorted({c.split(":")[0] for c in wide.columns} - set(protos))
     cols = [f"{p}:{m}" for p in protos for m in metrics if f"{p}:{m}" in wide.columns]
@@ -285,7 +334,8 @@ def leaderboard_markdown() -> str:
             ("artist_cv_audio", "accuracy")]
     heads = ["model", "family", "fault-filtered acc", "fault-filtered macro-F1", "random 10-fold acc",
              "gap (random - filtered)", "audio subset acc (144)", "audio subset macro-F1",
-             "audio full clips acc (79)", "artist CV on audio acc", "trained on (n, audio subset)"]
+             "audio full clips acc (79)", "artist CV on audio acc", "trained on (n, audio subset)",
+             "fit time (audio subset)"]
     first = board.drop_duplicates("model").set_index("model")
     cell = {(r.model, r.protocol): r for r in board.itertuples()}
 
@@ -307,16 +357,21 @@ def leaderboard_markdown() -> str:
         gap = "–" if f is None or r is None or f != f or r != r else f"{100 * (r - f):+.1f} pts"
         n = value(m, "audio_holdout", "n_train")
         n = "–" if n is None or n != n else str(int(n))
+        t = value(m, "audio_holdout", "fit_time_s")
+        t = "–" if t is None or t != t else (f"{t:.1f} s" if t < 100 else f"{t / 60:.1f} min")
         lines.append("| " + " | ".join([str(first.loc[m, "display_name"]), str(first.loc[m, "family"]),
-                                        *vals[:3], gap, *vals[3:], n]) + " |")
+                                        *vals[:3], gap, *vals[3:], n, t]) + " |")
     return "\n".join(lines)
 
 
 def cmd_evaluate(args) -> int:
+    if args.markdown and args.models_dir:
+        raise UsageError("--markdown prints the README's GTZAN table of models/; drop it to see the leaderboard "
+                         "of another models folder.")
     if args.markdown:
         print(leaderboard_markdown())
         return EXIT_OK
-    wide, board = leaderboard_table()
+    wide, board = leaderboard_table(args.models_dir)
     if args.json:
         print(board.to_json(orient="records", indent=1, default_handler=str))
         return EXIT_OK
@@ -324,8 +379,12 @@ def cmd_evaluate(args) -> int:
 
     with pd.option_context("display.max_columns", None, "display.width", 200,
                            "display.float_format", "{:.3f}".format):
-        print("Leaderboard (filtered_holdout = honest, artist-conscious split; "
-              "random_10fold = random CV, inflated by repeated artists)")
+        if set(board["protocol"]) <= {"group_holdout", "group_cv"}:
+            print(f"Leaderboard of {args.models_dir or 'models/'} (group_holdout = first group-aware fold as test "
+                  "set; group_cv = group-aware cross-validation)")
+        else:
+            print("Leaderboard (filtered_holdout = honest, artist-conscious split; "
+                  "random_10fold = random CV, inflated by repeated artists)")
         print(wide.to_string())
     return EXIT_OK
 
@@ -335,21 +394,26 @@ def cmd_models(args) -> int:
 
     from genre import registry
 
-    models = registry.list_models()
+    if getattr(args, "tree_sha256", False):
+        print(registry.tree_sha256(args.models_dir) if args.models_dir else registry.tree_sha256())
+        return EXIT_OK
+    models = registry.list_models(args.models_dir)
     if not models:
-        raise ModelError("No models are shipped in models/ (train them: python -m genre train).")
+        raise ModelError(f"No models in {args.models_dir or 'models/'} (train them: python -m genre train).")
     try:
-        default = registry.default_name()
+        default = registry.default_name(args.models_dir)
     except GenreError:
         default = None
     rows = []
     for m in models:
         metrics = m.get("metrics") or {}
-        proto = next((p for p in ("filtered_holdout", "audio_holdout") if p in metrics), None)
+        proto = next((p for p in ("filtered_holdout", "audio_holdout", "group_cv", "group_holdout") if p in metrics),
+                     None)
         acc = (metrics.get(proto) or {}).get("accuracy") if proto else None
         rows.append({"": "*" if m.get("name") == default else "", "name": m.get("name", "?"),
                      "display name": m.get("display_name", ""), "kind": m.get("kind", ""),
                      "family": m.get("family", ""), "input": m.get("input", ""),
+                     "classes": len(m.get("classes") or ()),
                      "accuracy": f"{acc:.3f} ({proto})" if isinstance(acc, (int, float)) else ""})
     print(pd.DataFrame(rows).to_string(index=False))
     if default:
@@ -368,17 +432,25 @@ def cmd_predict(args) -> int:
 
     files = _expand_inputs(args.inputs)
     model = args.model
-    P.load_model(model)  # fail early (exit 3) on a bad model name, before any work
+    models_dir = str(args.models_dir) if args.models_dir else None
+    P.load_model(model, models_dir)  # fail early (exit 3) on a bad model name, before any work
+    novelty = not args.no_novelty
+    if novelty and P.load_detector(models_dir) is None:  # fail early and loudly: no silent non-music check
+        raise ModelError("The non-music detector is missing (no 'novelty' model in the models "
+                         "folder): answers could not flag speech or noise. Restore it, or pass "
+                         "--no-novelty to classify without the check.")
     results = P.predict_many([str(f) for f in files], model=model, n_jobs=args.jobs,
-                             progress=not args.no_progress and len(files) > 1)
+                             progress=not args.no_progress and len(files) > 1, novelty=novelty,
+                             models_dir=models_dir)
     failed = [r for r in results if isinstance(r, P.Failure)]
-    if any(r.model_error for r in failed):
-        raise ModelError(next(r.message for r in failed if r.model_error))
     if args.json:
         docs = []
         for f, r in zip(files, results):
             if isinstance(r, P.Failure):
-                docs.append({"path": str(f), "error": {"type": r.kind, "message": r.message}})
+                err = {"type": r.kind, "message": r.message}
+                if r.internal:
+                    err["internal"] = True
+                docs.append({"path": str(f), "error": err})
             else:
                 d = r.to_dict()
                 d["path"] = str(f)
@@ -400,6 +472,14 @@ def cmd_predict(args) -> int:
     for f, r in zip(files, results):
         if isinstance(r, P.Failure):
             _err(f"{f}: {r.message}")
+            if r.internal and os.environ.get("GENRE_DEBUG"):
+                print(r.detail, file=sys.stderr)
+    if any(r.internal for r in failed):
+        _err("internal errors above are bugs (set GENRE_DEBUG=1 for their tracebacks); "
+             "the other inputs were processed")
+        return EXIT_INTERNAL
+    if any(r.model_error for r in failed):
+        return EXIT_MODEL
     return EXIT_INPUT_FAILED if failed else EXIT_OK
 
 
@@ -424,6 +504,16 @@ COMMANDS = {"features": cmd_features, "train": cmd_train, "evaluate": cmd_evalua
             "predict": cmd_predict, "models": cmd_models, "catalogue": cmd_catalogue}
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Cache warnings read as one ``note:`` line on stderr; other warnings as Python prints them."""
+    from genre.config import CacheWarning
+
+    if issubclass(category, CacheWarning):
+        print(f"note: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :data:`EXIT_CODES`)."""
     parser = build_parser()
@@ -431,6 +521,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
         return int(exc.code or 0)
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.showwarning = previous
+
+
+def _run(args) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
@@ -454,3 +553,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        _err(f"internal error ({type(exc).__name__}: {exc}); this is a bug in genre"
+             + ("" if os.environ.get("GENRE_DEBUG") else " (set GENRE_DEBUG=1 for the traceback)"))
+        if os.environ.get("GENRE_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_INTERNAL

@@ -1,11 +1,22 @@
-"""One definition of every constant the package shares: genres, feature columns, frame settings, paths."""
+"""One definition of every constant the package shares: feature columns, frame settings, limits, paths.
+
+It also owns the writable cache folder's set-up: :data:`CACHE_DIR` holds numba's compiled
+kernels and the feature cache. Caches are an optimisation: when one cannot be written (a full
+disk, a read-only folder) the work goes on without it and :func:`caching_off` says so once.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
-#: The ten GTZAN genres, in the order every probability vector uses.
+#: DEPRECATED, kept only for ``genre/app`` and ``pages/`` until they read classes from the model:
+#: GTZAN's ten genres, the shipped models' classes. A model's classes are its manifest's ``classes``
+#: (``Predictor.classes``); the GTZAN loader's copy is ``genre.training.datasets.GTZAN_GENRES``.
+#: Nothing else in the package may use this (``tests/test_taxonomy.py``).
 GENRES: tuple[str, ...] = (
     "blues", "classical", "country", "disco", "hiphop",
     "jazz", "metal", "pop", "reggae", "rock",
@@ -58,15 +69,115 @@ def samples_dir() -> Path:
     return Path(os.environ.get("GENRE_SAMPLES_DIR", ROOT.parent / "shared" / "samples"))
 
 
+class CacheWarning(UserWarning):
+    """A cache (numba's compiled kernels, the feature cache) cannot be written; work goes on."""
+
+
+_CACHES_OFF: dict[str, str] = {}
+
+
+def caching_off(what: str, exc: BaseException | str) -> None:
+    """Say once per process and cache (a :class:`CacheWarning`) that ``what`` cannot be written.
+
+    The caller carries on without the cache; :data:`caches_off` lists what was turned off.
+    """
+    if what in _CACHES_OFF:
+        return
+    reason = exc if isinstance(exc, str) else (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
+    _CACHES_OFF[what] = str(reason)
+    warnings.warn(f"{what} cannot be written ({reason}): caching is off for this run; "
+                  "the results are the same, only slower to get again.", CacheWarning, stacklevel=3)
+
+
+def caches_off() -> dict[str, str]:
+    """The caches turned off in this process: ``{what: reason}``."""
+    return dict(_CACHES_OFF)
+
+
+_NUMBA_GUARDED = False
+
+
+def guard_numba_cache() -> None:
+    """Make numba's cache best-effort in this process (idempotent; call before importing librosa).
+
+    numba writes a kernel's cache right after compiling it, and lets any ``OSError`` of that
+    write (no space left, a folder turned read-only) escape, failing the computation, even at
+    ``import librosa`` (whose gufuncs compile on import). It already ignores such errors on
+    Windows; here every failed cache write or read is reported once (:func:`caching_off`) and the
+    freshly compiled kernel is used uncached.
+    """
+    global _NUMBA_GUARDED
+    if _NUMBA_GUARDED:
+        return
+    from numba.core import caching
+
+    save, load = caching.Cache.save_overload, caching.Cache.load_overload
+
+    @functools.wraps(save)
+    def save_overload(self, sig, data):
+        try:
+            return save(self, sig, data)
+        except OSError as exc:
+            caching_off(f"The numba kernel cache ({os.environ.get('NUMBA_CACHE_DIR') or self.cache_path})", exc)
+
+    @functools.wraps(load)
+    def load_overload(self, sig, target_context):
+        try:
+            return load(self, sig, target_context)
+        except OSError as exc:
+            caching_off(f"The numba kernel cache ({os.environ.get('NUMBA_CACHE_DIR') or self.cache_path})", exc)
+            return None  # a miss: compile again
+
+    caching.Cache.save_overload = save_overload
+    caching.Cache.load_overload = load_overload
+    _NUMBA_GUARDED = True
+
+
+def numba_cache_safe(fn):
+    """Decorator for functions that compile numba kernels (directly or through librosa): they
+    run with :func:`guard_numba_cache` in force, so a cache that cannot be written never fails
+    them; a cache folder found unwritable at start is reported at the first such call."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        guard_numba_cache()
+        while _PENDING:
+            caching_off(*_PENDING.pop())
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _writable(path: Path) -> str | None:
+    """None if files can be written in ``path`` (created if needed), else the reason."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path) as fh:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def _init_numba_cache() -> None:
     # numba compiles librosa kernels on first use in every process; keep the cache between runs.
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        path = CACHE_DIR / "numba"
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            os.environ["NUMBA_CACHE_DIR"] = str(path)
-        except OSError:
-            pass
+    # A cache folder that cannot be written is replaced by a private temporary one (numba needs
+    # somewhere to put its files, or it refuses to compile cached kernels at all).
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return
+    path = CACHE_DIR / "numba"
+    problem = _writable(path)
+    if problem is None:
+        os.environ["NUMBA_CACHE_DIR"] = str(path)
+        return
+    try:
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="genre-numba-")
+    except OSError:
+        pass
+    _PENDING.append((f"The numba kernel cache ({path})", problem))
+
+
+_PENDING: list[tuple[str, str]] = []
 
 
 _init_numba_cache()

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from genre.threads import one_thread
-from genre.config import FEATURE_COLUMNS, HOP_LENGTH, N_FFT, SEGMENT_SECONDS, SR
+from genre.config import FEATURE_COLUMNS, HOP_LENGTH, N_FFT, SEGMENT_SECONDS, SR, numba_cache_safe
 
 __all__ = [
     "EXTRACTOR_VERSION", "FEATURE_COLUMNS", "N_MFCC", "HPSS_KERNEL", "TOP_DB",
@@ -156,6 +156,7 @@ def _median_kernel():
     return _MEDIAN_KERNEL
 
 
+@numba_cache_safe
 def median_filter_rows(x: np.ndarray, size: int, axis: int = -1) -> np.ndarray:
     """Running median of odd length ``size`` along one axis of a 2-D array.
 
@@ -203,6 +204,7 @@ def _mean_var(a: np.ndarray) -> tuple[float, float]:
     return float(a.mean()), float(a.var())
 
 
+@numba_cache_safe
 def reference_clip_features(y: np.ndarray, sr: int = SR) -> np.ndarray:
     """The 57 features computed the plain librosa way: one librosa call per feature.
 
@@ -446,6 +448,7 @@ class Analysis:
     def n_frames(self) -> int:
         return self.centroid.shape[0]
 
+    @numba_cache_safe
     def features(self, frames: slice = slice(None), samples: slice = slice(None),
                  whole: bool = True) -> np.ndarray:
         """The 57 features over a range of frames (and the matching samples of the waveforms)."""
@@ -503,6 +506,7 @@ class Analysis:
 _Analysis = Analysis
 
 
+@numba_cache_safe
 def analyse(y: np.ndarray, sr: int = SR) -> Analysis:
     """Analyse a signal once (one STFT, one HPSS) for :meth:`Analysis.clip_features` and
     :meth:`Analysis.segment_features`.
@@ -531,6 +535,7 @@ def analyse(y: np.ndarray, sr: int = SR) -> Analysis:
         return Analysis(y, sr)
 
 
+@numba_cache_safe
 def clip_features(y: np.ndarray, sr: int = SR) -> np.ndarray:
     """The 57 published GTZAN features of a whole signal, from one shared STFT.
 
@@ -594,6 +599,7 @@ def _window_sizes(sr: int, seconds: float, hop: float | None) -> tuple[int, int]
     return int(round(seconds * sr)), max(1, int(round(hop * sr)))
 
 
+@numba_cache_safe
 def segment_features(y: np.ndarray, sr: int = SR, seconds: float = SEGMENT_SECONDS,
                      hop: float = SEGMENT_SECONDS) -> tuple[np.ndarray, np.ndarray]:
     """The 57 features over sliding windows (for per-segment predictions and timelines).
@@ -637,6 +643,7 @@ def segment_features(y: np.ndarray, sr: int = SR, seconds: float = SEGMENT_SECON
 # Log-mel spectrograms
 
 
+@numba_cache_safe
 def logmel(y: np.ndarray, sr: int = SR, *, n_mels: int = 128, n_fft: int = N_FFT,
            hop_length: int = HOP_LENGTH, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
     """Log-mel power spectrogram, ``10 log10(max(power, 1e-10))`` dB (floor -100 dB, no clipping).
@@ -669,6 +676,7 @@ def logmel(y: np.ndarray, sr: int = SR, *, n_mels: int = 128, n_fft: int = N_FFT
     return (10.0 * np.log10(np.maximum(M.astype(np.float64), 1e-10))).astype(np.float32)
 
 
+@numba_cache_safe
 def logmel_patches(y: np.ndarray, sr: int = SR, seconds: float = SEGMENT_SECONDS,
                    hop: float | None = None, **mel: Any) -> np.ndarray:
     """Fixed-size log-mel patches over sliding windows (the deep models' input).

@@ -81,7 +81,7 @@ from typing import Iterable
 
 import numpy as np
 
-from genre.config import FEATURE_COLUMNS, GENRES, HOP_LENGTH, N_FFT, SR
+from genre.config import FEATURE_COLUMNS, HOP_LENGTH, N_FFT, SR
 from genre.errors import ModelError
 
 #: Registry name of the detector.
@@ -228,7 +228,7 @@ class NoveltyDetector:
             y = np.concatenate([y] * (k + 1))
             self.n_pairs_ = int(len(shifts))
         Z = (Z - self.mean_) / self.scale_
-        self.classes_ = [g for g in GENRES if np.any(y == g)]
+        self.classes_ = sorted({str(g) for g in y})
         locs, precs = [], []
         for g in self.classes_:
             lw = LedoitWolf().fit(Z[y == g])

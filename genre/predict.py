@@ -15,6 +15,10 @@ Flags
     A recording above only the 95th percentiles ("suspect") is not called non-music; when the
     model is also unsure, the verdict says so. (Calling such inputs non-music too would raise
     the false alarms on real music, see ``novel_or_unsure_suspect`` in the same manifest.)
+``novelty_missing``
+    The non-music check was asked for but no detector is shipped (``models/novelty`` is
+    missing): ``not_music`` is then False *because nothing was checked*, a note says so, and
+    the CLI refuses to answer (exit 3) unless ``--no-novelty`` is given.
 ``low_confidence``
     The top probability is below :data:`LOW_CONFIDENCE_PROB` (0.5): with calibrated
     probabilities the best guess is then more likely wrong than right.
@@ -24,21 +28,28 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from genre.config import GENRES, SEGMENT_SECONDS
+from genre.config import SEGMENT_SECONDS
 from genre.errors import GenreError, ModelError
 from genre.serialize import finite, jsonable
+
+#: Note added (and ``novelty_missing`` set) when the non-music detector is not shipped.
+NOVELTY_MISSING_NOTE: str = ("The non-music check is unavailable (models/novelty is missing): the "
+                             "answer assumes the input is music and cannot flag speech, noise or "
+                             "silence-like recordings.")
 
 #: Top probability below which the answer is flagged ``low_confidence`` (a calibrated model's
 #: best guess is then more likely wrong than right).
 LOW_CONFIDENCE_PROB: float = 0.5
 
-__all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector", "LOW_CONFIDENCE_PROB"]
+__all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector",
+           "model_classes", "LOW_CONFIDENCE_PROB", "NOVELTY_MISSING_NOTE"]
 
 
 @dataclass
@@ -47,10 +58,13 @@ class Prediction:
 
     Attributes
     ----------
-    probabilities : ndarray (10,)
-        Clip probabilities in ``GENRES`` order.
+    probabilities : ndarray (k,)
+        Clip probabilities in ``genres`` order.
     timeline : DataFrame
-        One row per 3-s segment: ``start_s``, ``end_s`` (s) and one probability column per genre.
+        One row per 3-s segment: ``start_s``, ``end_s`` (s) and one probability column per class.
+    genres : tuple of str
+        The model's classes (its manifest ``classes``), in probability order: GTZAN's ten genres
+        for the shipped models, any label set for a model trained on your own data.
     model, model_display_name : str
         Registry name and display name of the model used.
     timings_ms : dict
@@ -63,7 +77,10 @@ class Prediction:
         One sentence for a person.
     novelty : dict or None
         Detector output (``score``, ``threshold``, ``suspect_threshold``, ``percentile``,
-        ``window_scores``, ``windows_s``); None when no detector is shipped.
+        ``window_scores``, ``windows_s``); None when the check was not run.
+    novelty_missing : bool
+        True when the non-music check was asked for but ``models/novelty`` is not shipped, so
+        ``not_music`` means nothing (see the module docstring).
     duration_s : float
         Seconds analysed. ``original_duration_s`` (or None), ``truncated``, ``source`` as in
         :class:`genre.audio.Signal`.
@@ -83,7 +100,13 @@ class Prediction:
     original_duration_s: float | None = None
     truncated: bool = False
     source: str = ""
-    genres: tuple = field(default=GENRES)
+    genres: tuple = field(default=())
+    novelty_missing: bool = False
+
+    @property
+    def classes(self) -> tuple:
+        """The model's classes (same as ``genres``)."""
+        return tuple(self.genres)
 
     @property
     def genre(self) -> str:
@@ -115,10 +138,12 @@ class Prediction:
         return {
             "source": self.source,
             "genre": self.genre,
+            "classes": list(self.genres),
             "confidence": self.confidence,
             "verdict": self.verdict,
             "low_confidence": bool(self.low_confidence),
             "not_music": bool(self.not_music),
+            "novelty_missing": bool(self.novelty_missing),
             "probabilities": {g: float(p) for g, p in zip(self.genres, self.probabilities)},
             "top": [{"genre": g, "probability": p} for g, p in self.top(3)],
             "segment_agreement": finite(self.segment_agreement),
@@ -140,8 +165,11 @@ class Prediction:
 # ------------------------------------------------------------------------------ models
 
 @functools.lru_cache(maxsize=8)
-def load_model(name: str | None = None):
+def load_model(name: str | None = None, models_dir: str | None = None):
     """Load (verify + build) a registry model once per process; ``None`` = the default model.
+
+    ``models_dir``: a models folder other than ``GENRE_MODELS_DIR`` / ``models/`` (e.g. one
+    trained on your own labelled data).
 
     Raises
     ------
@@ -150,11 +178,15 @@ def load_model(name: str | None = None):
     """
     from genre import registry
 
-    return registry.load(name)
+    model = registry.load(name, models_dir)
+    if not (hasattr(model, "predict_segments") and hasattr(model, "predict_clip")):
+        raise ModelError(f"Model {name!r} is not a genre classifier (it is a "
+                         f"{type(model).__name__}); choose one of `python -m genre models`.")
+    return model
 
 
-def load_detector():
-    """The shipped non-music detector, or None if ``models/novelty`` is absent.
+def load_detector(models_dir: str | None = None):
+    """The non-music detector of the models folder, or None if its ``novelty`` model is absent.
 
     Raises
     ------
@@ -163,24 +195,40 @@ def load_detector():
     """
     from genre import config, novelty
 
-    if not (config.MODELS_DIR / novelty.NAME / "manifest.json").is_file():
+    root = config.MODELS_DIR if models_dir is None else models_dir
+    if not (Path(root) / novelty.NAME / "manifest.json").is_file():
         return None
-    return novelty.load(str(config.MODELS_DIR))
+    return novelty.load(str(root))
 
 
-def _resolve(model) -> Any:
+def model_classes(predictor: Any) -> tuple[str, ...]:
+    """The classes a loaded Predictor answers in: its ``classes``, else its manifest's ``classes``.
+
+    Raises
+    ------
+    ModelError
+        If the model names no classes.
+    """
+    classes = getattr(predictor, "classes", None) or (getattr(predictor, "manifest", None) or {}).get("classes")
+    if not classes:
+        raise ModelError(f"Model {getattr(predictor, 'name', '?')!r} does not say which classes it answers in "
+                         "(no classes in its manifest).")
+    return tuple(str(c) for c in classes)
+
+
+def _resolve(model, models_dir: str | None = None) -> Any:
     if model is None or isinstance(model, str):
-        return load_model(model)
+        return load_model(model, None if models_dir is None else str(models_dir))
     if hasattr(model, "predict_segments") and hasattr(model, "predict_clip"):
         return model
     raise TypeError(f"model must be a registry name, None or a loaded Predictor, not {type(model).__name__}")
 
 
-def _probs(p: Any, what: str) -> np.ndarray:
+def _probs(p: Any, what: str, k: int) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
-    if p.shape[-1] != len(GENRES) or not np.all(np.isfinite(p)):
-        raise ModelError(f"The model returned {what} of shape {p.shape} (expected {len(GENRES)} "
-                         "finite probabilities per row).")
+    if p.shape[-1] != k or not np.all(np.isfinite(p)):
+        raise ModelError(f"The model returned {what} of shape {p.shape} (expected {k} "
+                         "finite probabilities per row, one per class).")
     return p
 
 
@@ -202,7 +250,8 @@ def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_
     return f"{genre.capitalize()} ({conf:.0%})."
 
 
-def predict(source, model=None, *, novelty: bool = True) -> Prediction:
+def predict(source, model=None, *, novelty: bool = True, progress=None,
+            models_dir: str | None = None) -> Prediction:
     """Classify one recording.
 
     Parameters
@@ -213,10 +262,15 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     model : str, Predictor or None
         Registry model name, an already loaded Predictor, or None for the default model.
         Models loaded by name are cached per process (:func:`load_model`).
+    models_dir : path, optional
+        Models folder to load a named model (and the non-music detector) from; default
+        ``GENRE_MODELS_DIR`` or the shipped ``models/``.
     novelty : bool
         Run the non-music detector. With a feature model it reuses the model's 30-s window
         features (only the low-energy rate is added); with a deep model it computes the 57
         features on at most four 30-s windows.
+    progress : callable ``(done, total)``, optional
+        Called after each analysed 30-s window of a feature model (the dashboard's progress bar).
 
     Notes
     -----
@@ -235,26 +289,30 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
     genre.errors.ModelError
         The model is unknown, missing or corrupt.
     """
-    from genre import audio
+    from genre import audio, config
 
+    config.guard_numba_cache()  # a full or read-only cache folder must not fail a prediction
     t0 = time.perf_counter()
     sig = audio.load(source)
     t1 = time.perf_counter()
-    predictor = _resolve(model)
+    predictor = _resolve(model, models_dir)
+    classes = model_classes(predictor)
+    k = len(classes)
     t2 = time.perf_counter()
     X = spans = None
     if hasattr(predictor, "predict_windows"):
         # A feature model (FeatureModel): one analysis per 30-s window gives both its clip
         # features (shared with the non-music check) and its 3-s segments, and all the rows go
         # through the model in one call (same answer as predict_clip / predict_segments).
-        wf, clip_rows, seg = predictor.predict_windows(sig.y)
+        wf, clip_rows, seg = (predictor.predict_windows(sig.y, progress=progress)
+                              if progress is not None else predictor.predict_windows(sig.y))
         starts, X, spans = wf.starts_s, wf.X, wf.spans
-        clip = _probs(clip_rows, "clip probabilities").mean(axis=0)
+        clip = _probs(clip_rows, "clip probabilities", k).mean(axis=0)
     else:
         starts, seg = predictor.predict_segments(sig.y)
-        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities").reshape(-1)
+        clip = _probs(predictor.predict_clip(sig.y), "clip probabilities", k).reshape(-1)
     starts = np.asarray(starts, dtype=np.float64).reshape(-1)
-    seg = _probs(seg, "segment probabilities").reshape(len(starts), len(GENRES))
+    seg = _probs(seg, "segment probabilities", k).reshape(len(starts), k)
     total = clip.sum()
     if total > 0:
         clip = clip / total
@@ -262,17 +320,18 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
 
     notes = list(sig.notes)
     nov = None
+    novelty_missing = False
     if novelty:
-        det = load_detector()
+        det = load_detector(None if models_dir is None else str(models_dir))
         if det is None:
-            notes.append("The non-music check is unavailable (no models/novelty); "
-                         "the answer assumes the input is music.")
+            novelty_missing = True
+            notes.append(NOVELTY_MISSING_NOTE)
         else:
             nov = det.score_signal(sig.y, sig.sr, X=X, spans=spans)
     t4 = time.perf_counter()
 
     ends = np.minimum(starts + SEGMENT_SECONDS, sig.duration)
-    timeline = pd.DataFrame(seg, columns=list(GENRES))
+    timeline = pd.DataFrame(seg, columns=list(classes))
     timeline.insert(0, "end_s", ends)
     timeline.insert(0, "start_s", starts)
 
@@ -284,7 +343,7 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         not_music = bool(nov["novel"])
     manifest = getattr(predictor, "manifest", {}) or {}
     name = str(getattr(predictor, "name", None) or manifest.get("name", "model"))
-    verdict = _verdict(GENRES[order[0]], conf, (GENRES[order[1]], float(clip[order[1]])), low,
+    verdict = _verdict(classes[order[0]], conf, (classes[order[1]], float(clip[order[1]])), low,
                        not_music, nov)
     timings = {"decode": (t1 - t0) * 1e3, "model_load": (t2 - t1) * 1e3,
                "inference": (t3 - t2) * 1e3, "novelty": (t4 - t3) * 1e3}
@@ -294,11 +353,18 @@ def predict(source, model=None, *, novelty: bool = True) -> Prediction:
         model_display_name=str(manifest.get("display_name", name)), timings_ms=timings,
         notes=notes, low_confidence=bool(low), not_music=bool(not_music), verdict=verdict,
         novelty=nov, duration_s=float(sig.duration), original_duration_s=sig.original_duration,
-        truncated=bool(sig.truncated), source=str(sig.source))
+        truncated=bool(sig.truncated), source=str(sig.source), novelty_missing=novelty_missing,
+        genres=classes)
 
 
-def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True) -> list:
-    """:func:`predict` over many inputs; a failing input gives its ``GenreError`` in its slot.
+def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,
+                 novelty: bool = True, models_dir: str | None = None) -> list:
+    """:func:`predict` over many inputs; a failing input gives a :class:`Failure` in its slot.
+
+    Nothing is lost to one bad input: a ``GenreError`` (bad audio, a model error) and any other
+    exception (a bug: ``Failure.internal`` is True and ``Failure.detail`` holds the traceback)
+    are recorded against that input and the others go on. If a worker process dies (killed for
+    memory, say), the inputs it had not answered are retried one by one in this process.
 
     Parameters
     ----------
@@ -309,41 +375,57 @@ def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True) ->
         object that cannot be pickled.
     progress : bool
         tqdm progress bar on stderr.
+    novelty : bool
+        Run the non-music detector (see :func:`predict`).
 
     Returns
     -------
     list of Prediction or Failure, in input order (``Failure``: ``kind`` = the error class name,
-    ``message`` for a person, ``model_error`` True for a ``ModelError``).
+    ``message`` for a person, ``model_error`` True for a ``ModelError``, ``internal`` True for
+    an unexpected exception).
     """
     from tqdm.auto import tqdm
 
     sources = list(sources)
     bar = tqdm(total=len(sources), desc="predict", unit="file", disable=not progress)
+    out: list = []
     try:
-        if n_jobs == 1 or len(sources) <= 1:
-            out = []
-            for s in sources:
-                out.append(_safe_predict(s, model))
-                bar.update()
-            return out
-        from joblib import Parallel, delayed
+        if n_jobs != 1 and len(sources) > 1:
+            from joblib import Parallel, delayed
 
-        out = []
-        for r in Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_safe_predict)(s, model) for s in sources):
-            out.append(r)
+            try:
+                for r in Parallel(n_jobs=n_jobs, return_as="generator")(
+                        delayed(_safe_predict)(s, model, novelty, models_dir) for s in sources):
+                    out.append(r)
+                    bar.update()
+            except Exception as exc:  # the pool broke (a worker killed for memory, an object that
+                # cannot be sent to a worker): keep what came back, do the rest here, one by one
+                import warnings
+
+                warnings.warn(f"Parallel prediction stopped ({type(exc).__name__}: {exc}); the "
+                              f"{len(sources) - len(out)} remaining inputs are classified in this "
+                              "process.", RuntimeWarning, stacklevel=2)
+        for s in sources[len(out):]:
+            out.append(_safe_predict(s, model, novelty, models_dir))
             bar.update()
         return out
     finally:
         bar.close()
 
 
-def _safe_predict(source, model):
+def _safe_predict(source, model, novelty: bool = True, models_dir=None):
     try:
-        return predict(source, model)
+        return predict(source, model, novelty=novelty, models_dir=models_dir)
     except GenreError as exc:
         # GenreError subclasses rebuild their message in __init__; pass a picklable stand-in
         return Failure(type(exc).__name__, str(exc), isinstance(exc, ModelError))
+    except Exception as exc:  # a bug: report it loudly, against this input only
+        import traceback
+
+        return Failure(type(exc).__name__,
+                       f"Internal error ({type(exc).__name__}: {exc}). This is a bug in genre, "
+                       "not necessarily a problem with the file; please report it.",
+                       internal=True, detail=traceback.format_exc())
 
 
 @dataclass
@@ -353,6 +435,8 @@ class Failure:
     kind: str
     message: str
     model_error: bool = False
+    internal: bool = False  #: an unexpected exception (a bug), not a bad input
+    detail: str = ""  #: the traceback when ``internal``
 
     def __str__(self) -> str:
         return self.message

@@ -17,19 +17,23 @@ import pandas as pd
 
 from genre.config import MODELS_DIR
 
-__all__ = ["PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "SCALAR_METRICS", "results_dir", "load_result",
+__all__ = ["PROTOCOLS", "USER_PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "SCALAR_METRICS", "results_dir", "load_result",
            "leaderboard"]
 
-#: Protocol names, headline first.
+#: Protocol names of the GTZAN models, headline first.
 PROTOCOLS: tuple[str, ...] = (
     "filtered_holdout", "random_10fold", "audio_holdout", "audio_holdout_full", "artist_cv_audio",
 )
+#: Protocols of models trained on your own dataset (:mod:`genre.training.user_data`).
+USER_PROTOCOLS: tuple[str, ...] = ("group_holdout", "group_cv")
 PROTOCOL_DESCRIPTIONS: dict[str, str] = {
     "filtered_holdout": "Fault-filtered artist-conscious split: fit on train+valid (640), test once on test (290).",
     "random_10fold": "Stratified random 10-fold CV over all 1000 clips (the literature's protocol; leaks artists).",
     "audio_holdout": "filtered_holdout fit, scored on the test clips that have audio here (full + excerpts).",
     "audio_holdout_full": "filtered_holdout fit, scored on the full-length test clips with audio.",
     "artist_cv_audio": "Artist-grouped stratified 5-fold CV (seed 0) over non-excluded clips with audio.",
+    "group_holdout": "Your dataset: the first of k stratified, group-aware folds (seed 0) as test, fit on the rest.",
+    "group_cv": "Your dataset: stratified, group-aware k-fold CV (seed 0); a group is never on both sides.",
 }
 #: Scalar metrics the leaderboard carries as columns.
 SCALAR_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "n_train", "n_test", "fit_time_s",
@@ -83,7 +87,7 @@ def leaderboard(results: str | Path | None = None, protocols: Iterable[str] | No
     df = pd.DataFrame(rows, columns=cols)
     if df.empty:
         return df
-    order = {p: i for i, p in enumerate(PROTOCOLS)}
+    order = {p: i for i, p in enumerate((*PROTOCOLS, *USER_PROTOCOLS))}
     df["_o"] = df["protocol"].map(lambda p: order.get(p, len(order)))
     df = df.sort_values(["_o", "accuracy", "model"], ascending=[True, False, True]).drop(columns="_o")
     return df.reset_index(drop=True)

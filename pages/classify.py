@@ -34,17 +34,21 @@ mode = st.radio("Input", MODES, horizontal=True, key="classify_mode",
                              "Sample": "🎼 Shipped sample", "Live": "📡 Live microphone"}.get)
 
 if mode == "Upload":
-    up = st.file_uploader(
-        f"Audio file ({', '.join(ACCEPTED_EXTENSIONS)}; up to {MAX_UPLOAD_MB} MB)",
-        type=list(ACCEPTED_EXTENSIONS), key="classify_upload")
+    up = common.file_uploader(
+        f"Audio file ({', '.join(ACCEPTED_EXTENSIONS)}; up to {MAX_UPLOAD_MB} MB; files longer "
+        "than 10 minutes are analysed for their first 10)",
+        list(ACCEPTED_EXTENSIONS), key="classify_upload")
     if up is not None:
-        common.classify_and_show(up.getvalue(), up.name, model_name, key="upload")
+        st.text(f"File: {up.name}")  # plain text: a file name is never Markdown
+        common.classify_and_show(up.path, up.name, model_name, key="upload",
+                                 input_key=f"upload:{up.key}")
 
 elif mode == "Record":
     rec = st.audio_input("Record at least a few seconds of music", sample_rate=SR,
                          key="classify_record")
-    if rec is not None:
-        common.classify_and_show(rec.getvalue(), "recording.wav", model_name, key="record")
+    if rec is not None:  # decoded from the upload object (or its spooled file, if long)
+        common.classify_and_show(common.upload_source(rec), "recording.wav", model_name,
+                                 key="record", input_key=f"record:{rec.file_id}")
 
 elif mode == "Sample":
     clips = common.demo_clips()
@@ -54,24 +58,33 @@ elif mode == "Sample":
         i = st.selectbox("Sample", range(len(clips)), key="classify_sample",
                          format_func=lambda i: f"{clips.label[i]} - expected: {clips.expected[i]}")
         row = clips.iloc[i]
-        st.audio(row["path"], format="audio/ogg")
-        st.caption(f"Licence: {row['licence']}")
-        with open(row["path"], "rb") as f:
-            common.classify_and_show(f.read(), row["file"], model_name, key="sample")
+        st.caption(f"Licence: {row['licence']}")  # the player below the timeline plays it
+        common.classify_and_show(row["path"], row["file"], model_name, key="sample",
+                                 input_key=f"sample:{row['file']}")
 
 else:
+    from genre.app import analysis
+
+    ok, why = analysis.webrtc_status()  # never imports pylibsrtp after TensorFlow (segfault)
+    if not ok:
+        st.error(why)
+        st.stop()
     import streamlit_webrtc as webrtc
 
     try:
         secrets = dict(st.secrets)
     except Exception:  # no secrets.toml: that is fine on localhost
         secrets = {}
-    ice = dashboard.ice_servers(secrets)
+    try:
+        ice = dashboard.ice_servers(secrets)
+    except dashboard.IceConfigError as exc:
+        st.error(f"Live mode is misconfigured: {exc}")
+        st.stop()
     st.markdown(f"Classifies the last {LIVE_WINDOW_S:.0f} s of your microphone every "
                 f"{LIVE_EVERY_S:.0f} s. Press **Start** and allow the microphone.")
     if not ice:
-        st.caption("No STUN/TURN servers configured (st.secrets `ice_servers` or "
-                   "GENRE_ICE_SERVERS): this works when the browser runs on the same machine.")
+        st.caption("No STUN/TURN servers are configured, so live mode works only when the "
+                   "browser runs on the same machine as the app.")
     if "live_buffer" not in st.session_state:
         st.session_state["live_buffer"] = dashboard.LiveBuffer(seconds=LIVE_WINDOW_S * 2)
         st.session_state["live_history"] = []
@@ -96,15 +109,21 @@ else:
             y = buf.window(LIVE_WINDOW_S, SR)
             try:
                 from genre.predict import predict
-                pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
-                history.append({"t": now, "probs": pred.probabilities, "verdict": pred.verdict,
-                                "flag": pred.not_music or pred.low_confidence})
+                with analysis.GATE.slot():
+                    pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
+                if pred.not_music:  # no genre for it: the window leaves a gap in the charts
+                    history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                                    "verdict": "This does not sound like music, so no genre is "
+                                               "given for this window.", "flag": True})
+                else:
+                    history.append({"t": now, "probs": pred.probabilities,
+                                    "verdict": pred.verdict, "flag": pred.low_confidence})
             except SilentAudioError:
                 history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
                                 "verdict": "Silence.", "flag": True})
             except GenreError as exc:
                 history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
-                                "verdict": str(exc), "flag": True})
+                                "verdict": dashboard.public_message(exc), "flag": True})
             del history[:-LIVE_HISTORY]
         if not playing:
             st.info("Live mode is stopped." + (" Last result below." if history else ""))
@@ -120,8 +139,11 @@ else:
             if ok.any():
                 left, right = st.columns([2, 3])
                 with left:
-                    common.chart(plots.probability_bars(dict(zip(GENRES, probs[ok][-1])), top=5,
-                                                        title="Latest window"), key="live_bars")
+                    if ok[-1]:
+                        common.chart(plots.probability_bars(dict(zip(GENRES, probs[-1])), top=5,
+                                                            title="Latest window"), key="live_bars")
+                    else:
+                        st.caption("No genre chart for the latest window.")
                 with right:
                     if ok.sum() >= 2:
                         common.chart(plots.timeline(

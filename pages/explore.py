@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from genre.app import plots
+from genre.app import dashboard, plots
 from genre.config import FEATURE_COLUMNS
 from genre.training.embeddings import METHODS
 from genre.errors import GenreError
@@ -11,12 +11,14 @@ from pages import common
 common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🔎 Explore the data")
 st.caption("GTZAN's 1000 clips through the published 57-feature table; artist and title from "
-           "Sturm's index; split from the fault-filtered protocol (Kereliuk, Sturm & Larsen 2015).")
+           "Sturm's index; split from the fault-filtered protocol (Kereliuk, Sturm & Larsen 2015). "
+           "These clips are the training data of the feature models, and the Home page's GTZAN "
+           "demo clips are among them: a model classifying those has seen them.")
 
 try:
     table = common.dataset_table()
 except GenreError as exc:
-    st.error(str(exc))
+    common.show_data_error(exc)
     st.stop()
 
 VIEWS = ["Tempo", "Feature by genre", "Correlations", "Embeddings"]
@@ -48,7 +50,7 @@ else:
     try:
         emb = common.embeddings()
     except GenreError as exc:
-        st.error(str(exc))
+        common.show_data_error(exc)
         st.stop()
     c1, c2, c3 = st.columns([2, 2, 1])
     names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "lda": "LDA"}
@@ -72,14 +74,16 @@ else:
                                   title=f"{names[method]} of the standardized 57 features")
     event = common.chart(fig, key=f"emb_{method}", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
+    audio_paths = common.clip_audio_paths()
     st.caption("Click a point (or use box or lasso select in the chart's toolbar) to list the "
-               "clips; where a clip's audio is in the data folder, it plays below.")
+               "clips" + ("; their audio plays below." if audio_paths else "."))
+    if not audio_paths:
+        st.caption(common.NO_AUDIO_NOTE)
     selected = []
     for p in (event.selection.points if event else []) or []:
         cd = p.get("customdata")
         if cd:
             selected.append(cd[0])
-    audio_paths = common.clip_audio_paths()
     if selected:
         sel = emb.set_index("clip").loc[list(dict.fromkeys(selected))]
         st.dataframe(sel[["genre", "artist", "title", "split", "has_audio", "outlier_score",
@@ -87,11 +91,12 @@ else:
         playable = [c for c in sel.index if c in audio_paths][:3]
         for clip in playable:
             r = sel.loc[clip]
-            st.markdown(f"**{clip}** - {r['artist'] or 'unknown artist'}, {r['title'] or 'untitled'}")
+            st.markdown(f"**{clip}** - " + dashboard.plain_text(
+                f"{r['artist'] or 'unknown artist'}, {r['title'] or 'untitled'}"))
             st.audio(audio_paths[clip], format="audio/flac")
-        if not playable:
-            st.info("No audio for the selected clips in the data folder "
-                    "(set GENRE_DATA_DIR to a folder with clips.csv).")
+        if not playable and audio_paths:
+            st.info("The project has no audio for the selected clips (only part of GTZAN's audio "
+                    "is available).")
     with st.expander("Most unusual clips and GTZAN's known faults"):
         cols = ["clip", "genre", "artist", "title", "split", "has_audio", "outlier_score",
                 "neighbour_agreement"]

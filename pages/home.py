@@ -20,13 +20,15 @@ with left:
     try:
         s = dashboard.dataset_summary(common.dataset_table())
     except GenreError as exc:
-        st.error(str(exc))
+        common.show_data_error(exc)
     else:
         a, b, c = st.columns(3)
         a.metric("Clips (30 s)", s["clips"])
         b.metric("Genres", s["genres"], help=f"{s['per_genre']} clips per genre")
         c.metric("Named artists", s["artists"], help="From Sturm's GTZAN index")
-        a.metric("With audio here", s["with_audio"], help=f"{s['full_audio']} full-length")
+        a.metric("With audio", s["with_audio"],
+                 help=f"Clips whose audio the project has ({s['full_audio']} full-length); the "
+                 "deep models are scored on these")
         sp = s["splits"]
         b.metric("Fault-filtered test", sp.get("test", 0),
                  help=f"train {sp.get('train', 0)}, valid {sp.get('valid', 0)}")
@@ -41,7 +43,7 @@ with right:
         shipped = {m["name"] for m in common.manifests()}
     except GenreError as exc:
         board, shipped = None, set()
-        st.error(str(exc))
+        common.show_data_error(exc)
     best = dashboard.best_model(board, shipped=shipped or None) if board is not None else None
     if best is None:
         st.info("No scored models yet: results appear here once models/results/ is populated.")
@@ -50,7 +52,10 @@ with right:
         a, b = st.columns(2)
         a.metric(best["display_name"], f"{best['accuracy']:.1%}",
                  help=common.protocol_descriptions().get(dashboard.HONEST, ""))
-        n = f" ({int(best['n_test'])} clips)" if best["n_test"] == best["n_test"] else ""
+        n = ""
+        if best["n_test"] == best["n_test"]:
+            lo, hi = dashboard.wilson_interval(round(best["accuracy"] * best["n_test"]), best["n_test"])
+            n = f" ({int(best['n_test'])} clips; 95 % interval {lo:.0%}-{hi:.0%})"
         a.caption(f"accuracy on the fault-filtered test split{n}, macro-F1 {best['macro_f1']:.2f}")
         if len(rows):
             r = rows.iloc[0]
@@ -87,6 +92,6 @@ else:
     st.caption(f"Licence: {row['licence']}")
     if go or st.session_state.get("home_done") == row["file"]:
         st.session_state["home_done"] = row["file"]
-        data = open(row["path"], "rb").read()
-        common.classify_and_show(data, row["file"], None, key="home", compact=True)
+        common.classify_and_show(row["path"], row["file"], None, key="home", compact=True,
+                                 input_key=f"sample:{row['file']}")
     st.page_link("pages/classify.py", label="Upload or record your own", icon="🎧")

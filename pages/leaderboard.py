@@ -1,5 +1,7 @@
-"""Model leaderboard: every model on every protocol, the honest/optimistic gap, confusion matrices,
-per-genre F1, fit time, latency and size. Everything from models/results/ via genre.results."""
+"""Model leaderboard: every model on every protocol with 95 % intervals and test counts, the
+honest/optimistic gap, confusion matrices, per-genre F1 ("n/a" for a genre with no test clip),
+fit time, latency and size, and training curves where recorded. Everything from models/results/
+via genre.results; the statistics come from genre.app.dashboard."""
 
 import streamlit as st
 
@@ -17,7 +19,7 @@ except GenreError as exc:
     st.error(str(exc))
     st.stop()
 if board.empty:
-    st.info("No results yet: models/results/*.json is empty. Train and evaluate models first "
+    st.info("No results yet: no model has been scored. Train and evaluate models first "
             "(`python -m genre train`, `python -m genre evaluate`).")
     st.stop()
 
@@ -31,12 +33,12 @@ names = {
 }
 label = lambda p: names.get(p, p)  # noqa: E731
 
-metric = st.radio("Metric", ["accuracy", "macro_f1"], horizontal=True, key="lb_metric",
-                  format_func=lambda m: {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}[m])
-
-wide = dashboard.protocol_table(board, metric)
+wide = dashboard.protocol_table(board, "accuracy")
 protos = [c for c in wide.columns if c not in ("model", "display_name", "family")]
-SECTIONS = ["Overview", "Confusion matrices", "Per-genre F1", "Cost", "All results"]
+curves = {m: dashboard.training_curves(common.results_file(m)) for m in wide["model"]}
+curves = {m: c for m, c in curves.items() if not c.empty}
+SECTIONS = ["Overview", "Confusion matrices", "Per-genre F1", "Cost",
+            *(["Training curves"] if curves else []), "All results"]
 section = st.radio("Section", SECTIONS, horizontal=True, key="lb_section",
                    label_visibility="collapsed")
 models = board.drop_duplicates("model")
@@ -44,21 +46,30 @@ disp = dict(zip(models["model"], models["display_name"]))
 
 
 def overview() -> None:
+    metric = st.radio("Metric", ["accuracy", "macro_f1"], horizontal=True, key="lb_metric",
+                      format_func=lambda m: {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}[m])
     st.subheader("Every model on every protocol")
-    st.dataframe(
-        wide.drop(columns=["model"]), hide_index=True, key="lb_table",
-        height=36 * (len(wide) + 1) + 4,  # every model visible without scrolling
-        column_config={
-            "display_name": st.column_config.TextColumn("Model", pinned=True),
-            "family": st.column_config.TextColumn("Family"),
-            **{p: st.column_config.ProgressColumn(label(p), help=desc.get(p, ""), format="percent",
-                                                  min_value=0.0, max_value=1.0) for p in protos},
-        })
+    cells = dashboard.accuracy_table(board, metric)
+    table = cells.pivot_table(index="model", columns="protocol", values="cell", aggfunc="first")
+    table = table.reindex(index=wide["model"], columns=protos).fillna("not scored")
+    table.insert(0, "family", wide.set_index("model")["family"])
+    table.insert(0, "display_name", wide.set_index("model")["display_name"])
+    n = cells.groupby("protocol")["n_test"].agg(lambda v: sorted({int(x) for x in v if x == x}))
+    def head(p: str) -> str:
+        ns = n.get(p, [])
+        return label(p) + (f" (n = {ns[0]})" if len(ns) == 1 else "")
+    shown = table.rename(columns={"display_name": "Model", "family": "Family", **{p: head(p) for p in protos}})
+    st.table(shown.set_index("Model"))  # a static table wraps its text: every column fits
+    what = ("Wilson score interval" if metric == "accuracy"
+            else "bootstrap over the test clips of the confusion matrix, 1000 resamples")
+    st.caption(f"Each cell: {'accuracy' if metric == 'accuracy' else 'macro-F1'} and its 95 % "
+               f"interval ({what}); n = test clips (or all clips scored, for cross-validation). "
+               "With n = 144 or 290 an interval spans about 10-16 points: differences of a few "
+               "points between models are within noise.")
     with st.expander("What the protocols mean"):
         for p in protos:
             st.markdown(f"- **{label(p)}** (`{p}`): {desc.get(p, '')}")
-        st.markdown("Sort any column by clicking its header. A blank cell: the model was not "
-                    "scored on that protocol (the deep models need audio, which only part of "
+        st.markdown("\"not scored\": the model was not scored on that protocol (the deep models need audio, which only part of "
                     "GTZAN has here, so they are scored on the test clips with audio).")
 
     st.subheader("Random splits flatter every model")
@@ -102,28 +113,61 @@ def f1() -> None:
     table = dashboard.f1_table(board, f1_proto)
     if table.empty:
         st.info("No per-genre F1 on this protocol.")
-    else:
-        common.chart(plots.per_genre_f1(table, title=f"Per-genre F1, {label(f1_proto)}"), key="lb_f1")
+        return
+    rows = board[(board["protocol"] == f1_proto) & board["confusion"].notna()]
+    counts = dashboard.genre_counts(rows.iloc[0]["confusion"], rows.iloc[0]["labels"]) if len(rows) else {}
+    common.chart(plots.per_genre_f1(table, title=f"Per-genre F1, {label(f1_proto)}",
+                                    counts=counts), key="lb_f1")
+    absent = [g for g, k in counts.items() if k == 0]
+    if absent:
+        st.caption(f"n/a: no test clip of {', '.join(absent)} on this protocol (the project has "
+                   "no audio for them in the test split), so there is no F1 to give.")
 
 
 def cost() -> None:
     table = dashboard.cost_table(board)
-    st.dataframe(table.drop(columns=["model"]), hide_index=True, key="lb_cost",
-                 height=36 * (len(table) + 1) + 4, column_config={
-        "display_name": "Model", "family": "Family",
-        "accuracy": st.column_config.NumberColumn(label(dashboard.HONEST), format="percent"),
-        "audio_accuracy": st.column_config.NumberColumn(label(dashboard.AUDIO), format="percent"),
-        "fit_time_s": st.column_config.NumberColumn("Fit time (s)", format="%.2f",
-                                                    help="One fit on the training part of its headline protocol"),
-        "latency_ms": st.column_config.NumberColumn("Latency per clip (ms)", format="%.1f"),
-        "size_mb": st.column_config.NumberColumn("Size (MB)", format="%.2f"),
-    })
+    shown = table.drop(columns=["model"]).copy()
+    fmt = {"accuracy": lambda v: f"{v:.1%}", "audio_accuracy": lambda v: f"{v:.1%}",
+           "fit_time_s": lambda v: f"{v:,.1f}", "latency_ms": lambda v: f"{v:,.1f}",
+           "size_mb": lambda v: f"{v:.2f}"}
+    for col, f in fmt.items():
+        shown[col] = [f(v) if v == v else "n/a" for v in shown[col]]
+    shown.insert(shown.columns.get_loc("latency_ms") + 1, "measured_on", [
+        "30-s clip's 57 features (model only)" if common.results_file(m).get("input") == "features57"
+        else "30-s clip's audio" for m in table["model"]])
+    st.table(shown.rename(columns={
+        "display_name": "Model", "family": "Family", "accuracy": label(dashboard.HONEST),
+        "audio_accuracy": label(dashboard.AUDIO), "fit_time_s": "Fit time (s)",
+        "latency_ms": "Latency (ms)", "measured_on": "Latency measured on",
+        "size_mb": "Size (MB)"}).set_index("Model"))
+    st.caption("Every figure here comes from the models' results files: fit time of one fit on "
+               "the training part of its headline protocol, latency measured once (warm, one clip "
+               "at a time) when the model was evaluated, size of its files. The feature models' "
+               "latency excludes computing the 57 features from audio (timed separately in the "
+               "README's feature-extraction benchmark); the networks' includes everything from "
+               "audio. n/a: not recorded. "
+               "Figures were measured on the training machine and differ from a benchmark run "
+               "elsewhere.")
     if table["latency_ms"].notna().any():
         common.chart(plots.cost_chart(
             table, y="audio_accuracy", label_col="display_name", size="size_mb",
-            title="Accuracy vs latency per clip (marker area ~ model size)",
+            title="Accuracy vs latency per clip (marker area ~ model size; feature models: "
+                  "model only)",
             y_title=f"accuracy, {label(dashboard.AUDIO).lower()}"),
             key="lb_cost_chart")
+
+
+def training() -> None:
+    pick = st.selectbox("Model", list(curves), format_func=lambda m: disp.get(m, m),
+                        key="lb_curves_model")
+    c = curves[pick]
+    protos_here = [p for p in c["protocol"].unique()]
+    if len(protos_here) > 1:
+        p = st.selectbox("Protocol", protos_here, format_func=lambda p: label(p) if p else "training",
+                         key="lb_curves_proto")
+        c = c[c["protocol"] == p]
+    common.chart(plots.training_curves(c, title=f"{disp.get(pick, pick)}: loss and accuracy per epoch"),
+                 key="lb_curves")
 
 
 def all_results() -> None:
@@ -135,4 +179,4 @@ def all_results() -> None:
 
 
 {"Overview": overview, "Confusion matrices": confusion, "Per-genre F1": f1, "Cost": cost,
- "All results": all_results}[section]()
+ "Training curves": training, "All results": all_results}[section]()

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         "kind": "musicnn",
         "family": "pretrained",
         "version": "1",
-        "classes": list(musicnn.GENRES),
+        "classes": list(musicnn.ZERO_SHOT_CLASSES),
         "feature_columns": None,
         "input": "audio",
         "weights": musicnn.WEIGHTS_FILE,

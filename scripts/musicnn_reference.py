@@ -1,5 +1,6 @@
-"""Run the ORIGINAL musicnn MSD_musicnn graph (TF1 code from the musicnn 0.1.0 wheel) once and save
-its outputs as the test fixture ``tests/fixtures/musicnn_reference.npz``.
+"""Run an ORIGINAL musicnn graph (MSD_musicnn, MTT_musicnn, MSD_vgg or MTT_vgg) (TF1 code from the musicnn 0.1.0 wheel) once and save
+its outputs as a test fixture: ``tests/fixtures/musicnn_reference.npz`` (MSD_musicnn) or
+``tests/fixtures/<model>_reference.npz``; ``--model`` picks the network.
 
 This is the yardstick for the Keras 3 port in ``genre/musicnn.py``: ``tests/test_musicnn.py`` feeds
 the same mel patches to the port and checks the 50 tag probabilities against the ones saved here.
@@ -32,8 +33,9 @@ returns NaN tags for this slice (the script prints how many values overflow). Th
 ``models.define_model`` builds the graph and ``tf.compat.v1.train.Saver`` restores the checkpoint.
 
 Saved arrays: ``y16`` (the 16 kHz input), ``patches`` (n, 187, 96) float32 as fed to the graph,
-``probs`` (n, 50) sigmoid tag probabilities, ``logits``, ``penultimate`` (n, 200),
-``mean_pool`` and ``max_pool`` (n, 753), ``labels`` (the 50 MSD tags), plus the source description.
+``probs`` (n, 50) sigmoid tag probabilities, ``logits``, and for the musicnn networks ``penultimate``
+(n, 200), ``mean_pool`` and ``max_pool`` (n, 753), for the vgg networks ``pool5`` (n, 256, the
+flattened last pooling layer), ``labels`` (the 50 MSD or MTT tags), plus the source description.
 """
 
 from __future__ import annotations
@@ -90,8 +92,16 @@ def main(argv=None) -> int:
                     default=ROOT.parent / "shared" / "gtzan" / "audio" / "blues" / "blues.00000.flac")
     ap.add_argument("--start", type=float, default=5.0, help="slice start (s)")
     ap.add_argument("--seconds", type=float, default=7.0, help="slice length (s)")
-    ap.add_argument("--out", type=Path, default=ROOT / "tests" / "fixtures" / "musicnn_reference.npz")
+    ap.add_argument("--model", default="MSD_musicnn",
+                    choices=["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"],
+                    help="which of the wheel's four networks to run")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: tests/fixtures/musicnn_reference.npz for MSD_musicnn, "
+                         "tests/fixtures/<model>_reference.npz otherwise")
     args = ap.parse_args(argv)
+    if args.out is None:
+        name = "musicnn_reference.npz" if args.model == "MSD_musicnn" else f"{args.model}_reference.npz"
+        args.out = ROOT / "tests" / "fixtures" / name
 
     if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         ap.error("set TF_USE_LEGACY_KERAS=1 (the TF1 layers come from tf-keras)")
@@ -121,26 +131,31 @@ def main(argv=None) -> int:
           f"(float16); fixture uses the float32 log: max |diff| elsewhere "
           f"{np.abs(np.where(np.isinf(verbatim), 0, verbatim - batch)).max():.2e}")
 
-    model = "MSD_musicnn"
-    labels = config.MSD_LABELS
+    model = args.model
+    labels = config.MSD_LABELS if model.startswith("MSD") else config.MTT_LABELS
     tf.compat.v1.reset_default_graph()
     with tf.name_scope("model"):
         x = tf.compat.v1.placeholder(tf.float32, [None, n_frames, config.N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
-        (logits, timbral, temporal, cnn1, cnn2, cnn3, mean_pool, max_pool,
-         penultimate) = models.define_model(x, is_training, model, len(labels))
-        probs = tf.nn.sigmoid(logits)
+        if "vgg" in model:
+            logits, pool1, pool2, pool3, pool4, pool5 = models.define_model(x, is_training, model, len(labels))
+            fetch = {"logits": logits, "pool5": tf.compat.v1.layers.flatten(pool5)}
+        else:
+            (logits, timbral, temporal, cnn1, cnn2, cnn3, mean_pool, max_pool,
+             penultimate) = models.define_model(x, is_training, model, len(labels))
+            fetch = {"logits": logits, "penultimate": penultimate, "mean_pool": mean_pool,
+                     "max_pool": max_pool}
+        fetch["probs"] = tf.nn.sigmoid(logits)
     with tf.compat.v1.Session() as sess:
         sess.run(tf.compat.v1.global_variables_initializer())
         tf.compat.v1.train.Saver().restore(sess, str(args.wheel_dir / "musicnn" / model) + "/")
-        out = sess.run([probs, logits, penultimate, mean_pool, max_pool],
-                       feed_dict={x: batch, is_training: False})
-    p, lg, pen, mp, xp = (np.asarray(o, dtype=np.float32) for o in out)
+        out = sess.run(fetch, feed_dict={x: batch, is_training: False})
+    out = {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+    p = out["probs"]
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        args.out, y16=y16, patches=batch, probs=p, logits=lg, penultimate=pen,
-        mean_pool=mp, max_pool=xp, labels=np.array(labels),
+        args.out, y16=y16, patches=batch, **out, labels=np.array(labels), model=np.array(model),
         source=np.array(f"{args.clip.name}[{args.start}s:+{args.seconds}s] "
                         f"resampled {sr}->16000 soxr_hq"),
         verbatim_extractor_inf=np.int64(n_inf), start_s=np.float64(args.start), seconds=np.float64(args.seconds),

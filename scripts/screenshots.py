@@ -177,6 +177,27 @@ def choose_radio(page, label: str, timeout_ms: int = 120_000) -> None:
         timeout=timeout_ms)
 
 
+def choose_option(page, label: str, text: str, timeout_ms: int = 300_000) -> None:
+    """Open the selectbox labelled ``label`` and pick the first option containing ``text``;
+    wait for the rerun it triggers."""
+    page.get_by_role("combobox", name=label).first.click()
+    rerun_after(page, lambda: page.get_by_role("option").filter(has_text=text).first.click(),
+                timeout_ms)
+
+
+def start_live(page, timeout_ms: int = 180_000):
+    """Switch Classify to live mode, press START (Chromium's fake microphone) and wait for the
+    first verdict; returns the verdict's locator."""
+    choose_radio(page, "📡 Live microphone")
+    start = page.frame_locator("iframe").first.get_by_role("button", name="START")
+    start.wait_for(timeout=60_000)
+    start.click()
+    page.get_by_text("Listening").first.wait_for(timeout=60_000)
+    verdict = page.locator('[data-testid="stAlert"]').first
+    verdict.wait_for(timeout=timeout_ms)
+    return verdict
+
+
 def click_clip(page, clip: str) -> bool:
     """Click the point of ``clip`` (its ``customdata[0]``) in the first plotly chart; True if found."""
     pos = page.evaluate(
@@ -203,15 +224,17 @@ def click_clip(page, clip: str) -> bool:
     return True
 
 
-def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None = None) -> list[Path]:
-    """Screenshot every page (and, with ``upload_file``, the Classify page after an upload)."""
+def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None = None,
+              not_music: str | Path | None = None) -> list[Path]:
+    """Screenshot every page and view, and Classify in each mode (upload with ``upload_file``,
+    record, shipped sample, live microphone; a non-music upload with ``not_music``)."""
     paths = []
     with browser() as ctx:
         page = ctx.new_page()
         for path, stem, heading in pages:
             open_page(page, f"{url}/{path}", heading)
             paths.append(screenshot(page, out / f"{stem}.png"))
-            extra = {"explore": ("Embeddings", "Correlations"),
+            extra = {"explore": ("Feature by genre", "Correlations", "Embeddings"),
                      "leaderboard": ("Confusion matrices", "Per-genre F1", "Cost")}.get(stem, ())
             for view in extra:
                 choose_radio(page, view)
@@ -219,10 +242,26 @@ def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None =
                 paths.append(screenshot(page, out / f"{stem}_{name}.png"))
             if extra:  # leave the page on its first view for the next visitor
                 choose_radio(page, {"explore": "Tempo", "leaderboard": "Overview"}[stem])
+        open_page(page, f"{url}/classify", "Classify a recording")
         if upload_file:
-            open_page(page, f"{url}/classify", "Classify a recording")
             upload(page, upload_file)
-            paths.append(screenshot(page, out / "classify_result.png"))
+            paths.append(screenshot(page, out / "classify_upload.png"))
+        if not_music:
+            open_page(page, f"{url}/classify", "Classify a recording")
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(not_music))
+            page.get_by_text("does not sound like music").first.wait_for(timeout=180_000)
+            wait_idle(page)
+            paths.append(screenshot(page, out / "classify_not_music.png"))
+        open_page(page, f"{url}/classify", "Classify a recording")
+        choose_radio(page, "🎙️ Record")
+        paths.append(screenshot(page, out / "classify_record.png"))
+        choose_radio(page, "🎼 Shipped sample")
+        page.locator('[data-testid="stMetric"]').first.wait_for(timeout=180_000)
+        wait_idle(page)
+        paths.append(screenshot(page, out / "classify_sample.png"))
+        start_live(page)
+        paths.append(screenshot(page, out / "classify_live.png"))
+        page.frame_locator("iframe").first.get_by_role("button", name="STOP").click()
     return paths
 
 
@@ -279,10 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", action="store_true",
                     help="also print warm page-switch times and the server's resident memory")
     args = ap.parse_args(argv)
+    from genre.config import samples_dir
+
     clip = data_dir() / "audio" / "classical" / "classical.00011.flac"
     clip = clip if clip.is_file() else None
+    speech = samples_dir() / "speech_librispeech.ogg"
     with streamlit_server() as url:
-        for p in shoot_all(url, ROOT / "screenshots", upload_file=clip):
+        for p in shoot_all(url, ROOT / "screenshots", upload_file=clip,
+                           not_music=speech if speech.is_file() else None):
             print(p)
         if args.measure:
             m = measure(url, upload_file=clip)

@@ -355,3 +355,173 @@ def test_a_decoded_signal_passes_through():
     assert audio.load(sig) is sig
     with pytest.raises(ValueError):
         audio.load(sig, sr=16000)
+
+
+# --------------------------------------------------------------------------- hostile inputs (issue 8)
+
+@pytest.mark.parametrize("peak", [1e18, 3e38, 2e3])
+def test_huge_float_samples_are_refused_at_decode(tmp_path, peak):
+    # finite but absurd: librosa's analysis overflowed on these (a ParameterError, not a GenreError)
+    y = (tone(5.0, SR, 2).astype(np.float64) * (peak / 0.5)).astype(np.float32)
+    assert np.all(np.isfinite(y))
+    path = tmp_path / "loud.wav"
+    sf.write(path, y, SR, subtype="FLOAT")
+    for src in (path, path.read_bytes()):
+        raises(CorruptAudioError, src, "full scale", f"{audio.MAX_SAMPLE_PEAK:g}")
+    # a float file a little over full scale is fine
+    sf.write(path, tone(5.0, SR, 1) * np.float32(4.0), SR, subtype="FLOAT")
+    assert audio.load(path).duration == pytest.approx(5.0)
+
+
+def ogg_bytes(seconds: float, freq: float) -> bytes:
+    return sf_bytes(tone(seconds, 44100, 2, freq=freq), 44100, "OGG", "VORBIS")
+
+
+def test_chained_ogg_decodes_every_stream(tmp_path):
+    two = ogg_bytes(15.0, 440.0) + ogg_bytes(15.0, 440.0)
+    for src in (two, io.BytesIO(two)):
+        sig = audio.load(src)
+        assert sig.duration == pytest.approx(30.0, abs=0.1)
+        assert sig.notes == []
+    many = b"".join(ogg_bytes(0.3, 300.0 + i) for i in range(100))
+    path = tmp_path / "chain.ogg"
+    path.write_bytes(many)
+    sig = audio.load(path)  # was rejected as "0.30 s long"
+    assert 29.0 <= sig.duration <= 33.0
+
+
+def riff_data_size(data: bytes) -> int:
+    i = data.find(b"data")
+    return int.from_bytes(data[i + 4:i + 8], "little")
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("OGG", "VORBIS"),
+                                         ("FLAC", "PCM_16"), ("MP3", "MPEG_LAYER_III")])
+def test_a_stream_shorter_than_its_header_says_gets_the_note(fmt, subtype):
+    data = sf_bytes(tone(20.0, 44100, 2), 44100, fmt, subtype)
+    sig = audio.load(data[: len(data) // 2])
+    assert 5.0 <= sig.duration <= 15.0
+    assert len(sig.notes) == 1 and "ends early" in sig.notes[0], sig.notes
+    assert not sig.truncated
+    # the complete file has no note
+    assert audio.load(data).notes == []
+
+
+def test_wav_header_claiming_4_gb_gets_the_note():
+    data = sf_bytes(tone(20.0, SR, 1), SR, "WAV", "PCM_16")
+    assert riff_data_size(data) == 20 * SR * 2
+    i = data.find(b"data") + 4
+    sig = audio.load(data[:i] + (0xFFFFFFFF).to_bytes(4, "little") + data[i + 4:])
+    assert sig.duration == pytest.approx(20.0)
+    assert len(sig.notes) == 1 and "ends early" in sig.notes[0] and "20.0 s" in sig.notes[0]
+
+
+def test_cut_wav_past_the_limit_says_so():
+    data = sf_bytes(tone(20.0, SR, 1), SR, "WAV", "PCM_16")
+    sig = audio.load(data[: len(data) // 2], max_seconds=5)
+    assert sig.truncated and sig.duration == pytest.approx(5.0)
+    assert any("header announces" in n for n in sig.notes), sig.notes
+    assert sig.original_duration == pytest.approx(10.0, abs=0.01)  # what the file holds, not 20 s
+
+
+def test_video_without_audio_is_not_called_damaged(tmp_path):
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        st = out.add_stream("mpeg4", rate=10)
+        st.width, st.height, st.pix_fmt = 64, 64, "yuv420p"
+        for _ in range(30):
+            for packet in st.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")):
+                out.mux(packet)
+        for packet in st.encode(None):
+            out.mux(packet)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(buf.getvalue())
+    for src in (path, buf.getvalue()):
+        err = raises(NotAudioError, src, "no audio track")
+        assert "damaged" not in str(err)
+
+
+def test_same_answer_by_path_and_by_bytes(tmp_path):
+    import zipfile
+
+    noise = tmp_path / "noise.mp3"
+    noise.write_bytes(np.random.default_rng(1).bytes(200_000))
+    archive = tmp_path / "archive.flac"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.txt", "hello " * 2000)
+    for path in (noise, archive):
+        by_path = raises(NotAudioError, path)
+        by_bytes = raises(NotAudioError, path.read_bytes())
+        with open(path, "rb") as fh:
+            by_file = raises(NotAudioError, fh)
+        assert type(by_path) is type(by_bytes) is type(by_file)
+        assert by_path.reason == by_bytes.reason == by_file.reason
+
+
+def test_non_regular_files_are_refused_as_such(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    raises(NotAudioError, fifo, "not a regular file")  # refused without reading (no hang)
+    if Path("/dev/zero").exists():
+        raises(NotAudioError, "/dev/zero", "not a regular file")
+
+
+class NoCopyUpload(io.BytesIO):
+    """An upload that fails the test if the decoder asks for a whole in-memory copy of it."""
+
+    def getvalue(self):
+        raise AssertionError("getvalue() copies the whole upload")
+
+    def getbuffer(self):
+        raise AssertionError("getbuffer() exposes the whole upload")
+
+
+class Stream(io.RawIOBase):
+    """A non-seekable binary stream (a pipe, a socket, an HTTP body)."""
+
+    def __init__(self, data: bytes):
+        self._data, self._pos = data, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = min(len(b), len(self._data) - self._pos)
+        b[:n] = self._data[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+
+def test_uploads_are_decoded_in_place_or_spooled():
+    data = sf_bytes(tone(5.0, 44100, 2), 44100, "FLAC", "PCM_16")
+    ref = audio.load(data)
+    up = NoCopyUpload(data)
+    up.name = "song.flac"
+    sig = audio.load(up)
+    np.testing.assert_array_equal(sig.y, ref.y)
+    assert sig.source == "song.flac" and not up.closed
+    np.testing.assert_array_equal(audio.load(Stream(data)).y, ref.y)
+    np.testing.assert_array_equal(audio.load(bytearray(data)).y, ref.y)
+    np.testing.assert_array_equal(audio.load(memoryview(data)).y, ref.y)
+    raises(EmptyAudioError, Stream(b""), "empty")
+    with pytest.raises(TypeError):
+        audio.load(io.StringIO("text"))
+
+
+def test_incremental_resampling_matches_one_shot():
+    # decoded block by block (several blocks at 192 kHz) and resampled as a stream: the same
+    # samples as librosa's one-shot soxr_hq resampling of the whole signal
+    y = np.random.default_rng(0).uniform(-0.5, 0.5, (192_000 * 8, 2)).astype(np.float32)
+    data = sf_bytes(y, 192_000, "WAV", "FLOAT")
+    sig = audio.load(data)
+    ref = librosa.resample(y.mean(axis=1), orig_sr=192_000, target_sr=SR, res_type="soxr_hq")
+    assert len(sig.y) == len(ref)
+    np.testing.assert_allclose(sig.y, ref, atol=1e-6)
+
+
+def test_complete_ogg_with_trailing_bytes_has_no_note():
+    data = ogg_bytes(6.0, 440.0)
+    assert audio.load(data + b"\0" * 5000).notes == []
+    assert audio.load(data + b"ID3" + bytes(500)).notes == []

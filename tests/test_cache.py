@@ -118,3 +118,26 @@ def test_damaged_cache_file_is_rebuilt(clips, tmp_path):
     df = cache.extract_many([clips[0]], n_jobs=1, progress=False, cache_path=path)
     assert not bool(df["cached"].iloc[0])
     assert len(cache.FeatureCache(path)) == 1
+
+
+@pytest.mark.parametrize("err", ["ENOSPC", "EROFS"])
+def test_unwritable_cache_loses_no_work(clips, cache_file, monkeypatch, err):
+    import errno
+    import os
+
+    import pandas as pd
+
+    def full(self, path, *a, **kw):
+        code = getattr(errno, err)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    monkeypatch.setattr(config, "_CACHES_OFF", {})
+    with pytest.warns(config.CacheWarning, match="caching is off") as record:
+        df = cache.extract_many([str(p) for p in clips], n_jobs=1, progress=False)
+        df2 = cache.extract_many([str(p) for p in clips], n_jobs=1, progress=False)
+    assert len(record) == 1  # said once
+    assert list(df.index) == [str(p) for p in clips] and not df["cached"].any()
+    assert df.attrs["errors"] == {}
+    np.testing.assert_array_equal(df[list(FEATURE_COLUMNS)], df2[list(FEATURE_COLUMNS)])
+    assert not cache_file.exists() and list(cache_file.parent.glob(".features-*")) == []

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from genre import cli, config
-from genre.config import GENRES, samples_dir
+from genre.config import samples_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 BRAHMS = samples_dir() / "brahms_hungarian_dance_5.ogg"
 SPEECH = samples_dir() / "speech_librispeech.ogg"
@@ -121,3 +122,95 @@ def test_features_on_a_folder(tmp_path, monkeypatch, capsys):
 def test_train_rejects_unknown_model_names(capsys):
     assert cli.main(["train", "--models", "no_such_model"]) == cli.EXIT_USAGE
     assert "no_such_model" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- hardening (issue 8)
+
+def loud_wav(path):
+    """5 s of a float WAV whose peak is 1e18: finite samples, but no real recording."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(5 * 22050) / 22050
+    sf.write(path, 1e18 * np.sin(2 * np.pi * 440 * t), 22050, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_one_hostile_file_does_not_lose_the_batch(tmp_path, capsys, jobs):
+    (tmp_path / BRAHMS.name).symlink_to(BRAHMS)
+    loud_wav(tmp_path / "loud.wav")
+    code = cli.main(["predict", str(tmp_path), "--json", "--jobs", jobs, "--no-progress"])
+    out = capsys.readouterr()
+    assert code == cli.EXIT_INPUT_FAILED
+    by_name = {os.path.basename(d["path"]): d for d in json.loads(out.out)}
+    assert by_name[BRAHMS.name]["genre"] in GENRES
+    assert by_name["loud.wav"]["error"]["type"] == "CorruptAudioError"
+    assert "full scale" in by_name["loud.wav"]["error"]["message"]
+    assert "Traceback" not in out.err
+
+
+def test_a_bug_on_one_file_is_reported_per_file(tmp_path, capsys, monkeypatch):
+    from genre import predict as P
+
+    real = P.predict
+
+    def flaky(source, *a, **kw):
+        if str(source).endswith("bug.ogg"):
+            raise KeyError("a bug")
+        return real(source, *a, **kw)
+
+    monkeypatch.setattr(P, "predict", flaky)
+    (tmp_path / BRAHMS.name).symlink_to(BRAHMS)
+    (tmp_path / "bug.ogg").symlink_to(BRAHMS)
+    code = cli.main(["predict", str(tmp_path), "--json", "--no-progress"])
+    out = capsys.readouterr()
+    assert code == cli.EXIT_INTERNAL
+    by_name = {os.path.basename(d["path"]): d for d in json.loads(out.out)}
+    assert by_name[BRAHMS.name]["genre"] in GENRES
+    assert by_name["bug.ogg"]["error"]["internal"] is True
+    assert "bug.ogg" in out.err and "Traceback" not in out.err
+
+
+def test_missing_detector_is_loud(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)  # models/novelty is gone
+    code = cli.main(["predict", str(BRAHMS), "--json"])
+    out = capsys.readouterr()
+    assert code == cli.EXIT_MODEL and out.out == ""
+    assert "models/novelty" in out.err and "--no-novelty" in out.err
+    assert cli.main(["predict", str(BRAHMS), "--json", "--no-novelty"]) == cli.EXIT_OK
+    doc = json.loads(capsys.readouterr().out)[0]
+    assert doc["genre"] in GENRES and doc["novelty"] is None and doc["novelty_missing"] is False
+
+
+def test_models_tree_sha256(capsys):
+    from genre import registry
+
+    assert cli.main(["models", "--tree-sha256"]) == cli.EXIT_OK
+    assert capsys.readouterr().out.strip() == registry.tree_sha256()
+
+
+@pytest.mark.parametrize("errno_", ["ENOSPC", "EROFS"])
+def test_features_with_an_unwritable_cache(tmp_path, monkeypatch, capsys, errno_):
+    import errno
+
+    from genre.training import cache
+
+    def refuse(*a, **kw):
+        raise OSError(getattr(errno, errno_), os.strerror(getattr(errno, errno_)))
+
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(cache.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(config, "_CACHES_OFF", {})
+    root = tmp_path / "audio"
+    root.mkdir()
+    (root / BRAHMS.name).symlink_to(BRAHMS)
+    (root / SPEECH.name).symlink_to(SPEECH)
+    out_csv = tmp_path / "f.csv"
+    code = cli.main(["features", str(root), "--out", str(out_csv), "--jobs", "1", "--no-progress"])
+    out = capsys.readouterr()
+    assert code == cli.EXIT_OK
+    assert "2 files: 0 from the cache, 2 computed, 0 failed" in out.out
+    assert out_csv.is_file() and len(out_csv.read_text().splitlines()) == 3
+    notes = [line for line in out.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "feature cache" in notes[0] and "caching is off" in notes[0]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from genre.training import datasets
-from genre.config import FEATURE_COLUMNS, GENRES
+from genre.config import FEATURE_COLUMNS
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.errors import DataError
 
 

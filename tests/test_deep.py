@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from genre.models import deep
-from genre.config import GENRES, MODELS_DIR, ROOT, SR
+from genre.config import MODELS_DIR, ROOT, SR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 
 def test_importing_deep_does_not_import_tensorflow():

@@ -8,7 +8,7 @@ import pytest
 
 from genre import config
 from genre.training import embeddings
-from genre.config import GENRES
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.errors import DataError
 
 

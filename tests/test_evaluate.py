@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from genre.training import evaluate
-from genre.config import GENRES, MODELS_DIR
+from genre.config import MODELS_DIR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.training.datasets import artist_groups, dataset_table
 
 

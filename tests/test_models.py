@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from genre.models import feature_models as models
-from genre.config import FEATURE_COLUMNS, GENRES, SR
+from genre.config import FEATURE_COLUMNS, SR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.training.datasets import published_table
 
 
@@ -21,8 +22,8 @@ def fitted_logreg(table):
 
     est, _ = models.build("logreg", {"clf__C": 0.1})
     with one_thread():
-        est.fit(table[list(FEATURE_COLUMNS)].to_numpy(), models.encode_labels(table["genre"]))
-    return models.FeatureModel(est, {"name": "logreg"})
+        est.fit(table[list(FEATURE_COLUMNS)].to_numpy(), models.encode_labels(table["genre"], GENRES))
+    return models.FeatureModel(est, {"name": "logreg", "classes": list(GENRES)})
 
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
@@ -62,9 +63,24 @@ def test_logvar_transformer(table):
 
 
 def test_encode_labels():
-    assert models.encode_labels(["blues", "rock"]).tolist() == [0, 9]
-    with pytest.raises(ValueError, match="Unknown genre"):
-        models.encode_labels(["polka"])
+    assert models.encode_labels(["blues", "rock"], GENRES).tolist() == [0, 9]
+    assert models.encode_labels(["b", "a", "b"], ["a", "b"]).tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match="Unknown label"):
+        models.encode_labels(["polka"], GENRES)
+
+
+def test_feature_model_needs_classes_and_answers_in_them(table):
+    from genre.errors import ModelError
+
+    est, _ = models.build("logreg")
+    sub = table[table["genre"].isin(["jazz", "metal"])]
+    est.fit(sub[list(FEATURE_COLUMNS)].to_numpy(), models.encode_labels(sub["genre"], ["metal", "jazz"]))
+    with pytest.raises(ModelError, match="no classes"):
+        models.FeatureModel(est, {"name": "x"})
+    fm = models.FeatureModel(est, {"name": "x", "classes": ["metal", "jazz"]})
+    p = fm.predict_features(sub)
+    assert p.shape == (len(sub), 2) and fm.classes == ("metal", "jazz")
+    assert np.mean(np.array(fm.classes)[p.argmax(1)] == sub["genre"].to_numpy()) > 0.9
 
 
 def test_predict_features_genre_order(fitted_logreg, table):

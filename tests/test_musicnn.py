@@ -13,7 +13,8 @@ import soundfile as sf
 
 from genre import registry
 from genre.models import musicnn
-from genre.config import GENRES, ROOT, SR, data_dir
+from genre.config import ROOT, SR, data_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
 AUDIO = data_dir() / "audio"
@@ -68,7 +69,8 @@ def test_weights_hash_matches_manifest():
     man = registry.verify("musicnn")
     folder = registry.model_dir("musicnn")
     assert man["kind"] == "musicnn" and man["input"] == "audio"
-    assert set(man["files"]) == {musicnn.WEIGHTS_FILE, "LICENSE"}
+    assert set(man["files"]) == {musicnn.WEIGHTS_FILE, "LICENSE", man["onnx"]}
+    assert man["onnx"] == "msd_musicnn.onnx"
     # the manifest describes the mapping the code uses (re-run scripts/convert_musicnn.py if not)
     assert man["genre_tags"] == {g: list(t) for g, t in musicnn.GENRE_TAGS.items()}
     assert man["tags"] == list(musicnn.MSD_LABELS)
@@ -131,7 +133,8 @@ def test_head_round_trip_through_registry(tmp_path):
         F += [musicnn.pool_embeddings(e[None]) for e in E]
         labels += [g] * len(E)
     head = LogisticRegression(max_iter=2000).fit(np.array(F), labels)
-    musicnn.save_head("musicnn_test_head", head, {"display_name": "test"}, models_dir=tmp_path)
+    musicnn.save_head("musicnn_test_head", head, {"display_name": "test", "classes": list(GENRES)},
+                      models_dir=tmp_path)
     model = registry.load("musicnn_test_head", models_dir=tmp_path)
     assert isinstance(model, musicnn.MusicnnHead)
     for g in ("classical", "metal"):

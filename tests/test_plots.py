@@ -128,3 +128,59 @@ def test_no_colour_collides_with_streamlit_theme_placeholders():
     fig = plots.spectrogram(np.zeros((4, 4)), 22050, 512)
     used = {c.lower() for _, c in fig.data[0].colorscale} | set(plots.GENRE_COLORS.values())
     assert not used & placeholders
+
+
+def test_correlation_heatmap_labels_every_feature(table):
+    fig = plots.correlation_heatmap(table, FEATURE_COLUMNS)
+    assert list(fig.layout.xaxis.ticktext) == list(FEATURE_COLUMNS)
+    assert list(fig.layout.yaxis.ticktext) == list(FEATURE_COLUMNS)
+    assert fig.layout.height >= 16 * 57  # room for 57 readable labels
+
+
+def test_tempo_hover_is_rounded_and_outliers_name_their_clip():
+    from genre.app.dashboard import shipped_dataset
+
+    t = shipped_dataset()
+    fig = plots.feature_by_genre(t, "tempo")
+    blues = fig.data[0]
+    assert blues.yhoverformat == ".1f"
+    assert blues.hovertext[0] == "blues.00000: " + (t.loc["blues.00000", "artist"] or "unknown artist") \
+        + " - " + (t.loc["blues.00000", "title"] or "untitled")
+
+
+def test_per_genre_f1_shows_na_and_counts():
+    f1 = pd.DataFrame({g: [0.5, 0.7] for g in GENRES}, index=["A", "B"])
+    f1["jazz"] = np.nan
+    counts = {g: 10 for g in GENRES} | {"jazz": 0}
+    fig = plots.per_genre_f1(f1, counts=counts)
+    j = list(GENRES).index("jazz")
+    assert [row[j] for row in fig.data[0].text] == ["n/a", "n/a"]
+    assert fig.data[0].x[j] == "jazz<br>n = 0"
+
+
+def test_timeline_hover_gives_clock_time_and_mark_point_adds_a_star():
+    p = np.full((3, 10), 0.1)
+    fig = plots.timeline([0, 3, 63], p)
+    assert list(fig.data[0].customdata) == [0.0, 3.0, 63.0]
+    assert plots.clock(63.4) == "1:03"
+    pts = pd.DataFrame({"clip": ["a"], "genre": ["rock"], "x": [0.0], "y": [0.0]})
+    fig = plots.mark_point(plots.embedding_scatter(pts, "x", "y"), 1.0, 2.0)
+    assert fig.data[-1].marker.symbol == "star" and fig.data[-1].x == (1.0,)
+
+
+def test_training_curves_one_line_per_series_and_fold():
+    c = pd.DataFrame({"fold": [0, 0, 1, 1, 0, 0], "epoch": [1, 2, 1, 2, 1, 2],
+                      "series": ["loss"] * 4 + ["val_accuracy"] * 2, "value": [1, .5, 1, .6, .3, .5]})
+    fig = plots.training_curves(c)
+    assert len(fig.data) == 3
+    assert {t.yaxis for t in fig.data} == {"y", "y2"}
+
+
+def test_waveform_envelope_draws_given_bounds():
+    from genre.app.analysis import envelope
+
+    y = np.sin(np.linspace(0, 100, 50_000)).astype(np.float32)
+    t, lo, hi = envelope(y, 22050, points=500)
+    assert len(t) <= 500 and (lo <= hi).all() and hi.max() <= 1.0
+    fig = plots.waveform_envelope(t, lo, hi)
+    assert len(fig.data) == 2

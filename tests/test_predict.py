@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from genre import predict as P
-from genre.config import GENRES, SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.config import SEGMENT_SECONDS, SR, data_dir, samples_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.errors import AudioError, ModelError, NotAudioError, TooShortError
 
 #: ../shared/samples/README.md: the expected answer of each recording.
@@ -151,6 +152,7 @@ class _Fixed:
 
     name = "fixed"
     manifest = {"display_name": "Fixed"}
+    classes = GENRES
 
     def __init__(self, probs):
         self.probs = np.asarray(probs, float)
@@ -183,4 +185,72 @@ def test_low_confidence_flag_follows_top_probability():
 def test_broken_model_output_is_a_model_error():
     with pytest.raises(ModelError):
         P.predict(data_dir() / "audio" / "blues" / "blues.00000.flac", model=_Fixed(np.ones(7) / 7),
+                  novelty=False)
+
+
+# --------------------------------------------------------------------------- batches and flags (issue 8)
+
+class _Buggy(_Fixed):
+    """A model with a bug that shows on one input only (its length): not a GenreError."""
+
+    def __init__(self, bad_len):
+        super().__init__(np.full(10, 0.1))
+        self.bad_len = bad_len
+
+    def predict_segments(self, y):
+        if len(y) == self.bad_len:
+            raise ZeroDivisionError("a bug")
+        return super().predict_segments(y)
+
+
+def write_tone(path, seconds, scale=0.3):
+    """A 440 Hz tone; ``scale`` over 1 is written as float samples (16-bit would clip it)."""
+    t = np.arange(int(seconds * SR)) / SR
+    sf.write(path, scale * np.sin(2 * np.pi * 440 * t), SR, subtype="FLOAT" if scale > 1 else "PCM_16")
+    return path
+
+
+def test_a_batch_records_every_failure_against_its_file(tmp_path):
+    good = [write_tone(tmp_path / f"good{i}.wav", 4 + i) for i in range(2)]
+    loud = write_tone(tmp_path / "loud.wav", 4, scale=1e18)  # finite, absurd: librosa used to raise
+    buggy = write_tone(tmp_path / "buggy.wav", 7)
+    out = P.predict_many([good[0], loud, buggy, good[1]], model=_Buggy(7 * SR), progress=False,
+                         novelty=False)
+    assert [type(r).__name__ for r in out] == ["Prediction", "Failure", "Failure", "Prediction"]
+    assert out[1].kind == "CorruptAudioError" and "full scale" in out[1].message
+    assert not out[1].internal
+    assert out[2].internal and out[2].kind == "ZeroDivisionError" and "bug" in out[2].message
+    assert "ZeroDivisionError" in out[2].detail  # the traceback is kept for a bug report
+    assert out[3].duration_s == pytest.approx(5.0)
+
+
+def test_missing_detector_is_flagged(tmp_path, monkeypatch):
+    from genre import config
+
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)  # a models/ folder without novelty/
+    path = write_tone(tmp_path / "a.wav", 4)
+    p = P.predict(path, model=_Fixed(np.full(10, 0.1)))
+    assert p.novelty_missing and p.novelty is None and not p.not_music
+    assert P.NOVELTY_MISSING_NOTE in p.notes
+    assert p.to_dict()["novelty_missing"] is True
+    # asked not to check, nothing is missing
+    q = P.predict(path, model=_Fixed(np.full(10, 0.1)), novelty=False)
+    assert not q.novelty_missing and q.to_dict()["novelty_missing"] is False
+
+
+def test_a_broken_worker_pool_loses_nothing(tmp_path):
+    import threading
+
+    model = _Fixed(np.full(10, 0.1))
+    model.lock = threading.Lock()  # cannot be sent to a worker process: the pool fails
+    paths = [write_tone(tmp_path / f"t{i}.wav", 4) for i in range(3)]
+    with pytest.warns(RuntimeWarning, match="remaining inputs"):
+        out = P.predict_many(paths, model=model, n_jobs=2, progress=False, novelty=False)
+    assert [type(r).__name__ for r in out] == ["Prediction"] * 3
+def test_a_predictor_without_classes_is_refused():
+    class _NoClasses(_Fixed):
+        classes = None
+
+    with pytest.raises(ModelError, match="which classes"):
+        P.predict(data_dir() / "audio" / "blues" / "blues.00000.flac", model=_NoClasses(np.full(10, 0.1)),
                   novelty=False)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from genre.models import stack
-from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
+from genre.config import FEATURE_COLUMNS, MODELS_DIR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 
 class _ConstMember:
@@ -57,7 +58,8 @@ def test_stack_predictor_combines_features_and_members():
     member = np.full((100, 10), 0.01); member[np.arange(100), y] = 0.91
     X = stack.meta_inputs([rng.dirichlet(np.ones(10), size=100), member])
     meta = stack.meta_model().fit(X, y)
-    pred = stack.StackPredictor(feats, meta, {"m": _ConstMember(GENRES.index("metal"))}, {"name": "s"})
+    pred = stack.StackPredictor(feats, meta, {"m": _ConstMember(GENRES.index("metal"))},
+                                {"name": "s", "classes": list(GENRES)})
     t = np.arange(6 * 22050) / 22050
     audio = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.normal(size=t.size)).astype(np.float32)
     p = pred.predict_clip(audio)

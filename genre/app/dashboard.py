@@ -1,5 +1,6 @@
-"""What the dashboard pages need that is not drawing: tables reshaped for display, the demo-clip
-index, result downloads, the live-microphone buffer and the WebRTC ICE configuration.
+"""What the dashboard pages need that is not drawing: the shipped dataset table, tables reshaped
+for display (with confidence intervals and test counts), the demo-clip index, result downloads,
+the live-microphone buffer, the checked WebRTC ICE configuration and plain-text escaping.
 
 No Streamlit here: every function takes plain data and is tested without a browser
 (``tests/test_dashboard.py``); the pages in ``pages/`` only call these and draw.
@@ -19,12 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genre.config import DEMO_DIR, GENRES, SR
+from genre.config import DEMO_DIR, GENRES, MODELS_DIR, SR, data_dir
+from genre.errors import DataError
 
 __all__ = [
     "HONEST", "OPTIMISTIC", "demo_clips", "dataset_summary", "best_model", "protocol_table",
     "gap_table", "f1_table", "cost_table", "model_options", "model_label", "AUDIO", "prediction_csv", "prediction_json",
-    "frame_to_mono", "LiveBuffer", "to_wav_bytes", "ice_servers",
+    "frame_to_mono", "LiveBuffer", "to_wav_bytes", "ice_servers", "IceConfigError",
+    "shipped_dataset", "audio_paths", "public_message", "wilson_interval", "accuracy_table",
+    "genre_counts", "plain_text", "training_curves", "DataUnavailable",
 ]
 
 #: The headline (honest) protocol and the literature's optimistic one.
@@ -35,6 +39,76 @@ AUDIO = "audio_holdout"
 
 
 # ------------------------------------------------------------------------------ data
+
+class DataUnavailable(DataError):
+    """The dataset table is neither shipped nor in a data folder (a message without paths)."""
+
+
+def shipped_dataset(models_dir: str | Path | None = None,
+                    gtzan_dir: str | Path | None = None) -> pd.DataFrame:
+    """The GTZAN table the pages show, from what the repository ships (``models/dataset.parquet``).
+
+    Index ``clip``; the 57 features, ``genre, artist, title, split, has_audio, audio_kind,
+    audio_sr, audio_file`` as written by ``python -m genre train``, plus ``audio_path``: the
+    absolute path of the clip's audio where that file exists in the data folder now, else ``""``
+    (Community Cloud has no data folder: every path is then ``""``). When the shipped table is
+    absent, the table is built from the data folder instead.
+
+    Raises
+    ------
+    DataUnavailable
+        Neither is available; the message names no path.
+    """
+    path = Path(models_dir if models_dir is not None else MODELS_DIR) / "dataset.parquet"
+    root = Path(gtzan_dir) if gtzan_dir is not None else data_dir()
+    if path.is_file():
+        try:
+            table = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise DataUnavailable("The shipped GTZAN table is damaged; reinstall the app's "
+                                  "model files.") from exc
+        if "clip" in table.columns:
+            table = table.set_index("clip")
+        files = table.get("audio_file", pd.Series("", index=table.index)).fillna("").astype(str)
+        paths = []
+        for f in files:
+            p = root / f if f else None
+            paths.append(str(p) if p is not None and p.is_file() else "")
+        table["audio_path"] = paths
+        return table
+    try:
+        from genre.training.datasets import dataset_table
+        return dataset_table(root)
+    except DataError as exc:
+        raise DataUnavailable("The GTZAN table is not available in this deployment (neither the "
+                              "shipped copy nor the data folder was found).") from exc
+
+
+def audio_paths(table: pd.DataFrame) -> dict[str, str]:
+    """clip id -> absolute audio path, for the clips whose audio file exists here."""
+    if "audio_path" not in table:
+        return {}
+    s = table["audio_path"].astype(str)
+    s = s[s != ""]
+    return dict(zip(s.index.astype(str), s))
+
+
+def public_message(exc: BaseException) -> str:
+    """An error message safe to show a visitor: file-system paths replaced by their last name."""
+    import re
+
+    text = str(exc)
+    return re.sub(r"(?:[A-Za-z]:)?(?:/[^\s/:'\"`,;()]+){2,}/?", lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
+
+
+_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$=&\"'")
+
+
+def plain_text(text: str) -> str:
+    """``text`` with every Markdown-significant character backslash-escaped, so that Streamlit
+    shows it literally (a file name like ``**x**[y](http://z).wav`` stays plain, with no link)."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text)).replace("\n", " ")
+
 
 def demo_clips(demo_dir: str | Path | None = None) -> pd.DataFrame:
     """The shipped demo clips (``demo/index.csv``) with absolute ``path``; only files that exist.
@@ -117,11 +191,122 @@ def gap_table(board: pd.DataFrame, metric: str = "accuracy", honest: str = HONES
 
 
 def f1_table(board: pd.DataFrame, protocol: str = HONEST) -> pd.DataFrame:
-    """Per-genre F1 (rows = model display names, columns = GENRES) on one protocol."""
+    """Per-genre F1 (rows = model display names, columns = GENRES) on one protocol.
+
+    NaN (shown as "n/a") where the genre has no test clip in that model's confusion matrix: an F1
+    of 0.00 there would be a score for clips that do not exist.
+    """
     rows = board[(board["protocol"] == protocol) & board["per_genre_f1"].notna()]
-    data = {r["display_name"]: {g: (r["per_genre_f1"] or {}).get(g, np.nan) for g in GENRES}
-            for _, r in rows.iterrows()}
+    data = {}
+    for _, r in rows.iterrows():
+        n = genre_counts(r.get("confusion"), r.get("labels"))
+        data[r["display_name"]] = {g: ((r["per_genre_f1"] or {}).get(g, np.nan)
+                                       if n.get(g, 1) > 0 else np.nan) for g in GENRES}
     return pd.DataFrame.from_dict(data, orient="index", columns=list(GENRES)).astype(float)
+
+
+def genre_counts(confusion: Any, labels: Any = None) -> dict[str, int]:
+    """Test clips per true genre (row sums of a confusion matrix, ``labels`` order; GENRES by
+    default). ``{}`` when there is no matrix."""
+    if confusion is None or (isinstance(confusion, float) and np.isnan(confusion)):
+        return {}
+    cm = np.asarray([np.asarray(r, dtype=float) for r in confusion], dtype=float)
+    labels = list(labels) if labels is not None and len(labels) == len(cm) else list(GENRES)[:len(cm)]
+    return {str(g): int(round(v)) for g, v in zip(labels, cm.sum(axis=1))}
+
+
+def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (default 95 %) for a proportion ``successes / n``; ``(nan, nan)``
+    when ``n`` is 0 or unknown."""
+    if not n or not np.isfinite(n) or n <= 0 or not np.isfinite(successes):
+        return (float("nan"), float("nan"))
+    p = successes / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (float(max(0.0, c - h)), float(min(1.0, c + h)))
+
+
+def macro_f1_interval(confusion: Any, *, n_boot: int = 1000, level: float = 0.95,
+                      seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of macro-F1 over the test clips of a confusion matrix (counts).
+
+    Resamples the clips (multinomially over the matrix cells) ``n_boot`` times; genres absent
+    from the test set are left out of the average, as in :func:`f1_table`.
+    """
+    if confusion is None:
+        return (float("nan"), float("nan"))
+    cm = np.asarray([np.asarray(r, dtype=float) for r in confusion], dtype=float)
+    n = int(round(cm.sum()))
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    k = cm.shape[0]
+    draws = rng.multinomial(n, (cm / cm.sum()).ravel(), size=n_boot).reshape(n_boot, k, k)
+    tp = np.einsum("bii->bi", draws)
+    true = draws.sum(axis=2)
+    pred = draws.sum(axis=1)
+    present = cm.sum(axis=1) > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(true + pred > 0, 2 * tp / (true + pred), 0.0)
+    scores = f1[:, present].mean(axis=1)
+    a = (1 - level) / 2
+    return (float(np.quantile(scores, a)), float(np.quantile(scores, 1 - a)))
+
+
+def accuracy_table(board: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Long table for the leaderboard's overview: one row per (model, protocol) with ``value``,
+    its 95 % interval ``low, high`` (Wilson for accuracy, bootstrap over the confusion matrix for
+    macro-F1), ``n_test`` and ``cell`` (text such as ``"58.3 % (52.6-63.8)"``)."""
+    rows = []
+    for _, r in board.iterrows():
+        v = float(r.get(metric, np.nan)) if r.get(metric) is not None else float("nan")
+        n = float(r.get("n_test", np.nan)) if r.get("n_test") is not None else float("nan")
+        if metric == "accuracy":
+            lo, hi = wilson_interval(round(v * n), n) if np.isfinite(v) and np.isfinite(n) else (np.nan, np.nan)
+        else:
+            cm = r.get("confusion")
+            lo, hi = macro_f1_interval(cm) if isinstance(cm, (list, np.ndarray)) else (np.nan, np.nan)
+        if not np.isfinite(v):
+            cell = "n/a"
+        elif np.isfinite(lo):
+            cell = f"{v:.1%} ({lo * 100:.1f}-{hi * 100:.1f})"
+        else:
+            cell = f"{v:.1%}"
+        rows.append({"model": r["model"], "protocol": r["protocol"], "value": v, "low": lo,
+                     "high": hi, "n_test": n, "cell": cell})
+    return pd.DataFrame(rows, columns=["model", "protocol", "value", "low", "high", "n_test", "cell"])
+
+
+def training_curves(result: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Per-epoch curves recorded in a results file, as a long table ``protocol, fold, epoch,
+    series, value`` (``series``: ``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``...).
+
+    Reads ``history`` (a dict of lists, or a list of such dicts, one per fold) at the top of
+    the file or inside each protocol; empty when none was recorded.
+    """
+    out = []
+
+    def add(hist: Any, proto: str) -> None:
+        folds = hist if isinstance(hist, list) else [hist]
+        for f, h in enumerate(folds):
+            if not isinstance(h, Mapping):
+                continue
+            for series, values in h.items():
+                if isinstance(values, (list, tuple)):
+                    for e, v in enumerate(values, start=1):
+                        if v is not None and np.isfinite(float(v)):
+                            out.append((proto, f, e, str(series), float(v)))
+
+    if result:
+        for key in ("history", "training_curves", "curves"):
+            if result.get(key):
+                add(result[key], "")
+        for proto, m in (result.get("protocols") or {}).items():
+            for key in ("history", "training_curves", "curves"):
+                if isinstance(m, Mapping) and m.get(key):
+                    add(m[key], proto)
+    return pd.DataFrame(out, columns=["protocol", "fold", "epoch", "series", "value"])
 
 
 def cost_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -157,8 +342,9 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
 
     Returns dicts ``name, display_name, family, input, accuracy`` (on :data:`HONEST`, NaN if not
     scored there), ``audio_accuracy`` (on ``audio_holdout``, the filtered test clips with audio,
-    the one protocol every model is scored on), ``heavy`` (loading it imports TensorFlow: kind
-    other than ``sklearn``) and ``default`` (bool).
+    the one protocol every model is scored on), ``heavy`` (loading it imports TensorFlow: a
+    network model whose manifest names no ONNX file, or a stack with such a member; shipped networks
+    run on onnxruntime) and ``default`` (bool).
     """
     acc: dict = {}
     audio: dict = {}
@@ -166,15 +352,28 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
         for proto, dest in ((HONEST, acc), (AUDIO, audio)):
             rows = board[board["protocol"] == proto]
             dest.update(zip(rows["model"], rows["accuracy"]))
+    by_name = {m.get("name"): m for m in manifests}
+
+    def loads_tf(m: Mapping[str, Any]) -> bool:
+        # networks run through onnxruntime when the manifest names an ONNX file; a stack is as heavy
+        # as its heaviest member
+        kind = m.get("kind", "sklearn")
+        if kind in ("keras", "musicnn"):
+            return not m.get("onnx")
+        if kind == "stack":
+            return any(loads_tf(by_name.get(n, {"kind": "keras"})) for n in m.get("members") or [])
+        return False
+
     out = []
     for m in manifests:
-        if m.get("name") in (None, "novelty") or m.get("kind") not in ("sklearn", "keras", "musicnn", "stack"):
+        if m.get("name") in (None, "novelty") or m.get("kind") not in ("sklearn", "keras", "musicnn", "stack",
+                                                                        "pretrained_onnx"):
             continue
         out.append({"name": m["name"], "display_name": m.get("display_name", m["name"]),
                     "family": m.get("family", ""), "input": m.get("input", ""),
                     "accuracy": float(acc.get(m["name"], np.nan)),
                     "audio_accuracy": float(audio.get(m["name"], np.nan)),
-                    "heavy": m.get("kind", "sklearn") != "sklearn",
+                    "heavy": loads_tf(m),
                     "default": m["name"] == default})
 
     def key(d):
@@ -334,26 +533,65 @@ def to_wav_bytes(y: np.ndarray, sr: int = SR) -> bytes:
     return buf.getvalue()
 
 
+class IceConfigError(ValueError):
+    """The STUN/TURN configuration is malformed; the message says what is wrong and where."""
+
+
+def _check_ice(val: Any, where: str) -> list[dict]:
+    if isinstance(val, Mapping) and "iceServers" in val:
+        val = val["iceServers"]
+    if isinstance(val, (str, bytes)) or not isinstance(val, (list, tuple)):
+        raise IceConfigError(
+            f"{where} must be a list of servers, each with \"urls\" (and \"username\" and "
+            f"\"credential\" for TURN), not {type(val).__name__} {str(val)[:40]!r}.")
+    out = []
+    for i, entry in enumerate(val, start=1):
+        if not isinstance(entry, Mapping):
+            raise IceConfigError(f"{where}: server {i} must be a table with \"urls\", not "
+                                 f"{type(entry).__name__}.")
+        urls = entry.get("urls")
+        if isinstance(urls, str):
+            urls = [urls]
+        if not urls or not isinstance(urls, (list, tuple)) or not all(isinstance(u, str) for u in urls):
+            raise IceConfigError(f"{where}: server {i} needs \"urls\", a string or a list of strings.")
+        bad = [u for u in urls if not u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns")]
+        if bad:
+            raise IceConfigError(f"{where}: server {i} has a URL that is not stun:, stuns:, turn: "
+                                 f"or turns: ({bad[0][:40]!r}).")
+        d = {k: v for k, v in dict(entry).items()}
+        if any(u.startswith("turn") for u in urls) and not (d.get("username") and d.get("credential")):
+            raise IceConfigError(f"{where}: server {i} is a TURN server and needs both "
+                                 "\"username\" and \"credential\".")
+        d["urls"] = list(urls)
+        out.append(d)
+    return out
+
+
 def ice_servers(secrets: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> list[dict]:
-    """ICE (STUN/TURN) servers for WebRTC, from Streamlit secrets or the environment.
+    """ICE (STUN/TURN) servers for WebRTC, from Streamlit secrets or the environment, checked.
 
     Looks for ``ice_servers`` in ``secrets`` (a list of ``{"urls": ..., "username": ...,
-    "credential": ...}`` tables), then ``GENRE_ICE_SERVERS`` (the same as JSON) in ``environ``.
-    Returns ``[]`` when neither is set: enough for a browser on the same machine (localhost).
+    "credential": ...}`` tables), then ``GENRE_ICE_SERVERS`` (the same as JSON, or
+    ``{"iceServers": [...]}``) in ``environ``. Returns ``[]`` when neither is set: enough for a
+    browser on the same machine (localhost). TURN credentials are sent to every visitor's
+    browser: WebRTC needs them there, so use short-lived or per-app credentials.
+
+    Raises
+    ------
+    IceConfigError
+        A value is set but malformed (a bare string, a number, invalid JSON, a server without
+        ``urls``, a TURN server without credentials).
     """
     environ = os.environ if environ is None else environ
-    if secrets:
-        val = secrets.get("ice_servers")
-        if val:
-            return [dict(s) for s in val]
+    if secrets and "ice_servers" in secrets:
+        return _check_ice(secrets.get("ice_servers"), "The ice_servers secret")
     raw = environ.get("GENRE_ICE_SERVERS", "").strip()
     if raw:
         try:
             val = json.loads(raw)
-        except json.JSONDecodeError:
-            return []
-        if isinstance(val, dict):
-            val = val.get("iceServers", [])
-        return [dict(s) for s in val if isinstance(s, Mapping)]
+        except json.JSONDecodeError as exc:
+            raise IceConfigError(f"GENRE_ICE_SERVERS is not valid JSON ({exc.msg} at character "
+                                 f"{exc.pos}).") from None
+        return _check_ice(val, "GENRE_ICE_SERVERS")
     return []

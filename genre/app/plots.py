@@ -19,7 +19,8 @@ from genre.config import GENRES
 __all__ = [
     "GENRE_COLORS", "feature_by_genre", "correlation_heatmap", "embedding_scatter",
     "protocol_gap", "confusion_heatmap", "per_genre_f1", "cost_chart", "probability_bars",
-    "timeline", "waveform", "spectrogram",
+    "timeline", "waveform", "waveform_envelope", "spectrogram", "mark_point", "training_curves",
+    "clock",
 ]
 
 #: One colour per genre (Plotly's D3 palette), in :data:`genre.config.GENRES` order.
@@ -63,12 +64,13 @@ def feature_by_genre(table: pd.DataFrame, feature: str, *, kind: str = "box",
         v = table.loc[table[genre_col] == g, feature]
         if kind == "violin":
             fig.add_trace(go.Violin(y=v, name=g, line_color=_color(g), box_visible=True,
-                                    meanline_visible=True, points=False))
+                                    meanline_visible=True, points=False, yhoverformat=".1f"))
         elif kind == "histogram":
-            fig.add_trace(go.Histogram(x=v, name=g, marker_color=_color(g), opacity=0.55))
+            fig.add_trace(go.Histogram(x=v, name=g, marker_color=_color(g), opacity=0.55,
+                                       xhoverformat=".1f"))
         elif kind == "box":
             fig.add_trace(go.Box(y=v, name=g, marker_color=_color(g), boxpoints="outliers",
-                                 hovertext=list(v.index.astype(str)) if v.index.dtype == object else None))
+                                 hovertext=_clip_labels(table.loc[v.index]), yhoverformat=".1f"))
         else:
             raise ValueError(f"kind must be 'box', 'violin' or 'histogram', not {kind!r}")
     if kind == "histogram":
@@ -79,6 +81,16 @@ def feature_by_genre(table: pd.DataFrame, feature: str, *, kind: str = "box",
     return fig
 
 
+def _clip_labels(rows: pd.DataFrame) -> list[str] | None:
+    """``"clip: artist - title"`` per row (index = clip id), for hovering a point."""
+    if not (rows.index.dtype == object or pd.api.types.is_string_dtype(rows.index)):
+        return None
+    artist = rows.get("artist", pd.Series("", index=rows.index)).fillna("").astype(str)
+    title = rows.get("title", pd.Series("", index=rows.index)).fillna("").astype(str)
+    return [f"{c}: {a or 'unknown artist'} - {t or 'untitled'}"
+            for c, a, t in zip(rows.index.astype(str), artist, title)]
+
+
 def correlation_heatmap(table: pd.DataFrame, columns: Sequence[str], *,
                         method: str = "pearson", title: str | None = None) -> go.Figure:
     """Correlation matrix of ``columns`` of ``table`` (``method``: pearson or spearman)."""
@@ -87,8 +99,12 @@ def correlation_heatmap(table: pd.DataFrame, columns: Sequence[str], *,
         z=corr.to_numpy(), x=list(corr.columns), y=list(corr.index), zmin=-1, zmax=1,
         colorscale="RdBu", reversescale=True, colorbar=dict(title="r"),
         hovertemplate="%{y} vs %{x}: r = %{z:.2f}<extra></extra>"))
-    fig.update_layout(title=title or f"Feature correlations ({method})", height=700,
-                      yaxis=dict(autorange="reversed"), **_LAYOUT)
+    n = len(corr)
+    tick = dict(tickmode="array", tickvals=list(corr.columns), ticktext=list(corr.columns),
+                tickfont=dict(size=9 if n > 30 else 11), automargin=True)
+    fig.update_layout(title=title or f"Feature correlations ({method})",
+                      height=max(500, 16 * n + 220), xaxis=dict(tickangle=-60, **tick),
+                      yaxis=dict(autorange="reversed", **tick), **_LAYOUT)
     return fig
 
 
@@ -188,13 +204,17 @@ def confusion_heatmap(confusion: Sequence[Sequence[float]], labels: Sequence[str
     return fig
 
 
-def per_genre_f1(f1: pd.DataFrame, *, title: str = "Per-genre F1") -> go.Figure:
-    """Heatmap of F1 (0-1): rows = models (index), columns = genres."""
+def per_genre_f1(f1: pd.DataFrame, *, title: str = "Per-genre F1",
+                 counts: Mapping[str, int] | None = None) -> go.Figure:
+    """Heatmap of F1 (0-1): rows = models (index), columns = genres; NaN cells read "n/a"
+    (no test clip of that genre). ``counts`` (test clips per genre) go under the genre names."""
+    z = f1.to_numpy(dtype=float)
+    text = np.vectorize(lambda v: "n/a" if np.isnan(v) else f"{v:.2f}")(z) if z.size else z
+    x = [f"{g}<br>n = {counts[g]}" if counts and g in counts else g for g in f1.columns]
     fig = go.Figure(go.Heatmap(
-        z=f1.to_numpy(dtype=float), x=list(f1.columns), y=list(f1.index), colorscale="Viridis",
-        zmin=0, zmax=1, text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(
-            f1.to_numpy(dtype=float)), texttemplate="%{text}",
-        hovertemplate="%{y}, %{x}: F1 %{z:.2f}<extra></extra>", colorbar=dict(title="F1")))
+        z=z, x=x, y=list(f1.index), colorscale="Viridis", zmin=0, zmax=1, text=text,
+        texttemplate="%{text}", hoverongaps=True,
+        hovertemplate="%{y}, %{x}: F1 %{text}<extra></extra>", colorbar=dict(title="F1")))
     fig.update_layout(title=title, height=max(300, 32 * len(f1) + 140),
                       yaxis=dict(autorange="reversed"), **_LAYOUT)
     return fig
@@ -250,18 +270,75 @@ def timeline(starts_s: Sequence[float], probabilities: np.ndarray, *,
     starts_s : (n,) segment start times (s).
     probabilities : (n, len(genres)) rows summing to 1.
     segment_s : segment length (s); points are drawn at segment centres if given.
+
+    Each point's ``customdata`` is its segment's start (s), so a click can seek a player there.
     """
     p = np.asarray(probabilities, dtype=float)
     t = np.asarray(starts_s, dtype=float) + (segment_s / 2 if segment_s else 0.0)
     if p.ndim != 2 or p.shape != (len(t), len(genres)):
         raise ValueError(f"probabilities has shape {p.shape}, expected ({len(t)}, {len(genres)})")
     fig = go.Figure()
+    starts = [float(v) for v in np.asarray(starts_s, dtype=float)]  # customdata: segment start (s)
     for j, g in enumerate(genres):
-        fig.add_trace(go.Scatter(x=t, y=p[:, j], name=g, mode="lines", stackgroup="one",
-                                 line=dict(width=0.5, color=_color(g)),
-                                 hovertemplate=f"{g}: %{{y:.0%}} at %{{x:.1f}} s<extra></extra>"))
+        fig.add_trace(go.Scatter(x=t, y=p[:, j], name=g, mode="lines+markers", stackgroup="one",
+                                 line=dict(width=0.5, color=_color(g)), marker=dict(size=3),
+                                 customdata=starts,
+                                 hovertemplate=f"{g}: %{{y:.0%}}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis=dict(range=[0, 1], tickformat=".0%"),
                       height=340, hovermode="x unified", **_LAYOUT)
+    fig.update_xaxes(hoverformat=".1f", ticksuffix=" s")
+    return fig
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` of a time in seconds (``"1:05"``)."""
+    seconds = max(0, int(float(seconds)))  # whole seconds elapsed, as a player shows them
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def waveform_envelope(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
+                      title: str = "Waveform") -> go.Figure:
+    """A waveform drawn from a precomputed min/max envelope (times ``t`` in s)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0.6, color="#d6336c"),
+                             showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0.6, color="#d6336c"),
+                             fill="tonexty", showlegend=False, hoverinfo="skip"))
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="amplitude", height=220,
+                      **_LAYOUT)
+    return fig
+
+
+def mark_point(fig: go.Figure, x: float, y: float, *, label: str = "your recording") -> go.Figure:
+    """Add a large star at ``(x, y)`` named ``label`` on top of a scatter (returns ``fig``)."""
+    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", name=label, text=[label],
+                             textposition="top center",
+                             marker=dict(symbol="star", size=22, color="#ffd43b",
+                                         line=dict(width=2, color="black")),
+                             hovertemplate=f"<b>{label}</b><extra></extra>"))
+    return fig
+
+
+def training_curves(curves: pd.DataFrame, *, title: str = "Training curves") -> go.Figure:
+    """Loss and accuracy per epoch: ``curves`` has ``epoch, series, value`` and optionally
+    ``fold`` (one line per series and fold; accuracy-like series on the right-hand axis)."""
+    fig = go.Figure()
+    folds = sorted(curves["fold"].unique()) if "fold" in curves and len(curves) else [0]
+    for series in sorted(curves["series"].unique()) if len(curves) else []:
+        acc = "acc" in series
+        for f in folds:
+            part = curves[(curves["series"] == series) & ((curves["fold"] == f) if "fold" in curves else True)]
+            if part.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=part["epoch"], y=part["value"], mode="lines",
+                name=series if len(folds) == 1 else f"{series} (fold {f + 1})",
+                yaxis="y2" if acc else "y", line=dict(dash="dot" if series.startswith("val") else "solid"),
+                hovertemplate=f"{series}: %{{y:.3f}} at epoch %{{x}}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis=dict(title="loss"),
+                      yaxis2=dict(title="accuracy", overlaying="y", side="right", tickformat=".0%",
+                                  range=[0, 1]),
+                      height=360, legend=dict(orientation="h", y=-0.2), **_LAYOUT)
     return fig
 
 

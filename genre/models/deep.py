@@ -1,4 +1,4 @@
-"""CNN and CRNN genre models on log-mel patches of 3 s, their data pipeline, training and Predictor.
+"""CNN, CRNN and LSTM genre models on log-mel patches of 3 s, their data pipeline, training and Predictor.
 
 Everything here is built for a small CPU: 64 mel bands up to 8 kHz, patches of 130 frames
 (3 s at 22050 Hz, hop 512), five small convolution blocks (16-64 filters) and a global-pooling head.
@@ -18,8 +18,11 @@ Pipeline
    additive noise floor, and one frequency and one time mask. Gain changes are absorbed by the
    per-patch normalisation (each patch's mean dB is subtracted), so level differences between the
    gain-scaled excerpts and the full clips cannot be learned.
-3. :func:`build_model` makes the CNN (``"cnn"``) or the parallel CRNN (``"crnn"``: the same conv
-   stack plus a bidirectional GRU on a frequency-pooled copy of the spectrogram, concatenated).
+3. :func:`build_model` makes the CNN (``"cnn"``), the parallel CRNN (``"crnn"``: the same conv
+   stack plus a bidirectional GRU on a frequency-pooled copy of the spectrogram, concatenated) or a
+   2-layer LSTM over the mel frames (``"lstm"``, dropout + L2), at full input resolution or with the
+   input average-pooled to 1/4 or 1/16 of its values (:data:`RESOLUTIONS`). Each has as many outputs
+   as the model's classes (any label set; GTZAN's ten genres for the shipped models).
 4. :func:`train` fits a model with a fixed schedule (no early stopping on test data).
 5. :class:`KerasPredictor` cuts any input into 3-s segments, predicts each and averages the segment
    probabilities for the clip; :func:`load` is the registry loader for kind ``"keras"``.
@@ -41,12 +44,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from genre.registry import sha256
-from genre.config import CACHE_DIR, GENRES, SR
+from genre.config import CACHE_DIR, SR
 from genre.errors import DataError, ModelError
 
 __all__ = [
     "MEL", "MEL_VERSION", "PATCH_FRAMES", "SEGMENT_SECONDS", "logmel", "clip_logmel", "logmel_cache",
-    "segment_patches", "normalise", "PatchSampler", "build_model", "train", "KerasPredictor", "load",
+    "segment_patches", "normalise", "PatchSampler", "RESOLUTIONS", "ARCHS", "build_model", "train",
+    "predict_mels", "KerasPredictor", "OnnxPatchPredictor", "load",
     "configure_tensorflow",
 ]
 
@@ -264,7 +268,7 @@ class PatchSampler:
     mels : list of np.ndarray
         ``(n_mels, frames)`` dB spectrograms, one per training clip.
     labels : sequence of int
-        Genre index (into :data:`GENRES`) per clip.
+        Class index (into the model's classes) per clip.
     seed : int
         Seed of the sampler's own generator.
     augment : bool
@@ -341,34 +345,72 @@ def eval_patches(mels: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 # Models
 
 
+#: Input resolutions the networks can be built at: the number of log-mel values is divided by this,
+#: by average-pooling both the mel and the time axis by its square root (1: 64 x 130, 4: 32 x 65,
+#: 16: 16 x 32), as in the MagnaTagATune study's resolution comparison.
+RESOLUTIONS: tuple[int, ...] = (1, 4, 16)
+#: Architectures :func:`build_model` makes.
+ARCHS: tuple[str, ...] = ("cnn", "crnn", "lstm")
+
+
+def _pool_factor(resolution: int) -> int:
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS} (the input divided by it), not {resolution!r}.")
+    return int(round(resolution ** 0.5))
+
+
 def build_model(arch: str = "cnn", n_mels: int = MEL["n_mels"], frames: int = PATCH_FRAMES,
                 filters: Sequence[int] = (16, 32, 48, 64, 64), dropout: float = 0.1,
-                head_dropout: float = 0.3, gru_units: int = 32, n_classes: int = len(GENRES)) -> Any:
-    """A small CNN or parallel CRNN on ``(n_mels, frames, 1)`` normalised log-mel patches.
+                head_dropout: float = 0.3, gru_units: int = 32, n_classes: int = 10,
+                resolution: int = 1, lstm_units: int = 64, lstm_dropout: float = 0.3,
+                l2: float = 1e-4) -> Any:
+    """A small CNN, parallel CRNN or 2-layer LSTM on ``(n_mels, frames, 1)`` normalised log-mel patches.
 
     Parameters
     ----------
-    arch : {"cnn", "crnn"}
+    arch : {"cnn", "crnn", "lstm"}
         ``cnn``: 5 blocks of conv 3x3 -> batch norm -> ReLU -> max-pool 2x2 -> dropout, then global
         average and max pooling concatenated and a softmax layer. ``crnn``: the same conv branch in
         parallel with a bidirectional GRU over time on the spectrogram max-pooled 4x2 (frequency x
-        time); the two branch outputs are concatenated before the softmax.
+        time); the two branch outputs are concatenated before the softmax. ``lstm``: two stacked
+        LSTM layers (``lstm_units`` each) over the time axis, one mel frame per step, dropout
+        ``lstm_dropout`` after each and L2 weight decay ``l2`` on every kernel (the MagnaTagATune
+        study's recurrent model, regularised with dropout and L2 as it settled on).
     filters : sequence of int
         Filters per convolution block (five blocks).
+    n_classes : int
+        Number of output classes (the length of the model's manifest ``classes``).
+    resolution : {1, 4, 16}
+        Input resolution: the network sees the patch average-pooled by ``sqrt(resolution)`` along
+        both the mel and the time axis (a fixed first layer, so the model's input and its
+        preprocessing stay the same at every resolution).
 
     Returns
     -------
     keras.Model
     """
-    if arch not in ("cnn", "crnn"):
-        raise ValueError(f"arch must be 'cnn' or 'crnn', not {arch!r}.")
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}.")
+    f = _pool_factor(resolution)
     keras = configure_tensorflow()
-    from keras import layers  # noqa: PLC0415
+    from keras import layers, regularizers  # noqa: PLC0415
 
     inp = keras.Input((n_mels, frames, 1), name="logmel")
-    x = inp
-    for i, f in enumerate(filters):
-        x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+    src = layers.AveragePooling2D(f, name=f"resolution_div{resolution}")(inp) if f > 1 else inp
+    if arch == "lstm":
+        reg = regularizers.l2(l2)
+        r = layers.Permute((2, 1, 3), name="time_major")(src)                # (time, freq, 1)
+        r = layers.Reshape((r.shape[1], r.shape[2]), name="frames")(r)      # (time, freq)
+        r = layers.LSTM(lstm_units, return_sequences=True, kernel_regularizer=reg,
+                        recurrent_regularizer=reg, name="lstm1")(r)
+        r = layers.Dropout(lstm_dropout, name="drop1")(r)
+        r = layers.LSTM(lstm_units, kernel_regularizer=reg, recurrent_regularizer=reg, name="lstm2")(r)
+        h = layers.Dropout(lstm_dropout, name="head_drop")(r)
+        out = layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg, name="probs")(h)
+        return keras.Model(inp, out, name=arch if resolution == 1 else f"{arch}_r{resolution}")
+    x = src
+    for i, nf in enumerate(filters):
+        x = layers.Conv2D(nf, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
@@ -376,14 +418,14 @@ def build_model(arch: str = "cnn", n_mels: int = MEL["n_mels"], frames: int = PA
     conv = layers.Concatenate(name="conv_pool")([layers.GlobalAveragePooling2D(name="gap")(x),
                                                  layers.GlobalMaxPooling2D(name="gmp")(x)])
     if arch == "crnn":
-        r = layers.MaxPooling2D((4, 2), name="rnn_pool")(inp)             # (n_mels/4, frames/2, 1)
+        r = layers.MaxPooling2D((4, 2), name="rnn_pool")(src)             # (n_mels/4, frames/2, 1)
         r = layers.Permute((2, 1, 3), name="rnn_time_major")(r)           # (time, freq, 1)
         r = layers.Reshape((r.shape[1], r.shape[2]), name="rnn_seq")(r)   # (time, freq)
         r = layers.Bidirectional(layers.GRU(gru_units), name="bigru")(r)
         conv = layers.Concatenate(name="parallel")([conv, r])
     h = layers.Dropout(head_dropout, name="head_drop")(conv)
     out = layers.Dense(n_classes, activation="softmax", name="probs")(h)
-    return keras.Model(inp, out, name=arch)
+    return keras.Model(inp, out, name=arch if resolution == 1 else f"{arch}_r{resolution}")
 
 
 def train(model: Any, sampler: PatchSampler, *, scale: float, epochs: int = 30,
@@ -439,7 +481,7 @@ def predict_mels(model: Any, mels: Sequence[np.ndarray], scale: float,
 
 
 class KerasPredictor:
-    """A trained CNN/CRNN behind the shared Predictor interface.
+    """A trained CNN/CRNN/LSTM behind the shared Predictor interface.
 
     Parameters
     ----------
@@ -451,14 +493,16 @@ class KerasPredictor:
     def __init__(self, model: Any, manifest: dict):
         self.model = model
         self.manifest = manifest
-        self.name = manifest.get("name", model.name)
+        self.name = manifest["name"] if "name" in manifest else model.name
         pre = manifest.get("preprocessing", {})
         self.mel = {k: pre.get(k, v) for k, v in MEL.items()}
         self.scale = float(pre.get("scale", 1.0))
         self._fn = None
-        self.classes = list(manifest.get("classes", GENRES))
-        if self.classes != list(GENRES):
-            raise ModelError(f"Model {self.name} has classes {self.classes}, expected {list(GENRES)}.")
+        self.classes = tuple(str(c) for c in manifest.get("classes") or ())
+        n_out = int(model.output_shape[-1])
+        if len(self.classes) != n_out:
+            raise ModelError(f"Model {self.name}: its manifest lists {len(self.classes)} classes but the "
+                             f"network has {n_out} outputs.")
 
     def _probs(self, patches: np.ndarray) -> np.ndarray:
         x = normalise(patches, self.scale)
@@ -484,7 +528,7 @@ class KerasPredictor:
         starts_s : np.ndarray
             ``(n,)`` segment starts (s).
         probs : np.ndarray
-            ``(n, 10)`` probabilities in :data:`GENRES` order.
+            ``(n, k)`` probabilities in :attr:`classes` order.
         """
         m = logmel(y, sr=int(self.mel["sr"]), **{k: v for k, v in self.mel.items() if k != "sr"})
         starts, patches = segment_patches(m, sr=int(self.mel["sr"]), hop_length=int(self.mel["hop_length"]))
@@ -492,12 +536,36 @@ class KerasPredictor:
         return starts, probs
 
     def predict_clip(self, y: np.ndarray) -> np.ndarray:
-        """``(10,)`` clip probabilities: the mean of the segment probabilities."""
+        """``(k,)`` clip probabilities (:attr:`classes` order): the mean of the segment probabilities."""
         return self.predict_segments(y)[1].mean(axis=0)
 
 
+class OnnxPatchPredictor(KerasPredictor):
+    """:class:`KerasPredictor` with the network run by onnxruntime (``genre.models.runtime``), no TensorFlow.
+
+    ``path`` is the ``.onnx`` export of the Keras model (``scripts/export_onnx.py``: input ``logmel``
+    (n, 64, 130, 1) normalised patches, outputs ``probs`` and ``embedding``).
+    """
+
+    def __init__(self, path: str | Path, manifest: dict):
+        super().__init__(None, {"name": Path(path).parent.name, **manifest})
+        self.path = Path(path)
+
+    def _probs(self, patches: np.ndarray) -> np.ndarray:
+        from genre.models import runtime  # noqa: PLC0415
+
+        x = normalise(patches, self.scale).astype(np.float32)
+        return np.asarray(runtime.run(self.path, x)["probs"], dtype=np.float64)
+
+
 def load(model_dir: str | Path, manifest: dict) -> KerasPredictor:
-    """Registry loader for kind ``"keras"``: ``model_dir/model.keras`` -> :class:`KerasPredictor`."""
+    """Registry loader for kind ``"keras"``: ``manifest["onnx"]`` (e.g. ``model.onnx``) ->
+    :class:`OnnxPatchPredictor` (no TensorFlow); a manifest without it (made before the ONNX export)
+    falls back to ``model_dir/model.keras`` -> :class:`KerasPredictor` (imports TensorFlow)."""
+    if manifest.get("onnx"):
+        from genre.registry import model_file
+
+        return OnnxPatchPredictor(model_file(model_dir, manifest, manifest["onnx"]), manifest)
     path = Path(model_dir) / "model.keras"
     if not path.is_file():
         raise ModelError(f"Model file missing: {path}.")

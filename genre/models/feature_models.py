@@ -7,8 +7,9 @@ Every model is a :class:`~sklearn.pipeline.Pipeline` whose preprocessing travels
 ``scale``   :class:`~sklearn.preprocessing.StandardScaler`.
 ``clf``     the classifier.
 
-Labels are integer indices into :data:`genre.config.GENRES` (XGBoost requires 0..n-1 labels);
-:class:`FeatureModel` turns outputs back into probabilities in ``GENRES`` order.
+Labels are integer indices into the model's classes (its manifest ``classes``, in order; XGBoost
+requires 0..n-1 labels); :class:`FeatureModel` returns probabilities in that order. Any label set of
+two or more classes works; GTZAN's ten genres are the shipped models' classes.
 
 Models (the ones the source reports compare): ``knn``, ``logreg``, ``svm`` (RBF SVC with
 probabilities from :class:`~sklearn.calibration.CalibratedClassifierCV`), ``random_forest``,
@@ -25,8 +26,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
+from genre.errors import ModelError
 from genre.threads import one_thread
-from genre.config import FEATURE_COLUMNS, GENRES, SEGMENT_SECONDS, SR
+from genre.config import FEATURE_COLUMNS, SEGMENT_SECONDS, SR
 
 #: Models built by :func:`build`, in leaderboard order. ``soft_voting`` must come last in training.
 MODEL_NAMES: tuple[str, ...] = (
@@ -48,7 +50,7 @@ VAR_COLUMNS: tuple[int, ...] = tuple(i for i, c in enumerate(FEATURE_COLUMNS) if
 
 __all__ = [
     "MODEL_NAMES", "DISPLAY_NAMES", "ENSEMBLE_CANDIDATES", "LogVarTransformer", "build",
-    "encode_labels", "FeatureModel", "WindowFeatures", "load_feature_model", "proba_in_genre_order",
+    "encode_labels", "FeatureModel", "WindowFeatures", "load_feature_model", "proba_in_class_order",
 ]
 
 
@@ -112,7 +114,7 @@ def build(name: str, params: dict | None = None, seed: int = 0) -> tuple[Pipelin
     Returns
     -------
     (Pipeline, dict)
-        The pipeline (labels: integer indices into GENRES) and the grid for GridSearchCV
+        The pipeline (labels: integer indices into the classes) and the grid for GridSearchCV
         (``{}`` for ``soft_voting``, whose members are tuned on their own).
     """
     from sklearn.calibration import CalibratedClassifierCV
@@ -175,27 +177,29 @@ def build(name: str, params: dict | None = None, seed: int = 0) -> tuple[Pipelin
     return pipe, grid
 
 
-def encode_labels(genres) -> np.ndarray:
-    """Genre names -> integer indices into GENRES (the labels every pipeline is trained on)."""
-    lookup = {g: i for i, g in enumerate(GENRES)}
+def encode_labels(labels, classes) -> np.ndarray:
+    """Label names -> integer indices into ``classes`` (the labels every pipeline is trained on)."""
+    lookup = {str(g): i for i, g in enumerate(classes)}
     try:
-        return np.array([lookup[str(g)] for g in genres], dtype=np.int64)
+        return np.array([lookup[str(g)] for g in labels], dtype=np.int64)
     except KeyError as exc:
-        raise ValueError(f"Unknown genre label {exc.args[0]!r}; expected one of {GENRES}.") from None
+        raise ValueError(f"Unknown label {exc.args[0]!r}; expected one of {list(classes)}.") from None
 
 
-def proba_in_genre_order(estimator, X) -> np.ndarray:
-    """``estimator.predict_proba(X)`` rearranged to (n, len(GENRES)) columns in GENRES order.
+def proba_in_class_order(estimator, X, classes) -> np.ndarray:
+    """``estimator.predict_proba(X)`` rearranged to (n, len(classes)) columns in ``classes`` order.
 
-    Works for estimators trained on integer indices (this module) or on genre names.
+    Works for estimators trained on integer indices into ``classes`` (this module) or on the names;
+    a class the estimator never saw gets probability 0.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[None, :]
     p = np.asarray(estimator.predict_proba(X), dtype=float)
-    out = np.zeros((p.shape[0], len(GENRES)))
+    names = list(classes)
+    out = np.zeros((p.shape[0], len(names)))
     for j, c in enumerate(estimator.classes_):
-        k = GENRES.index(c) if isinstance(c, str) else int(c)
+        k = names.index(c) if isinstance(c, str) else int(c)
         out[:, k] = p[:, j]
     return out
 
@@ -231,13 +235,16 @@ class FeatureModel:
         self.estimator = estimator
         self.manifest = dict(manifest or {})
         self.name = self.manifest.get("name", type(estimator).__name__)
-        self.classes = tuple(self.manifest.get("classes") or GENRES)
+        classes = self.manifest.get("classes")
+        if not classes:
+            raise ModelError(f"Model {self.name!r}: its manifest lists no classes.")
+        self.classes = tuple(str(c) for c in classes)
 
     def __repr__(self) -> str:
         return f"FeatureModel({self.name!r})"
 
     def predict_features(self, X) -> np.ndarray:
-        """Probabilities (n, 10) in GENRES order for rows of the 57 features (FEATURE_COLUMNS order).
+        """Probabilities (n, len(classes)) in :attr:`classes` order for rows of the 57 features (FEATURE_COLUMNS order).
 
         ``X`` may be an array (n, 57) or (57,), or a DataFrame holding the FEATURE_COLUMNS.
         """
@@ -249,7 +256,7 @@ class FeatureModel:
         if X.shape[1] != len(FEATURE_COLUMNS):
             raise ValueError(f"Expected {len(FEATURE_COLUMNS)} features per row, got {X.shape[1]}.")
         with one_thread():  # per-row maths: values do not depend on thread count
-            return proba_in_genre_order(self.estimator, X)
+            return proba_in_class_order(self.estimator, X, self.classes)
 
     @staticmethod
     def clip_windows(n_samples: int, sr: int = SR, seconds: float = TRAIN_CLIP_SECONDS) -> list[tuple[int, int]]:
@@ -262,7 +269,7 @@ class FeatureModel:
         return [(a, b) for a, b in spans if b - a >= win // 2]
 
     def predict_clip(self, y: np.ndarray) -> np.ndarray:
-        """(10,) probabilities for a whole input (mono float32 @ 22050 Hz), GENRES order.
+        """(len(classes),) probabilities for a whole input (mono float32 @ 22050 Hz), :attr:`classes` order.
 
         The models were trained on 30-s clips: longer inputs are cut into consecutive 30-s
         windows (:meth:`clip_windows`) whose probabilities are averaged.
@@ -273,7 +280,7 @@ class FeatureModel:
         X = np.stack([clip_features(y[a:b], sr=SR) for a, b in self.clip_windows(len(y))])
         return self.predict_features(X).mean(axis=0)
 
-    def window_features(self, y: np.ndarray) -> WindowFeatures:
+    def window_features(self, y: np.ndarray, progress=None) -> WindowFeatures:
         """Clip features of the :meth:`clip_windows` and 3-s segment features, from one analysis.
 
         An input of up to 45 s is analysed once (:func:`genre.features.analyse`): its clip features
@@ -284,6 +291,7 @@ class FeatureModel:
         segments (which never straddle a block, 30 s being ten segments) are the segments of that
         block's analysis. The segment start times are those of ``segment_features(y)``; the values
         differ slightly from it (HPSS context and chroma tuning are per block, not whole-input).
+        ``progress(done, total)``, if given, is called after each analysed block.
         """
         from genre import features
 
@@ -293,12 +301,15 @@ class FeatureModel:
         if spans == [(0, n)]:
             an = features.analyse(y, SR)
             starts, S = an.segment_features(SEGMENT_SECONDS, SEGMENT_SECONDS)
+            if progress is not None:
+                progress(1, 1)
             return WindowFeatures(spans, an.clip_features()[None, :], starts, S)
         win = int(round(TRAIN_CLIP_SECONDS * SR))
         seg = int(round(SEGMENT_SECONDS * SR))
         wanted = set(spans)
         X, starts, S = [], [], []
-        for a in range(0, n, win):
+        total = -(-n // win)
+        for k, a in enumerate(range(0, n, win), start=1):
             b = min(n, a + win)
             if (a, b) not in wanted and b - a < seg:
                 continue  # no whole segment in it, and not a clip window
@@ -309,25 +320,27 @@ class FeatureModel:
                 st, x = an.segment_features(SEGMENT_SECONDS, SEGMENT_SECONDS, offset=a)
                 starts.append(st)
                 S.append(x)
+            if progress is not None:
+                progress(k, total)
         return WindowFeatures(spans, np.stack(X), np.concatenate(starts), np.concatenate(S))
 
-    def predict_windows(self, y: np.ndarray) -> tuple[WindowFeatures, np.ndarray, np.ndarray]:
+    def predict_windows(self, y: np.ndarray, progress=None) -> tuple[WindowFeatures, np.ndarray, np.ndarray]:
         """Everything ``genre.predict.predict`` needs from one analysis and one model call.
 
         Returns
         -------
-        (WindowFeatures, ndarray (len(spans), 10), ndarray (n_segments, 10))
+        (WindowFeatures, ndarray (len(spans), k), ndarray (n_segments, k))
             The features (:meth:`window_features`), the probabilities of each clip window (their
             mean is :meth:`predict_clip`) and of each 3-s segment (:meth:`predict_segments`),
-            GENRES order. The rows go through the model in one batch.
+            :attr:`classes` order. The rows go through the model in one batch.
         """
-        wf = self.window_features(y)
+        wf = self.window_features(y, progress=progress)
         p = self.predict_features(np.vstack([wf.X, wf.segments]))
         k = len(wf.X)
         return wf, p[:k], p[k:]
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per 3-s segment: (starts_s (n,), probabilities (n, 10) in GENRES order).
+        """Per 3-s segment: (starts_s (n,), probabilities (n, k) in :attr:`classes` order).
 
         Segment features as in :meth:`window_features` (``segment_features(y)`` for inputs up
         to 45 s, per 30-s block beyond). Note the model saw 30-s statistics in training; 3-s
@@ -336,7 +349,7 @@ class FeatureModel:
         wf = self.window_features(y)
         starts = np.asarray(wf.starts_s, dtype=float)
         if len(wf.segments) == 0:
-            return starts, np.zeros((0, len(GENRES)))
+            return starts, np.zeros((0, len(self.classes)))
         return starts, self.predict_features(wf.segments)
 
 

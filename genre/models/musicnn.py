@@ -38,13 +38,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from genre.config import GENRES, MODELS_DIR, SR
+from genre.config import MODELS_DIR, SR
 from genre.errors import ModelError
 
 __all__ = [
     "MSD_LABELS", "MUSICNN_SR", "MUSICNN_N_FFT", "MUSICNN_HOP", "MUSICNN_N_MELS", "PATCH_FRAMES",
-    "PATCH_SECONDS", "EMBED_DIM", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
-    "UNMAPPED_GENRES", "logmel", "patches", "build_network", "set_weights", "network", "forward", "taggram", "tags",
+    "PATCH_SECONDS", "EMBED_DIM", "MTT_LABELS", "NETWORKS", "VGG_EMBED_DIM", "build_vgg", "build", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
+    "UNMAPPED_GENRES", "ZERO_SHOT_CLASSES", "logmel", "patches", "build_network", "set_weights", "network", "forward", "taggram", "tags",
     "embed", "embed_clip", "pool_embeddings", "zero_shot", "MusicnnZeroShot", "MusicnnHead",
     "save_head", "load_classifier",
 ]
@@ -58,6 +58,23 @@ MSD_LABELS: tuple[str, ...] = (
     "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy", "catchy", "funk",
     "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
+
+#: The 50 MagnaTagATune tags of MTT_musicnn and MTT_vgg, in output order (``configuration.MTT_LABELS``).
+MTT_LABELS: tuple[str, ...] = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman", "male vocal",
+    "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice", "new age", "dance",
+    "male voice", "female vocal", "beats", "harp", "cello", "no voice", "weird", "country", "metal",
+    "female voice", "choral",
+)
+#: The wheel's four networks: architecture and tag set.
+NETWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "MSD_musicnn": ("musicnn", MSD_LABELS), "MTT_musicnn": ("musicnn", MTT_LABELS),
+    "MSD_vgg": ("vgg", MSD_LABELS), "MTT_vgg": ("vgg", MTT_LABELS),
+}
+#: Width of the vgg networks' embedding (flattened last pooling layer: 2 x 1 x 128).
+VGG_EMBED_DIM: int = 256
 
 #: musicnn's input settings (``configuration.py`` of the wheel): sample rate (Hz), FFT size and hop
 #: (samples), mel bands, and frames per patch (``librosa.time_to_frames(3, ...) + 1``).
@@ -103,7 +120,9 @@ GENRE_TAGS: dict[str, tuple[str, ...]] = {
     "rock": ("rock", "classic rock", "alternative rock", "indie rock", "Progressive rock"),
 }
 #: Genres no MSD tag stands for.
-UNMAPPED_GENRES: tuple[str, ...] = tuple(g for g in GENRES if not GENRE_TAGS[g])
+#: The zero-shot model's classes, in its probability-column order: the mapping's genres (GTZAN's ten).
+ZERO_SHOT_CLASSES: tuple[str, ...] = tuple(GENRE_TAGS)
+UNMAPPED_GENRES: tuple[str, ...] = tuple(g for g in ZERO_SHOT_CLASSES if not GENRE_TAGS[g])
 
 _LOCK = threading.Lock()
 _NETWORKS: dict[str, Any] = {}
@@ -248,6 +267,52 @@ def build_network():
                        name="MSD_musicnn")
 
 
+def build_vgg(num_filters: int = 128, n_tags: int = 50, name: str = "MSD_vgg"):
+    """The ``vgg`` graph of musicnn 0.1.0's ``models.vgg`` (MSD_vgg, MTT_vgg) as a Keras 3 model.
+
+    Five blocks of 3x3 convolution (``num_filters``, ReLU, 'same') -> batch norm -> max pooling
+    (``[4, 1]`` stride 2, then ``[2, 2]`` x3, then ``[4, 4]``; TF1 'valid' pooling), on a batch-normed
+    ``(187, 96, 1)`` patch; the last pooling map ``(2, 1, 128)`` is flattened (``pool5``, 256 values,
+    the network's embedding) and a dense layer gives the 50 tag logits. Layer names are the TF1
+    checkpoint's (``1CNN`` ... ``5CNN``, ``batch_normalization`` ... ``_5``, ``dense``). Dropout is
+    the identity at inference and is left out.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, 187, 96)`` (the vgg networks only take 3-s patches); outputs a dict ``probs``
+        (sigmoid, 50), ``logits`` (50), ``pool5`` (256).
+    """
+    import keras
+    from keras import layers
+
+    def bn(n):
+        return layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.99, name=n)
+
+    x_in = keras.Input(shape=(PATCH_FRAMES, MUSICNN_N_MELS), name="logmel")
+    x = layers.Reshape((PATCH_FRAMES, MUSICNN_N_MELS, 1), name="expand")(x_in)
+    x = bn("batch_normalization")(x)
+    pools = [((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4))]
+    for i, (size, stride) in enumerate(pools):
+        x = layers.Conv2D(num_filters, 3, padding="same", activation="relu", name=f"{i + 1}CNN")(x)
+        x = bn(f"batch_normalization_{i + 1}")(x)
+        x = layers.MaxPooling2D(size, strides=stride, padding="valid", name=f"pool{i + 1}")(x)
+    pool5 = layers.Flatten(name="pool5_flat")(x)
+    logits = layers.Dense(n_tags, name="dense")(pool5)
+    probs = layers.Activation("sigmoid", name="probs")(logits)
+    return keras.Model(x_in, {"probs": probs, "logits": logits, "pool5": pool5}, name=name)
+
+
+def build(net: str = "MSD_musicnn"):
+    """Keras port of one of the wheel's :data:`NETWORKS` (weights not loaded: see :func:`set_weights`)."""
+    if net not in NETWORKS:
+        raise ValueError(f"net must be one of {sorted(NETWORKS)}, not {net!r}.")
+    arch, labels = NETWORKS[net]
+    if arch == "vgg":
+        return build_vgg(n_tags=len(labels), name=net)
+    return build_network()
+
+
 def _read_weights(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise ModelError(f"musicnn weights {path} are missing; run scripts/convert_musicnn.py.")
@@ -312,7 +377,9 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
     X : np.ndarray
         ``(n, frames, 96)`` float32 patches (``frames`` is 187 for musicnn's own patches).
     weights : path, optional
-        Weights file (see :func:`network`).
+        Weights file (see :func:`network`), or an ``.onnx`` export of the network
+        (``scripts/export_onnx.py``): then onnxruntime runs it without TensorFlow and only ``probs``
+        and ``penultimate`` are returned.
     batch_size : int
         Patches per call (bounds memory: about 25 MB per patch in the front-end).
 
@@ -325,6 +392,12 @@ def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[2] != MUSICNN_N_MELS:
         raise ValueError(f"X must have shape (n, frames, {MUSICNN_N_MELS}); got {X.shape}.")
+    if weights is not None and Path(weights).suffix == ".onnx":
+        # the ONNX export (scripts/export_onnx.py): onnxruntime, no TensorFlow; outputs probs + embedding
+        from genre.models import runtime
+
+        out = runtime.run(weights, X, batch_size=batch_size)
+        return {"probs": out["probs"], "penultimate": out["embedding"]}
     _, fn = network(weights)
     outs: dict[str, list] = {}
     for i in range(0, X.shape[0], batch_size):
@@ -402,7 +475,7 @@ def zero_shot(tag_probs: np.ndarray, mapping: Mapping[str, tuple[str, ...]] | No
     Returns
     -------
     np.ndarray
-        ``(10,)`` or ``(n, 10)`` in ``GENRES`` order, summing to 1: each genre's largest tag
+        ``(10,)`` or ``(n, 10)`` in :data:`ZERO_SHOT_CLASSES` order, summing to 1: each genre's largest tag
         probability, divided by the sum over genres. Unmapped genres get 0.
     """
     mapping = GENRE_TAGS if mapping is None else mapping
@@ -410,8 +483,8 @@ def zero_shot(tag_probs: np.ndarray, mapping: Mapping[str, tuple[str, ...]] | No
     if P.shape[1] != len(MSD_LABELS):
         raise ValueError(f"tag_probs must have {len(MSD_LABELS)} columns; got {P.shape}.")
     idx = {t: i for i, t in enumerate(MSD_LABELS)}
-    S = np.zeros((P.shape[0], len(GENRES)))
-    for j, g in enumerate(GENRES):
+    S = np.zeros((P.shape[0], len(ZERO_SHOT_CLASSES)))
+    for j, g in enumerate(ZERO_SHOT_CLASSES):
         cols = [idx[t] for t in mapping.get(g, ())]
         if cols:
             S[:, j] = P[:, cols].max(axis=1)
@@ -430,9 +503,10 @@ class MusicnnZeroShot:
         self.manifest = dict(manifest or {})
         self.name = self.manifest.get("name", "musicnn_zeroshot")
         self.weights = weights
+        self.classes = ZERO_SHOT_CLASSES
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per 2.992-s patch: ``(starts_s (n,), probs (n, 10))`` in GENRES order."""
+        """Per 2.992-s patch: ``(starts_s (n,), probs (n, 10))`` in :attr:`classes` order."""
         starts, X = patches(y, SR)
         return starts, zero_shot(forward(X, self.weights)["probs"])
 
@@ -446,8 +520,9 @@ class MusicnnHead:
     """musicnn embeddings + a scikit-learn classifier (e.g. logistic regression) as a Predictor.
 
     The head sees :func:`embed_clip` vectors (mean and max over patches of ``layer``); per segment it
-    sees the same layout computed on one patch. ``head.classes_`` may be genre names or indices into
-    GENRES; probabilities are returned in GENRES order (genres the head lacks get 0).
+    sees the same layout computed on one patch. ``head.classes_`` may be class names or indices into the
+    manifest's ``classes``; probabilities are returned in :attr:`classes` (manifest) order (classes the
+    head lacks get 0).
     """
 
     def __init__(self, head, manifest: dict | None = None, layer: str = "penultimate",
@@ -457,20 +532,28 @@ class MusicnnHead:
         self.name = self.manifest.get("name", "musicnn_head")
         self.layer = layer
         self.weights = weights
-        classes = [GENRES[int(c)] if isinstance(c, (int, np.integer)) else str(c)
-                   for c in head.classes_]
-        unknown = [c for c in classes if c not in GENRES]
+        self.classes = tuple(str(c) for c in self.manifest.get("classes") or ())
+        if not self.classes:
+            raise ModelError(f"musicnn head {self.name!r}: its manifest lists no classes.")
+        try:
+            classes = [self.classes[int(c)] if isinstance(c, (int, np.integer)) else str(c)
+                       for c in head.classes_]
+        except IndexError:
+            classes = ["<index out of range>"]
+        unknown = [c for c in classes if c not in self.classes]
         if unknown:
-            raise ModelError(f"musicnn head has classes outside GENRES: {unknown}.")
-        self._cols = [GENRES.index(c) for c in classes]
+            raise ModelError(f"musicnn head {self.name!r} has classes outside its manifest's: {unknown}.")
+        self._cols = [self.classes.index(c) for c in classes]
 
     def _proba(self, F: np.ndarray) -> np.ndarray:
         p = self.head.predict_proba(F)
-        out = np.zeros((F.shape[0], len(GENRES)))
+        out = np.zeros((F.shape[0], len(self.classes)))
         out[:, self._cols] = p
         return out
 
     def _embed(self, y):
+        if self.layer != "penultimate" and Path(str(self.weights)).suffix == ".onnx":
+            raise ModelError(f"{self.name}: the ONNX network only gives the penultimate layer.")
         _, X = patches(y, SR)
         return forward(X, self.weights)[self.layer]
 
@@ -491,10 +574,10 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
     """Register a classifier trained on musicnn embeddings as model ``name`` (kind ``"musicnn"``).
 
     Writes ``head.skops`` (with its skops types recorded in ``trusted_types``, checked against
-    ``genre.registry.ALLOWED_TYPE_PREFIXES``), a copy of the converted weights and the licence
+    ``genre.registry.TRUSTED_TYPES``), a copy of the converted weights and the licence
     notice, and the manifest, through ``genre.registry.save``. ``head`` must have been fitted on
-    :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = genre names or GENRES
-    indices). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
+    :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = class names or indices
+    into ``manifest["classes"]``). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
 
     Returns
     -------
@@ -507,9 +590,9 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
 
     data = sio.dumps(head)
     trusted = sorted(sio.get_untrusted_types(data=data))
-    bad = [t for t in trusted if not t.startswith(registry.ALLOWED_TYPE_PREFIXES)]
+    bad = registry.untrusted(trusted)
     if bad:
-        raise ModelError(f"musicnn head {name!r} uses types outside the allow-list: {bad}.")
+        raise ModelError(f"musicnn head {name!r} uses types that are not trusted: {bad}.")
     man = {"family": "pretrained", "input": "audio", "feature_columns": None, **manifest,
            "kind": "musicnn", "weights": WEIGHTS_FILE, "trusted_types": trusted,
            "embedding": {"layer": layer, "pooling": "mean+max over 2.992-s patches",
@@ -522,14 +605,18 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
 def load_classifier(model_dir: str | Path, manifest: dict):
     """Registry loader for kind ``"musicnn"`` (``genre.registry.LOADERS``).
 
-    The folder must hold the converted weights (``manifest["weights"]``, default
-    ``msd_musicnn.npz``). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
+    The folder must hold the network: ``manifest["onnx"]`` (the ONNX export, run by onnxruntime
+    without TensorFlow: what shipped models use) or else the converted weights
+    (``manifest["weights"]``, default ``msd_musicnn.npz``, run by Keras). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
     :class:`MusicnnHead` (``manifest["embedding"] = {"layer": "penultimate"}`` picks the layer; skops
     types must be recorded in ``manifest["trusted_types"]``, as ``registry.save_sklearn`` does);
     otherwise a :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
     """
     model_dir = Path(model_dir)
-    weights = model_dir / manifest.get("weights", WEIGHTS_FILE)
+    from genre.registry import model_file
+
+    # shipped manifests name an ONNX export (no TensorFlow at prediction time); older ones the .npz
+    weights = model_file(model_dir, manifest, manifest.get("onnx") or manifest.get("weights", WEIGHTS_FILE))
     files = manifest.get("files") or {}
     if "head.skops" in files:
         from genre.registry import load_skops

@@ -8,7 +8,7 @@ Level 0 (members)
     - the shipped deep models named in the manifest's ``members`` (e.g. ``cnn``, ``crnn``,
       ``musicnn_logreg``), loaded through :mod:`genre.registry`.
 Level 1 (meta)
-    On ``log(p + 1e-3)`` of every member's 10 probabilities, whichever of these scores best in a CV
+    On ``log(p + 1e-3)`` of every member's class probabilities, whichever of these scores best in a CV
     over the out-of-fold training rows (the same artist folds): :class:`LogLinearPool` (one weight
     per member, class-balanced) or a balanced multinomial logistic regression (C in
     :data:`META_C_GRID`).
@@ -29,10 +29,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from genre.config import GENRES, SR
+from genre.config import SR
 from genre.errors import ModelError
 
-__all__ = ["feature_model", "meta_model", "meta_inputs", "StackPredictor", "load", "LogLinearPool", "proba10"]
+__all__ = ["feature_model", "meta_model", "meta_inputs", "StackPredictor", "load", "LogLinearPool", "class_proba"]
 
 #: Floor added to probabilities before the log (keeps one confident zero from dominating).
 EPS = 1e-3
@@ -66,7 +66,7 @@ class LogLinearPool:
     cannot overfit a few hundred training clips the way the full one can.
     """
 
-    def __init__(self, n_classes: int = len(GENRES), alpha: float = 1e-3):
+    def __init__(self, n_classes: int = 10, alpha: float = 1e-3):
         self.n_classes = n_classes
         self.alpha = alpha
 
@@ -116,13 +116,15 @@ class LogLinearPool:
 
 
 def meta_inputs(probs: Sequence[np.ndarray]) -> np.ndarray:
-    """Concatenate member probabilities ``[(n, 10), ...]`` into ``(n, 10 * k)`` log-probabilities."""
+    """Concatenate member probabilities ``[(n, c), ...]`` into ``(n, c * k)`` log-probabilities."""
     return np.concatenate([np.log(np.asarray(p, dtype=np.float64) + EPS) for p in probs], axis=1)
 
 
-def proba10(est: Any, X: np.ndarray) -> np.ndarray:
+def class_proba(est: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """``est.predict_proba(X)`` as ``(n, n_classes)`` columns (``est.classes_`` are class indices;
+    a class the estimator never saw gets probability 0)."""
     p = est.predict_proba(X)
-    out = np.zeros((len(X), len(GENRES)))
+    out = np.zeros((len(X), int(n_classes)))
     out[:, [int(c) for c in est.classes_]] = p
     return out
 
@@ -133,7 +135,7 @@ class StackPredictor:
     Parameters
     ----------
     features : sklearn estimator
-        Level-0 model on the 57 features (``classes_`` are genre indices).
+        Level-0 model on the 57 features (``classes_`` are class indices).
     meta : sklearn estimator
         Level-1 model.
     members : dict
@@ -147,13 +149,22 @@ class StackPredictor:
         self.members = members
         self.manifest = manifest
         self.name = manifest.get("name", "stack")
+        self.classes = tuple(str(c) for c in manifest.get("classes") or ())
+        if not self.classes:
+            raise ModelError(f"Stack {self.name!r}: its manifest lists no classes.")
+        for n, m in members.items():
+            mc = tuple(getattr(m, "classes", self.classes))
+            if mc != self.classes:
+                raise ModelError(f"Stack {self.name!r}: member {n!r} answers in classes {list(mc)}, "
+                                 f"the stack in {list(self.classes)}.")
 
     def _combine(self, feats: np.ndarray, member_probs: list[np.ndarray]) -> np.ndarray:
-        X = meta_inputs([proba10(self.features, feats), *member_probs])
-        return proba10(self.meta, X)
+        k = len(self.classes)
+        X = meta_inputs([class_proba(self.features, feats, k), *member_probs])
+        return class_proba(self.meta, X, k)
 
     def predict_clip(self, y: np.ndarray) -> np.ndarray:
-        """``(10,)`` probabilities for the whole input (mono float32 at 22050 Hz)."""
+        """``(k,)`` probabilities (:attr:`classes` order) for the whole input (mono float32 at 22050 Hz)."""
         from genre.features import clip_features
 
         f = np.asarray(clip_features(y, sr=SR), dtype=np.float64)[None]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from genre import config
 from genre.config import FEATURE_COLUMNS
-from genre.errors import AudioError, DataError, GenreError
+from genre.errors import AudioError, GenreError
 
 #: Columns stored beside the features.
 KEY_COLUMNS: tuple[str, ...] = ("sha256", "extractor_version")
@@ -132,14 +132,21 @@ class FeatureCache:
         self._table = table
 
     def _write(self, table: pd.DataFrame) -> None:
+        """Write the table atomically; if that fails, say once that caching is off and go on."""
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".features-", suffix=".parquet", dir=self.path.parent)
             os.close(fd)
             table.reset_index().to_parquet(tmp, index=False)
             os.replace(tmp, self.path)
-        except OSError as exc:
-            raise DataError(f"Could not write the feature cache {self.path}: {exc}.") from None
+        except OSError as exc:  # full disk, read-only folder: keep the rows in memory, go on
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            config.caching_off(f"The feature cache {self.path}", exc)
 
 
 def _extract_one(path: str) -> dict:
@@ -161,6 +168,9 @@ def _safe_extract(path: str) -> tuple[dict | None, str | None]:
         return None, str(exc)
     except ValueError as exc:  # the extractor refused the decoded signal
         return None, f"Features could not be computed for {path}: {exc}"
+    except Exception as exc:  # a bug: reported against this file, the batch goes on
+        return None, (f"Internal error ({type(exc).__name__}: {exc}) while computing the features "
+                      f"of {path}; this is a bug in genre, please report it.")
 
 
 def extract_many(paths: Iterable[str | os.PathLike], n_jobs: int = -1, *,
@@ -195,8 +205,9 @@ def extract_many(paths: Iterable[str | os.PathLike], n_jobs: int = -1, *,
     ------
     AudioError
         With ``errors="raise"``, the first file that cannot be read or decoded.
-    DataError
-        If the cache cannot be written.
+
+    A cache that cannot be written (full disk, read-only folder) does not stop the work: the
+    features are returned and a :class:`genre.config.CacheWarning` says once that caching is off.
     """
     if errors not in ("collect", "raise"):
         raise ValueError(f"errors must be 'collect' or 'raise', not {errors!r}")

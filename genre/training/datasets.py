@@ -18,14 +18,28 @@ Sources
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from genre.config import FEATURE_COLUMNS, GENRES, data_dir as _default_data_dir
+from genre.config import FEATURE_COLUMNS, data_dir as _default_data_dir
 from genre.errors import DataError
+
+#: The ten GTZAN genres, in the order of the GTZAN models' probability columns. GTZAN's taxonomy is
+#: the shipped default, not the only one: a model's classes are in its manifest, and only this loader
+#: and the pretrained networks' zero-shot tag mapping (``genre.models.musicnn.GENRE_TAGS``) name them.
+GTZAN_GENRES: tuple[str, ...] = (
+    "blues", "classical", "country", "disco", "hiphop",
+    "jazz", "metal", "pop", "reggae", "rock",
+)
+#: What a label name may look like: letters, digits, ``_`` and ``-``, starting with a letter or digit,
+#: at most 64 characters (it becomes a JSON key, a table column and part of file names).
+LABEL_PATTERN: str = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
+#: Fewest labels a dataset may have.
+MIN_LABELS: int = 2
 
 #: Split names of the fault-filtered protocol, in order; clips in none of them are ``excluded``.
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
@@ -33,7 +47,7 @@ SPLITS: tuple[str, ...] = ("train", "valid", "test")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif")
 
 __all__ = [
-    "SPLITS", "AUDIO_EXTENSIONS", "clip_id", "published_table", "clips_index", "split_lists",
+    "GTZAN_GENRES", "LABEL_PATTERN", "MIN_LABELS", "check_label", "labelled_folder", "check_folds", "SPLITS", "AUDIO_EXTENSIONS", "clip_id", "published_table", "clips_index", "split_lists",
     "artist_index", "artist_groups", "scan_folder", "dataset_table",
 ]
 
@@ -79,7 +93,7 @@ def _published_table(root: Path) -> pd.DataFrame:
     table["genre"] = raw["label"].astype(str).to_numpy()
     if table.index.duplicated().any():
         raise DataError(f"{path} has duplicate clips: {list(table.index[table.index.duplicated()][:5])}.")
-    bad = sorted(set(table["genre"]) - set(GENRES))
+    bad = sorted(set(table["genre"]) - set(GTZAN_GENRES))
     if bad:
         raise DataError(f"{path} has unknown genre labels {bad}.")
     return table
@@ -238,3 +252,145 @@ def dataset_table(data_dir: str | Path | None = None) -> pd.DataFrame:
     sr = clips["sample_rate"] if "sample_rate" in clips.columns else pd.Series(np.nan, index=clips.index)
     table["audio_sr"] = pd.to_numeric(sr, errors="coerce").fillna(0).astype(int).to_numpy()
     return table
+
+
+# --------------------------------------------------------------------------------- your own dataset
+
+def check_label(name: object) -> str:
+    """Return ``name`` (stripped) if it is a safe label name (:data:`LABEL_PATTERN`), else raise.
+
+    Raises
+    ------
+    DataError
+        With a suggested safe spelling.
+    """
+    text = str(name).strip()
+    if not re.match(LABEL_PATTERN, text):
+        safe = re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_-")[:64] or "label"
+        raise DataError(f"Label {text!r} is not a safe name: use letters, digits, '_' or '-', starting "
+                        f"with a letter or digit, at most 64 characters (for example {safe!r}).")
+    return text
+
+
+def _relative_clip(path: Path, root: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        rel = Path(path.name)
+    return rel.with_suffix("").as_posix()
+
+
+def labelled_folder(root: str | Path | None, labels_csv: str | Path | None = None) -> pd.DataFrame:
+    """The clips of your own labelled dataset, checked: ``<root>/<label>/<clip>.<ext>`` or a CSV.
+
+    Parameters
+    ----------
+    root : path or None
+        Folder whose sub-folders are the labels (any depth below each label folder). With
+        ``labels_csv``, the folder relative paths in the CSV start from (``None``: the CSV's folder).
+    labels_csv : path, optional
+        CSV with columns ``path,label`` and optionally ``group``; it replaces the folder names. Clips
+        sharing a ``group`` (an artist, an album, a recording session) are never split between
+        training and test folds. Rows whose file does not exist are skipped and counted.
+
+    Returns
+    -------
+    DataFrame
+        ``clip`` (path relative to the root without extension, unique), ``label``, ``path``
+        (absolute), ``group`` (the CSV's group, or the clip itself), sorted by label then clip.
+        ``attrs["skipped"]``: ``{path: reason}`` of CSV rows that were left out.
+
+    Raises
+    ------
+    DataError
+        No such folder or CSV, no audio, a malformed CSV, an unsafe label name
+        (:func:`check_label`), or fewer than :data:`MIN_LABELS` labels.
+    """
+    skipped: dict[str, str] = {}
+    if labels_csv is None:
+        if root is None:
+            raise DataError("Give a data folder (<root>/<label>/<clip>.<ext>) or a labels CSV.")
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"Data folder not found: {root}. Expected <root>/<label>/<clip>.<ext>.")
+        rows = []
+        for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            files = sorted(f for f in sub.rglob("*") if f.is_file() and not f.name.startswith(".")
+                           and f.suffix.lower() in AUDIO_EXTENSIONS)
+            if files:
+                label = check_label(sub.name)
+                rows += [(_relative_clip(f, root), label, str(f.resolve())) for f in files]
+        if not rows:
+            raise DataError(f"No audio files found in {root}: expected <root>/<label>/<clip>.<ext> with "
+                            f"extensions {', '.join(AUDIO_EXTENSIONS)}.")
+        df = pd.DataFrame(rows, columns=["clip", "label", "path"])
+        df["group"] = df["clip"]
+    else:
+        csv = Path(labels_csv)
+        if not csv.is_file():
+            raise DataError(f"Labels CSV not found: {csv}.")
+        base = Path(root) if root is not None else csv.parent
+        try:
+            raw = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"{csv} is not a readable CSV ({exc}).") from None
+        raw.columns = [str(c).strip().lower() for c in raw.columns]
+        if not {"path", "label"} <= set(raw.columns):
+            raise DataError(f"{csv} needs the columns path,label (and optionally group); it has "
+                            f"{list(raw.columns)}.")
+        rows = []
+        for i, r in enumerate(raw.itertuples(index=False), start=2):
+            p, label = str(r.path).strip(), str(r.label).strip()
+            if not p or not label:
+                skipped[f"{csv.name}:{i}"] = "empty path or label"
+                continue
+            f = Path(p) if Path(p).is_absolute() else base / p
+            if not f.is_file():
+                skipped[str(f)] = "no such file"
+                continue
+            group = str(getattr(r, "group", "") or "").strip()
+            rows.append((_relative_clip(f, base), check_label(label), str(f.resolve()), group))
+        if not rows:
+            raise DataError(f"No existing audio file is listed in {csv} (paths are relative to {base}).")
+        df = pd.DataFrame(rows, columns=["clip", "label", "path", "group"])
+        clash = df.groupby("path")["label"].nunique()
+        if (clash > 1).any():
+            raise DataError(f"{csv} gives one file two labels: {list(clash.index[clash > 1][:3])}.")
+        df = df.drop_duplicates("path")
+        df["group"] = df["group"].where(df["group"] != "", df["clip"])
+    if df["clip"].duplicated().any():  # same relative name with two extensions
+        df["clip"] = [Path(p).name if d else c for c, p, d in
+                      zip(df["clip"], df["path"], df["clip"].duplicated(keep=False))]
+    labels = sorted(df["label"].unique())
+    where = labels_csv or root
+    if len(labels) < MIN_LABELS:
+        raise DataError(f"Only one label ({labels[0]!r}) in {where}: a classifier needs at least "
+                        f"{MIN_LABELS} labels (one sub-folder per label, or a label column in the CSV).")
+    df = df.sort_values(["label", "clip"]).reset_index(drop=True)
+    df.attrs["skipped"] = skipped
+    return df
+
+
+def check_folds(table: pd.DataFrame, n_folds: int, column: str = "label") -> None:
+    """Check that every label of ``table`` can appear in each of ``n_folds`` group-aware folds.
+
+    Each label needs at least ``n_folds`` distinct groups (clips, when no group was given).
+
+    Raises
+    ------
+    DataError
+        Naming every label that is too small, its count and what to do.
+    """
+    if n_folds < 2:
+        raise DataError(f"Cross-validation needs at least 2 folds, not {n_folds}.")
+    per = table.groupby(column)["group"].nunique()
+    n_clips = table.groupby(column).size()
+    small = per[per < n_folds]
+    if len(small):
+        grouped = bool((table["group"] != table["clip"]).any())
+        unit = "groups" if grouped else "clips"
+        what = "; ".join(f"{lab!r} has {int(n)} {unit}" + (f" ({int(n_clips[lab])} clips)" if grouped else "")
+                         for lab, n in small.items())
+        raise DataError(f"Too few examples for {n_folds}-fold cross-validation: {what}. Every label needs "
+                        f"at least {n_folds} {unit}: add clips to it, drop or merge it, or lower --folds "
+                        "(at least 2).")

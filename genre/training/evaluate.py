@@ -33,15 +33,16 @@ import pandas as pd
 
 from genre.serialize import jsonable
 from genre.threads import one_thread
-from genre.config import FEATURE_COLUMNS, GENRES
+from genre.config import FEATURE_COLUMNS
+from genre.training.datasets import GTZAN_GENRES
 from genre.results import (  # re-exported: the reading side lives in the core
-    PROTOCOL_DESCRIPTIONS, PROTOCOLS, SCALAR_METRICS, leaderboard, load_result, results_dir,
+    PROTOCOL_DESCRIPTIONS, PROTOCOLS, SCALAR_METRICS, USER_PROTOCOLS, leaderboard, load_result, results_dir,
 )
 
 RANDOM_SEED: int = 0
 
 __all__ = [
-    "PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "results_dir", "holdout_clips", "artist_cv_clips",
+    "PROTOCOLS", "USER_PROTOCOLS", "PROTOCOL_DESCRIPTIONS", "results_dir", "holdout_clips", "artist_cv_clips",
     "artist_folds", "random_folds", "compute_metrics", "time_predict_ms", "evaluate_protocol",
     "evaluate_all", "one_thread", "write_result", "load_result", "leaderboard", "SCALAR_METRICS",
 ]
@@ -133,47 +134,53 @@ def random_folds(clips: Sequence[str], n_splits: int = 10, seed: int = RANDOM_SE
 
 # ---------------------------------------------------------------- metrics
 
-def _as_index(labels) -> np.ndarray:
+def _as_index(labels, classes: Sequence[str]) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.dtype.kind in "iu":
         return labels.astype(np.int64)
-    lookup = {g: i for i, g in enumerate(GENRES)}
-    return np.array([lookup[str(x)] for x in labels], dtype=np.int64)
+    lookup = {g: i for i, g in enumerate(classes)}
+    try:
+        return np.array([lookup[str(x)] for x in labels], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"Label {exc.args[0]!r} is not one of the classes {list(classes)}.") from None
 
 
-def compute_metrics(y_true, y_pred) -> dict:
-    """Accuracy, macro-F1 (over the genres present in ``y_true``), per-genre F1, confusion.
+def compute_metrics(y_true, y_pred, classes: Sequence[str] | None = None) -> dict:
+    """Accuracy, macro-F1 (over the classes present in ``y_true``), per-class F1, confusion.
 
     Parameters
     ----------
-    y_true, y_pred : sequences of genre names or integer indices into GENRES;
-        ``y_pred`` may also be an (n, 10) probability array in GENRES order (argmax is taken).
+    y_true, y_pred : sequences of class names or integer indices into ``classes``;
+        ``y_pred`` may also be an (n, k) probability array in ``classes`` order (argmax is taken).
+    classes : sequence of str, optional
+        The model's classes, in its probability-column order (default: GTZAN's ten genres).
 
     Returns
     -------
     dict
-        ``accuracy``, ``macro_f1``, ``per_genre_f1`` ({genre: F1 or None when the genre has
-        no test clip and was never predicted}), ``confusion`` (counts, rows = true, columns =
-        predicted, all 10 GENRES), ``labels`` (GENRES), ``n_test``.
+        ``accuracy``, ``macro_f1``, ``per_genre_f1`` ({class: F1 or None when the class has
+        no test clip and was never predicted}; the key keeps its historical name), ``confusion``
+        (counts, rows = true, columns = predicted, all classes), ``labels`` (the classes), ``n_test``.
     """
     from sklearn.metrics import confusion_matrix, f1_score
 
-    yt = _as_index(y_true)
+    classes = list(GTZAN_GENRES if classes is None else classes)
+    yt = _as_index(y_true, classes)
     yp = np.asarray(y_pred)
-    yp = yp.argmax(axis=1) if yp.ndim == 2 else _as_index(yp)
-    labels = list(range(len(GENRES)))
+    yp = yp.argmax(axis=1) if yp.ndim == 2 else _as_index(yp, classes)
+    labels = list(range(len(classes)))
     present = sorted(set(yt.tolist()))
     f1 = f1_score(yt, yp, labels=labels, average=None, zero_division=0)
     cm = confusion_matrix(yt, yp, labels=labels)
     per = {}
-    for i, g in enumerate(GENRES):
+    for i, g in enumerate(classes):
         per[g] = None if (cm[i].sum() == 0 and cm[:, i].sum() == 0) else float(f1[i])
     return {
         "accuracy": float(np.mean(yt == yp)),
         "macro_f1": float(f1_score(yt, yp, labels=present, average="macro", zero_division=0)),
         "per_genre_f1": per,
         "confusion": cm.astype(int).tolist(),
-        "labels": list(GENRES),
+        "labels": classes,
         "n_test": int(len(yt)),
     }
 
@@ -197,7 +204,7 @@ def _xy(table: pd.DataFrame, clips: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     from genre.models.feature_models import encode_labels
 
     rows = table.loc[list(clips)]
-    return rows[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(rows["genre"])
+    return rows[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(rows["genre"], GTZAN_GENRES)
 
 
 def _fit(name: str, params: dict | None, X, y, seed: int = RANDOM_SEED):
@@ -214,10 +221,10 @@ def _fit_predict_fold(name, params, table, train, test, seed):
     X, y = _xy(table, train)
     est, fit_s = _fit(name, params, X, y, seed)
     Xt, _ = _xy(table, test)
-    from genre.models.feature_models import proba_in_genre_order
+    from genre.models.feature_models import proba_in_class_order
 
     with one_thread():
-        return proba_in_genre_order(est, Xt), fit_s
+        return proba_in_class_order(est, Xt, GTZAN_GENRES), fit_s
 
 
 def _cv(name, params, table, folds, seed, n_jobs, desc):
@@ -274,14 +281,14 @@ def evaluate_protocol(name: str, protocol: str, params: dict | None = None, *,
     """
     t = _table(table)
     if protocol in ("filtered_holdout", "audio_holdout", "audio_holdout_full"):
-        from genre.models.feature_models import proba_in_genre_order
+        from genre.models.feature_models import proba_in_class_order
 
         h = holdout_clips(t)
         X, y = _xy(t, h["train"])
         est, fit_s = _fit(name, params, X, y, seed)
         Xt, _ = _xy(t, h["test"])
         with one_thread():
-            proba = pd.DataFrame(proba_in_genre_order(est, Xt), index=h["test"])
+            proba = pd.DataFrame(proba_in_class_order(est, Xt, GTZAN_GENRES), index=h["test"])
             latency = time_predict_ms(est, Xt)
         out = {}
         for proto, key in (("filtered_holdout", "test"), ("audio_holdout", "audio_test"),

@@ -171,8 +171,9 @@ def heldout_confidence(X: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds
     cv = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for tr, te in cv.split(X, y, groups):
         pipe, _ = models.build("logreg", seed=seed)
-        pipe.fit(X[tr], models.encode_labels(y[tr]))
-        out[te] = models.proba_in_genre_order(pipe, X[te]).max(axis=1)
+        classes = sorted({str(g) for g in y})
+        pipe.fit(X[tr], models.encode_labels(y[tr], classes))
+        out[te] = models.proba_in_class_order(pipe, X[te], classes).max(axis=1)
     return out
 
 

@@ -21,29 +21,30 @@ def _say(msg: str) -> None:
     sys.stdout.flush()
 
 
-def metrics(y_true: Sequence[int], probs: np.ndarray) -> dict:
-    """:func:`genre.training.evaluate.compute_metrics` of clip probabilities (accuracy, macro-F1 over the genres
-    present in ``y_true``, per-genre F1, confusion over all 10 GENRES, ``n_test``)."""
+def metrics(y_true: Sequence[int], probs: np.ndarray, classes: Sequence[str] | None = None) -> dict:
+    """:func:`genre.training.evaluate.compute_metrics` of clip probabilities (accuracy, macro-F1 over the classes
+    present in ``y_true``, per-class F1, confusion over all ``classes`` (default GTZAN's), ``n_test``)."""
     from genre.training.evaluate import compute_metrics
 
-    out = compute_metrics(np.asarray(y_true, dtype=int), np.asarray(probs))
+    out = compute_metrics(np.asarray(y_true, dtype=int), np.asarray(probs), classes)
     out["n_test"] = int(len(y_true))
     return out
 
 
 def write_model_result(model: str, display: str, family: str, protocols: dict, size_bytes: int | None = None,
-                  latency_ms: float | None = None, **extra) -> Path:
-    """Merge ``protocols`` into ``models/results/<model>.json`` via :func:`genre.training.evaluate.write_result`."""
+                       latency_ms: float | None = None, results: str | Path | None = None, **extra) -> Path:
+    """Merge ``protocols`` into ``<results>/<model>.json`` (default ``models/results``) via
+    :func:`genre.training.evaluate.write_result`."""
     from genre.training.evaluate import write_result
 
     path = write_result(model, display_name=display, family=family, size_bytes=size_bytes,
-                        latency_ms=latency_ms, **extra)
+                        latency_ms=latency_ms, results=results, **extra)
     for name, m in protocols.items():
-        path = write_result(model, name, m)
+        path = write_result(model, name, m, results=results)
     return path
 
 
-def latency_ms(name: str, repeat: int = 3) -> float | None:
+def latency_ms(name: str, repeat: int = 3, models_dir: str | Path | None = None) -> float | None:
     """Warm latency (ms, median of ``repeat``) of shipped model ``name``'s ``predict_clip`` on a 30-s
     GTZAN clip (the first full 22050-Hz one). Measured on whatever machine trains; see
     ``benchmarks/bench_deep.py`` for the standalone figure."""
@@ -55,7 +56,7 @@ def latency_ms(name: str, repeat: int = 3) -> float | None:
         c = clips_index()
         row = c[(c["kind"] == "full") & (c["sample_rate"] == 22050)].sort_values("clip").iloc[0]
         y = load_audio(row["path"]).y
-        pred = registry.load(name)
+        pred = registry.load(name, models_dir)
         pred.predict_clip(y)
         times = []
         for _ in range(repeat):

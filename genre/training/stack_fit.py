@@ -12,10 +12,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from genre.config import FEATURE_COLUMNS, GENRES
+from genre.config import FEATURE_COLUMNS
+from genre.training.datasets import GTZAN_GENRES
 from genre.errors import ModelError
 from genre.models.stack import (
-    META_C_GRID, LogLinearPool, feature_model, meta_inputs, meta_model, proba10,
+    META_C_GRID, LogLinearPool, feature_model, meta_inputs, meta_model, class_proba,
 )
 
 def train_and_ship(train, test, y_tr: np.ndarray, y_te: np.ndarray, full: np.ndarray,
@@ -56,11 +57,11 @@ def train_and_ship(train, test, y_tr: np.ndarray, y_te: np.ndarray, full: np.nda
     F_te = table.loc[list(test["clip"]), list(FEATURE_COLUMNS)].to_numpy(float)
 
     t0 = time.perf_counter()
-    feat_oof = np.zeros((len(F_tr), len(GENRES)))
+    feat_oof = np.zeros((len(F_tr), len(GTZAN_GENRES)))
     for tr, te in folds:
-        feat_oof[te] = proba10(feature_model().fit(F_tr[tr], y_tr[tr]), F_tr[te])
+        feat_oof[te] = class_proba(feature_model().fit(F_tr[tr], y_tr[tr]), F_tr[te], len(GTZAN_GENRES))
     feats = feature_model().fit(F_tr, y_tr)
-    feat_te = proba10(feats, F_te)
+    feat_te = class_proba(feats, F_te, len(GTZAN_GENRES))
     members = list(members)
     X_tr = meta_inputs([feat_oof, *[oof_probs[m] for m in members]])
     X_te = meta_inputs([feat_te, *[test_probs[m] for m in members]])
@@ -69,9 +70,9 @@ def train_and_ship(train, test, y_tr: np.ndarray, y_te: np.ndarray, full: np.nda
     makers = {"loglinear_pool": LogLinearPool, **{f"logreg_C{C:g}": (lambda C=C: meta_model(C)) for C in META_C_GRID}}
     scores = {}
     for cand, make in makers.items():
-        P_c = np.zeros((len(X_tr), len(GENRES)))
+        P_c = np.zeros((len(X_tr), len(GTZAN_GENRES)))
         for tr, te in folds:
-            P_c[te] = proba10(make().fit(X_tr[tr], y_tr[tr]), X_tr[te])
+            P_c[te] = class_proba(make().fit(X_tr[tr], y_tr[tr]), X_tr[te], len(GTZAN_GENRES))
         scores[cand] = float((P_c.argmax(1) == y_tr).mean())
     best_c = max(scores, key=lambda c: scores[c])   # ties: the first listed (simplest) wins
     say("stack: meta inner-CV accuracy " + ", ".join(f"{c} {v:.3f}" for c, v in scores.items())
@@ -80,7 +81,7 @@ def train_and_ship(train, test, y_tr: np.ndarray, y_te: np.ndarray, full: np.nda
     if isinstance(meta, LogLinearPool):
         say("stack: member weights " + ", ".join(
             f"{n} {w:.2f}" for n, w in zip(["features", *members], meta.coef_)))
-    P = proba10(meta, X_te)
+    P = class_proba(meta, X_te, len(GTZAN_GENRES))
     fit_s = time.perf_counter() - t0
 
     def acc(p, y):
@@ -101,7 +102,7 @@ def train_and_ship(train, test, y_tr: np.ndarray, y_te: np.ndarray, full: np.nda
         say(f"stack {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']}); "
             f"feature member alone {acc(feat_te if k == 'audio_holdout' else feat_te[full], y_te if k == 'audio_holdout' else y_te[full]):.3f}")
     man = {"display_name": "Stacked ensemble (features + deep)", "kind": "stack", "family": "ensemble",
-           "classes": list(GENRES), "feature_columns": list(FEATURE_COLUMNS), "input": "audio",
+           "classes": list(GTZAN_GENRES), "feature_columns": list(FEATURE_COLUMNS), "input": "audio",
            "members": members, "trained_on": trained_on + "; meta-classifier on out-of-fold probabilities",
            "protocol": "audio_holdout", "n_train": len(train),
            "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()}}

@@ -1,4 +1,5 @@
-"""Training entry points for the feature models (deep models train in their own modules).
+"""Training entry points for the feature models on GTZAN (deep models train in their own modules; your own
+labelled dataset: :mod:`genre.training.user_data`).
 
 :func:`train_feature_models` does, for each model in :data:`genre.models.feature_models.MODEL_NAMES`:
 
@@ -32,7 +33,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from genre.config import FEATURE_COLUMNS, GENRES, MODELS_DIR
+from genre.config import FEATURE_COLUMNS, MODELS_DIR
+from genre.training.datasets import GTZAN_GENRES
 
 #: Seed of every random component and of the CV shuffles.
 SEED: int = 0
@@ -53,7 +55,7 @@ def _train_part(table: pd.DataFrame):
     clips = holdout_clips(table)["train"]
     rows = table.loc[clips]
     X = rows[list(FEATURE_COLUMNS)].to_numpy(dtype=float)
-    y = encode_labels(rows["genre"])
+    y = encode_labels(rows["genre"], GTZAN_GENRES)
     groups = artist_groups().loc[clips].to_numpy()
     return X, y, groups
 
@@ -174,7 +176,7 @@ def _fit_full(name: str, params: dict, table: pd.DataFrame, seed: int):
     est, _ = build(name, params, seed=seed)
     with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", category=UserWarning)
-        est.fit(table[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(table["genre"]))
+        est.fit(table[list(FEATURE_COLUMNS)].to_numpy(dtype=float), encode_labels(table["genre"], GTZAN_GENRES))
     return est
 
 
@@ -238,7 +240,7 @@ def train_feature_models(names: Iterable[str] | None = None, out: str | Path = M
         family = "ensemble" if name == "soft_voting" else "features"
         manifest = {
             "display_name": DISPLAY_NAMES[name], "kind": "sklearn", "family": family, "version": "1",
-            "classes": list(GENRES), "feature_columns": list(FEATURE_COLUMNS), "input": "features57",
+            "classes": list(GTZAN_GENRES), "feature_columns": list(FEATURE_COLUMNS), "input": "features57",
             "trained_on": "published table, all 1000 clips", "n_train": int(len(table)),
             "protocol": "hyper-parameters: " + tuning["method"] + "; metrics: see results/" + name + ".json",
             "params": params, "seed": seed,

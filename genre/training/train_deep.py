@@ -9,7 +9,8 @@ member) about 25-35 min per member; about 2 h in all, less on a quiet machine::
     nice python -m genre.training.train_deep                 # GTZAN audio in ../shared/gtzan
     nice python -m genre.training.train_deep --artist-cv     # + artist-grouped CV (much longer)
     nice python -m genre.training.train_deep --artist-cv-only cnn crnn  # only that CV; shipped models untouched
-    nice python -m genre.training.train_deep --data-root DIR # any <DIR>/<genre>/<clip>.<ext> folder
+    nice python -m genre.training.train_deep --gtzan-root DIR   # a GTZAN-layout <DIR>/<genre>/<clip> folder
+    nice python -m genre.training.train_deep --data-root DIR --models-dir OUT --models cnn lstm  # your own labels
 
 Protocols (``models/results/<model>.json``)
 -------------------------------------------
@@ -22,8 +23,18 @@ Protocols (``models/results/<model>.json``)
 The shipped models are the ``audio_holdout`` models (trained on train+valid only), so the test score
 shown for a shipped model is the score of that very model on clips it never saw.
 
-With ``--data-root`` (e.g. the full GTZAN), clips whose ids are in the split lists take their split;
+With ``--gtzan-root`` (e.g. the full GTZAN), clips whose ids are in the split lists take their split;
 other clips are training-only (``excluded`` clips of the filtered split are left out as in GTZAN).
+
+With ``--data-root`` (:func:`train_on_folder`), any ``<root>/<label>/<clip>.<ext>`` folder or ``path,label[,group]``
+CSV with two or more labels: the networks train on the protocols of :mod:`genre.training.user_data`
+(``group_holdout``, and ``group_cv`` with ``--cv``) into their own models folder, beside that dataset's
+feature models.
+
+Networks (:data:`ARCH_SETTINGS`): the CNN and CRNN, and the MagnaTagATune study's models: a 2-layer LSTM
+on the log-mel frames (dropout + L2), and the CNN and LSTM at input resolution 1/4 and 1/16
+(``_r4``, ``_r16``; :func:`genre.models.deep.build_model`), trained with the same recipe (epochs,
+patches, schedule, seed), so their training times and scores compare.
 
 Imbalance: training patches are drawn genre-balanced (:class:`genre.models.deep.PatchSampler`); the
 logistic-regression heads use ``class_weight="balanced"``.
@@ -41,8 +52,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from genre.config import CACHE_DIR, GENRES, MODELS_DIR
-from genre.errors import DataError
+from genre.config import CACHE_DIR, MODELS_DIR
+from genre.errors import DataError, GenreError
+from genre.training.datasets import GTZAN_GENRES
 from genre.training.reporting import dir_size as _dir_size, latency_ms, metrics, write_model_result as _write_result
 
 __all__ = ["train_all", "clip_table", "metrics", "main"]
@@ -83,9 +95,10 @@ def clip_table(data_root: str | Path | None = None) -> pd.DataFrame:
             where, known = {}, set()
         df["split"] = [where.get(c, "excluded" if c in known else "train") for c in df["clip"]]
     df = df.drop_duplicates("clip").reset_index(drop=True)
-    bad = sorted(set(df["genre"]) - set(GENRES))
+    bad = sorted(set(df["genre"]) - set(GTZAN_GENRES))
     if bad:
-        raise DataError(f"Unknown genre folders {bad}; expected some of {list(GENRES)}.")
+        raise DataError(f"Unknown genre folders {bad} in a GTZAN-layout folder; expected some of {list(GTZAN_GENRES)} "
+                        "(your own labels: --data-root).")
     try:
         groups = datasets.artist_groups()
     except DataError:
@@ -96,33 +109,55 @@ def clip_table(data_root: str | Path | None = None) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------- deep models
 
+#: Every network trained here: registry name -> display name, architecture (:func:`genre.models.deep.build_model`),
+#: input resolution (the number of log-mel values divided by it) and epochs. The ``_r4`` / ``_r16`` variants and
+#: the LSTM reproduce the MagnaTagATune study's comparison of input resolutions and of a recurrent model.
 ARCH_SETTINGS = {
-    "cnn": {"display": "CNN (log-mel, 5 conv blocks)", "epochs": 30},
-    "crnn": {"display": "CRNN (parallel CNN + BiGRU)", "epochs": 30},
+    "cnn": {"display": "CNN (log-mel, 5 conv blocks)", "arch": "cnn", "resolution": 1, "epochs": 30},
+    "crnn": {"display": "CRNN (parallel CNN + BiGRU)", "arch": "crnn", "resolution": 1, "epochs": 30},
+    "cnn_r4": {"display": "CNN, input / 4 (32 mels x 65 frames)", "arch": "cnn", "resolution": 4, "epochs": 30},
+    "cnn_r16": {"display": "CNN, input / 16 (16 mels x 32 frames)", "arch": "cnn", "resolution": 16,
+                "epochs": 30},
+    "lstm": {"display": "LSTM (2 layers on log-mel frames)", "arch": "lstm", "resolution": 1, "epochs": 30},
+    "lstm_r4": {"display": "LSTM, input / 4 (32 mels x 65 frames)", "arch": "lstm", "resolution": 4,
+                "epochs": 30},
+    "lstm_r16": {"display": "LSTM, input / 16 (16 mels x 32 frames)", "arch": "lstm", "resolution": 16,
+                 "epochs": 30},
 }
+#: The networks the stack may use as members.
+STACKABLE: tuple[str, ...] = tuple(ARCH_SETTINGS)
+#: Every model name ``train_all`` knows, in training order.
+ALL_MODELS: tuple[str, ...] = (*ARCH_SETTINGS, "musicnn_logreg", "musicnn_zeroshot", "stack")
 
 
-def fit_deep(arch: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: int = 0,
-             epochs: int | None = None, name: str = "") -> tuple[Any, float, dict]:
-    """Train one CNN/CRNN from scratch. Returns ``(model, scale, info)``."""
+def fit_deep(name: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: int = 0,
+             epochs: int | None = None, n_classes: int | None = None, log_name: str = "") -> tuple[Any, float, dict]:
+    """Train one network of :data:`ARCH_SETTINGS` from scratch. Returns ``(model, scale, info)``.
+
+    ``n_classes`` defaults to ``max(labels) + 1``; ``info`` holds the training record
+    (:func:`genre.models.deep.train`) plus ``scale``, ``params`` (weights), ``arch`` and ``resolution``.
+    """
     from genre.models import deep
 
+    setting = ARCH_SETTINGS[name]
     keras = deep.configure_tensorflow(deterministic=True)
     keras.utils.set_random_seed(seed)
     sampler = deep.PatchSampler(mels, labels, seed=seed)
     probe, _ = sampler.sample(512)
     scale = float((probe - probe.mean(axis=(1, 2), keepdims=True)).std())
     sampler = deep.PatchSampler(mels, labels, seed=seed)  # restart the stream after the probe
-    model = deep.build_model(arch)
-    info = deep.train(model, sampler, scale=scale, epochs=epochs or ARCH_SETTINGS[arch]["epochs"],
-                      name=name or arch)
-    info["scale"] = scale
-    info["params"] = int(model.count_params())
+    k = int(n_classes or (int(np.max(labels)) + 1))
+    model = deep.build_model(setting["arch"], n_classes=k, resolution=setting["resolution"])
+    info = deep.train(model, sampler, scale=scale, epochs=epochs or setting["epochs"],
+                      name=log_name or name)
+    info.update({"scale": scale, "params": int(model.count_params()), "arch": setting["arch"],
+                 "resolution": setting["resolution"]})
     return model, scale, info
 
 
 def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, trained_on: str,
-                protocol_metrics: dict) -> Path:
+                protocol_metrics: dict, classes: Sequence[str] = GTZAN_GENRES, protocol: str = "audio_holdout",
+                models_dir: str | Path | None = None) -> Path:
     import tempfile
 
     from genre import registry
@@ -133,8 +168,8 @@ def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, t
         model.save(path)
         man = {
             "display_name": ARCH_SETTINGS[arch]["display"], "kind": "keras", "family": "deep",
-            "classes": list(GENRES), "feature_columns": None, "input": "audio",
-            "trained_on": trained_on, "protocol": "audio_holdout", "n_train": n_train,
+            "classes": list(classes), "feature_columns": None, "input": "audio",
+            "trained_on": trained_on, "protocol": protocol, "n_train": n_train,
             "preprocessing": {**deep.MEL, "scale": scale, "patch_frames": deep.PATCH_FRAMES,
                               "segment_seconds": deep.SEGMENT_SECONDS, "mel_version": deep.MEL_VERSION,
                               "normalisation": "per-patch mean dB subtracted, divided by scale"},
@@ -142,7 +177,7 @@ def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, t
             "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]}
                         for k, v in protocol_metrics.items()},
         }
-        return registry.save(arch, {"model.keras": path}, man)
+        return registry.save(arch, {"model.keras": path}, man, models_dir)
 
 
 # ------------------------------------------------------------------------------------------ musicnn
@@ -188,18 +223,18 @@ def musicnn_head(C: float = 0.1):
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
 
 
-def _proba10(est, X) -> np.ndarray:
+def _proba10(est, X, k: int = len(GTZAN_GENRES)) -> np.ndarray:
     p = est.predict_proba(X)
-    out = np.zeros((len(X), len(GENRES)))
+    out = np.zeros((len(X), k))
     out[:, [int(c) for c in est.classes_]] = p
     return out
 
 
-def _oof(make, X: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
-    P = np.zeros((len(X), len(GENRES)))
+def _oof(make, X: np.ndarray, y: np.ndarray, folds, k: int = len(GTZAN_GENRES)) -> np.ndarray:
+    P = np.zeros((len(X), k))
     for tr, te in folds:
         est = make().fit(X[tr], y[tr])
-        P[te] = _proba10(est, X[te])
+        P[te] = _proba10(est, X[te], k)
     return P
 
 
@@ -248,7 +283,7 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
     """
     from genre.models import deep
 
-    models = list(models or ("cnn", "crnn", "musicnn_logreg", "musicnn_zeroshot", "stack"))
+    models = list(models or ALL_MODELS)
     df = clip_table(data_root)
     use = df[df["split"] != "excluded"].reset_index(drop=True)
     train = use[use["split"].isin(["train", "valid"])].reset_index(drop=True)
@@ -256,8 +291,8 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
     full = (test["kind"] == "full").to_numpy()
     _say(f"clips with audio: {len(df)}; used {len(use)}; train {len(train)}; test {len(test)} "
          f"({full.sum()} full)")
-    y_tr = np.array([GENRES.index(g) for g in train["genre"]])
-    y_te = np.array([GENRES.index(g) for g in test["genre"]])
+    y_tr = np.array([GTZAN_GENRES.index(g) for g in train["genre"]])
+    y_te = np.array([GTZAN_GENRES.index(g) for g in test["genre"]])
     trained_on = (f"fault-filtered train+valid clips with audio ({len(train)} clips"
                   + (", GTZAN audio index" if data_root is None else f", {data_root}") + ")")
     results: dict = {}
@@ -271,13 +306,13 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
             out["audio_holdout_full"] = {**metrics(y_te[full], P[full]), "n_train": len(train), **extra}
         return out
 
-    need_mels = any(m in models for m in ("cnn", "crnn", "stack"))
+    need_mels = any(m in models for m in (*ARCH_SETTINGS, "stack"))
     if need_mels:
         _say("log-mel spectrograms (cached under .cache/deep)")
         mel_tr = deep.logmel_cache(list(train["path"]), progress=_say)
         mel_te = deep.logmel_cache(list(test["path"]), progress=_say)
 
-    for arch in ("cnn", "crnn"):
+    for arch in ARCH_SETTINGS:
         if arch not in models:
             continue
         if evaluate_only:
@@ -287,10 +322,11 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
             _say(f"{arch}: re-scoring the shipped model (trained {pred.manifest.get('created')})")
         else:
             _say(f"{arch}: training on {len(train)} clips (audio_holdout)")
-            model, scale, info = fit_deep(arch, mel_tr, y_tr, seed=seed, epochs=epochs, name=arch)
-        P = deep.predict_mels(model, mel_te, scale) if len(test) else np.zeros((0, len(GENRES)))
-        extra = {"fit_time_s": info["fit_time_s"], "params": {"epochs": info["epochs"],
-                 "n_params": info["params"], "mel_bands": deep.MEL["n_mels"], "seed": seed}}
+            model, scale, info = fit_deep(arch, mel_tr, y_tr, seed=seed, epochs=epochs, n_classes=len(GTZAN_GENRES))
+        P = deep.predict_mels(model, mel_te, scale) if len(test) else np.zeros((0, len(GTZAN_GENRES)))
+        extra = {"fit_time_s": info["fit_time_s"], "params": {
+            "epochs": info["epochs"], "n_params": info["params"], "mel_bands": deep.MEL["n_mels"], "seed": seed,
+            "arch": ARCH_SETTINGS[arch]["arch"], "resolution": ARCH_SETTINGS[arch]["resolution"]}}
         res = holdout(P, extra) if len(test) else {}
         test_probs[arch] = P
         for k, v in res.items():
@@ -312,7 +348,7 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
         i_tr = np.array([row[c] for c in train["clip"]], dtype=int)
         i_te = np.array([row[c] for c in test["clip"]], dtype=int)
         E_tr, E_te, T_te = E_use[i_tr], E_use[i_te], T_use[i_te]
-        y_use = np.array([GENRES.index(g) for g in use["genre"]])
+        y_use = np.array([GTZAN_GENRES.index(g) for g in use["genre"]])
         folds_use = _folds(use, seed=0)
         cv_n_train = int(round(len(use) * (len(folds_use) - 1) / len(folds_use)))
     if "musicnn_zeroshot" in models:
@@ -392,11 +428,11 @@ def _oof_deep(arch: str, train: pd.DataFrame, mel_tr, y_tr, folds, seed: int, ep
     if path.is_file():
         _say(f"{arch}: out-of-fold probabilities from cache {path.name}")
         return np.load(path)
-    P = np.zeros((len(train), len(GENRES)))
+    P = np.zeros((len(train), len(GTZAN_GENRES)))
     for k, (tr, te) in enumerate(folds):
         _say(f"{arch}: stack fold {k + 1}/{len(folds)} (train {len(tr)}, predict {len(te)}, {epochs} epochs)")
         m_k, s_k, _ = fit_deep(arch, [mel_tr[i] for i in tr], y_tr[tr], seed=seed + 1 + k,
-                               epochs=epochs, name=f"{arch} fold {k + 1}")
+                               epochs=epochs, n_classes=len(GTZAN_GENRES), log_name=f"{arch} fold {k + 1}")
         P[te] = deep.predict_mels(m_k, [mel_tr[i] for i in te], s_k)
     np.save(path, P)
     _say(f"{arch}: out-of-fold accuracy on the training clips {float((P.argmax(1) == y_tr).mean()):.3f}")
@@ -414,9 +450,9 @@ def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
 
     from genre.models import deep
 
-    y = np.array([GENRES.index(g) for g in use["genre"]])
+    y = np.array([GTZAN_GENRES.index(g) for g in use["genre"]])
     mels = deep.logmel_cache(list(use["path"]), progress=None)
-    P = np.zeros((len(use), len(GENRES)))
+    P = np.zeros((len(use), len(GTZAN_GENRES)))
     folds = _folds(use, seed=0)
     t0 = time.perf_counter()
     fold_acc = []
@@ -424,7 +460,7 @@ def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
         t_k = time.perf_counter()
         _say(f"{arch}: artist_cv_audio fold {k + 1}/{len(folds)} (train {len(tr)}, test {len(te)})")
         m, s, _ = fit_deep(arch, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
-                           name=f"{arch} cv {k + 1}")
+                           n_classes=len(GTZAN_GENRES), log_name=f"{arch} cv {k + 1}")
         P[te] = deep.predict_mels(m, [mels[i] for i in te], s)
         fold_acc.append(float((P[te].argmax(1) == y[te]).mean()))
         _say(f"{arch}: fold {k + 1} accuracy {fold_acc[-1]:.3f} ({time.perf_counter() - t_k:.0f} s)")
@@ -477,38 +513,198 @@ def artist_cv_only(models: Sequence[str], seed: int = 0, data_root: str | Path |
     return out
 
 
-def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict, params: dict) -> Path:
+def _save_musicnn_head(head, n_train: int, trained_on: str, res: dict, params: dict,
+                       classes: Sequence[str] = GTZAN_GENRES, protocol: str = "audio_holdout",
+                       models_dir: str | Path | None = None) -> Path:
     from genre.models import musicnn
 
     man = {"display_name": "musicnn embedding + logistic regression", "family": "pretrained",
-           "classes": list(GENRES), "trained_on": trained_on + "; musicnn itself pretrained on the "
-           "Million Song Dataset (MSD_musicnn)", "protocol": "audio_holdout", "n_train": n_train,
+           "classes": list(classes), "trained_on": trained_on + "; musicnn itself pretrained on the "
+           "Million Song Dataset (MSD_musicnn)", "protocol": protocol, "n_train": n_train,
            "params": params,
            "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()}}
-    return musicnn.save_head("musicnn_logreg", head, man)
+    return musicnn.save_head("musicnn_logreg", head, man, models_dir)
+
+
+def _user_musicnn_head(used: pd.DataFrame, y: np.ndarray, classes: Sequence[str], folds, out: Path,
+                       trained_on: str, seed: int) -> tuple[dict, Path]:
+    """``musicnn_logreg`` on your dataset: C chosen by group-aware CV inside the ``group_holdout``
+    training clips only; scored on ``group_holdout`` and ``group_cv`` (same folds as every model)."""
+    from genre.training import user_data
+
+    k = len(classes)
+    E, _ = musicnn_embeddings(list(used["path"]))
+    tr, te = folds[0]
+    inner_used = used.iloc[tr].reset_index(drop=True)
+    n_inner = int(min(5, inner_used.groupby("label")["group"].nunique().min()))
+    scores: dict[float, float] = {}
+    if n_inner >= 2:
+        inner = user_data.dataset_folds(inner_used, n_inner, seed)
+        for C in MUSICNN_C_GRID:
+            P_c = _oof(lambda C=C: musicnn_head(C), E[tr], y[tr], inner, k)
+            scores[C] = float((P_c.argmax(1) == y[tr]).mean())
+    best_c = max(scores, key=lambda c: (scores[c], -c)) if scores else 0.1
+    t0 = time.perf_counter()
+    head = musicnn_head(best_c).fit(E[tr], y[tr])
+    fit_s = time.perf_counter() - t0
+    params = {"C": best_c, "C_inner_cv_accuracy": {str(c): v for c, v in scores.items()} or None,
+              "inner_folds": n_inner if scores else 0, "class_weight": "balanced",
+              "embedding": "penultimate mean+max (400)"}
+    res = {"group_holdout": {**metrics(y[te], _proba10(head, E[te], k), classes), "n_train": int(len(tr)),
+                             "fit_time_s": round(fit_s, 2), "params": params},
+           "group_cv": {**metrics(y, _oof(lambda: musicnn_head(best_c), E, y, folds, k), classes),
+                        "n_folds": len(folds), "params": params,
+                        "n_train": int(round(np.mean([len(a) for a, _ in folds])))}}
+    path = _save_musicnn_head(head, int(len(tr)), trained_on, res, params, classes=classes,
+                              protocol="group_holdout", models_dir=out)
+    return res, path
+
+
+def _readable_mels(paths: Sequence[str]) -> tuple[list[np.ndarray | None], dict[str, str]]:
+    """Log-mels of ``paths`` (cached); a file that cannot be decoded gives ``None`` and a reason."""
+    from genre.models import deep
+
+    mels: list[np.ndarray | None] = []
+    failed: dict[str, str] = {}
+    for i, p in enumerate(paths):
+        try:
+            mels.append(deep.logmel_cache([p], progress=None)[0])
+        except (GenreError, ValueError) as exc:
+            mels.append(None)
+            failed[str(p)] = str(exc)
+        if (i + 1) % 50 == 0:
+            _say(f"  log-mel {i + 1}/{len(paths)}")
+    return mels, failed
+
+
+def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None = None,
+                    models_dir: str | Path | None = None, *, models: Sequence[str] = ("cnn",),
+                    n_folds: int = 5, seed: int = 0, epochs: int | None = None, cv: bool = False) -> dict:
+    """Train, evaluate and register networks on your own labelled dataset (any labels, 2 or more).
+
+    The clips, labels, groups, folds and protocols are those of :mod:`genre.training.user_data`
+    (``group_holdout``: fit on the other folds, score on the first; with ``cv``, also
+    ``group_cv``, one throwaway network per fold), so the networks and the feature models of one
+    dataset share a leaderboard. The registered network is the ``group_holdout`` one: its score is
+    that very model's on clips it never saw. Unreadable files are skipped and counted.
+
+    Parameters
+    ----------
+    models : sequence of str
+        Names of :data:`ARCH_SETTINGS` (e.g. ``cnn``, ``lstm``, ``cnn_r4``), and ``musicnn_logreg`` (the
+        pretrained musicnn's embedding under a logistic regression whose C is chosen by group-aware CV
+        inside the training clips).
+    epochs : int, optional
+        Override each network's epoch count.
+
+    Returns
+    -------
+    dict
+        ``{model: {protocol: metrics}}``.
+    """
+    from genre.models import deep
+    from genre.training import user_data
+    from genre.training.datasets import check_folds
+
+    bad = [m for m in models if m not in (*ARCH_SETTINGS, "musicnn_logreg")]
+    if bad:
+        raise DataError(f"Unknown networks {bad}; choose from {[*ARCH_SETTINGS, 'musicnn_logreg']}.")
+    out = user_data.user_models_dir(models_dir)
+    clips = user_data.load_dataset(data_root, labels_csv, n_folds)
+    _say(f"{len(clips)} clips, {clips['label'].nunique()} labels; log-mel spectrograms (cached)")
+    mels, failed = _readable_mels(list(clips["path"]))
+    for p, why in failed.items():
+        _say(f"  skipped (unreadable): {p}: {why}")
+    keep = [m is not None for m in mels]
+    used = clips[keep].reset_index(drop=True)
+    mels = [m for m in mels if m is not None]
+    check_folds(used, n_folds)
+    classes = sorted(used["label"].unique())
+    y = np.array([classes.index(g) for g in used["label"]])
+    folds = user_data.dataset_folds(used, n_folds, seed)
+    user_data.write_dataset_summary(out, clips, used, failed, data_root=data_root, labels_csv=labels_csv,
+                                    n_folds=n_folds, classes=classes)
+    tr, te = folds[0]
+    where = str(labels_csv or data_root)
+    results: dict = {}
+    for name in models:
+        trained_on = f"your dataset {where}: {len(tr)} clips (all but the first of {n_folds} group-aware folds)"
+        if name == "musicnn_logreg":
+            _say(f"musicnn_logreg: embeddings of {len(used)} clips (cached), head on {len(tr)}")
+            res, path = _user_musicnn_head(used, y, classes, folds, out, trained_on, seed)
+            for k, v in res.items():
+                _say(f"{name} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+            _write_result(name, "musicnn embedding + logistic regression", "pretrained", res,
+                          size_bytes=_dir_size(path), latency_ms=latency_ms(name, models_dir=out),
+                          results=out / "results", classes=classes)
+            results[name] = res
+            continue
+        _say(f"{name}: training on {len(tr)} clips, testing on {len(te)} (group_holdout)")
+        model, scale, info = fit_deep(name, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
+                                      n_classes=len(classes))
+        P = deep.predict_mels(model, [mels[i] for i in te], scale)
+        params = {"epochs": info["epochs"], "n_params": info["params"], "seed": seed,
+                  "arch": ARCH_SETTINGS[name]["arch"], "resolution": ARCH_SETTINGS[name]["resolution"]}
+        res = {"group_holdout": {**metrics(y[te], P, classes), "n_train": int(len(tr)),
+                                 "fit_time_s": info["fit_time_s"], "params": params}}
+        if cv:
+            P_cv = np.zeros((len(y), len(classes)))
+            t0 = time.perf_counter()
+            for k, (a, b) in enumerate(folds):
+                m_k, s_k, _ = fit_deep(name, [mels[i] for i in a], y[a], seed=seed, epochs=epochs,
+                                       n_classes=len(classes), log_name=f"{name} fold {k + 1}")
+                P_cv[b] = deep.predict_mels(m_k, [mels[i] for i in b], s_k)
+            res["group_cv"] = {**metrics(y, P_cv, classes), "n_folds": len(folds), "params": params,
+                               "n_train": int(round(np.mean([len(a) for a, _ in folds]))),
+                               "fit_time_s": round((time.perf_counter() - t0) / len(folds), 1)}
+        for k, v in res.items():
+            _say(f"{name} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+        path = _save_keras(name, model, scale, info, int(len(tr)), trained_on, res, classes=classes,
+                           protocol="group_holdout", models_dir=out)
+        _write_result(name, ARCH_SETTINGS[name]["display"], "deep", res, size_bytes=_dir_size(path),
+                      latency_ms=latency_ms(name, models_dir=out), results=out / "results", classes=classes)
+        results[name] = res
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genre.training.train_deep", description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data-root", default=None, help="<root>/<genre>/<clip>.<ext> audio folder")
+    ap.add_argument("--data-root", default=None,
+                    help="your own dataset: <root>/<label>/<clip>.<ext> (any labels, 2 or more); trains --models "
+                         "(default cnn) into --models-dir with the group_holdout protocol (+ group_cv with --cv)")
+    ap.add_argument("--labels", default=None, metavar="CSV", help="with --data-root: CSV of path,label[,group]")
+    ap.add_argument("--models-dir", default=None, help="with --data-root: where your models go (not models/)")
+    ap.add_argument("--folds", type=int, default=5, help="with --data-root: folds of the group-aware protocols")
+    ap.add_argument("--cv", action="store_true", help="with --data-root: also run group_cv (one network per fold)")
+    ap.add_argument("--gtzan-root", default=None,
+                    help="a GTZAN-layout <root>/<genre>/<clip>.<ext> folder (e.g. the full GTZAN) instead of the "
+                         "audio index; clips in the split lists take their split")
     ap.add_argument("--models", nargs="+", default=None,
-                    choices=["cnn", "crnn", "musicnn_logreg", "musicnn_zeroshot", "stack"])
+                    choices=list(ALL_MODELS))
     ap.add_argument("--artist-cv", action="store_true", help="also run artist_cv_audio (long)")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--evaluate-only", action="store_true",
                     help="re-score the shipped CNN/CRNN instead of training them")
     ap.add_argument("--oof-epochs", type=int, default=12,
                     help="epochs of the fold models behind the stack's out-of-fold probabilities")
-    ap.add_argument("--stack-members", nargs="*", default=["cnn", "crnn"], choices=["cnn", "crnn"])
+    ap.add_argument("--stack-members", nargs="*", default=["cnn", "crnn"], choices=list(STACKABLE))
     ap.add_argument("--artist-cv-only", nargs="+", default=None, metavar="MODEL", choices=sorted(ARCH_SETTINGS),
                     help="run only artist_cv_audio for these shipped models (no shipped model is retrained "
                          "or overwritten; only that protocol of models/results/<model>.json changes)")
     a = ap.parse_args(argv)
-    if a.artist_cv_only:
-        artist_cv_only(a.artist_cv_only, seed=a.seed, data_root=a.data_root, epochs=a.epochs)
+    if a.data_root or a.labels:
+        try:
+            train_on_folder(a.data_root, a.labels, a.models_dir, models=a.models or ("cnn",), n_folds=a.folds,
+                            seed=a.seed, epochs=a.epochs, cv=a.cv)
+        except GenreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 3
         return 0
-    train_all(a.seed, a.data_root, models=a.models, artist_cv=a.artist_cv, epochs=a.epochs,
+    if a.artist_cv_only:
+        artist_cv_only(a.artist_cv_only, seed=a.seed, data_root=a.gtzan_root, epochs=a.epochs)
+        return 0
+    train_all(a.seed, a.gtzan_root, models=a.models, artist_cv=a.artist_cv, epochs=a.epochs,
               oof_epochs=a.oof_epochs, stack_members=a.stack_members, evaluate_only=a.evaluate_only)
     return 0
 

@@ -4,25 +4,29 @@ A package (``pages/common/``), not a ``pages/common.py`` module: Streamlit's leg
 ``pages/`` lists every ``*.py`` file there (only ``__init__.py`` and dot-files are skipped), so a
 plain module would show up as a page called "common". See :func:`use_router` for the other half.
 
-Data and models are loaded once per process (``st.cache_data`` / ``st.cache_resource``). Nothing
-here computes features or numbers of its own: it calls :mod:`genre` and draws what comes back.
-TensorFlow is never imported here; a deep model's loader imports it only when that model is used.
+Data and models are loaded once per process (``st.cache_data`` / ``st.cache_resource``), from
+what the repository ships (``models/``): no page needs the GTZAN data folder, which only adds
+click-to-listen for GTZAN clips. Classifications go through :mod:`genre.app.analysis` (uploads
+spooled to disk and released from Streamlit's memory, a per-process queue, small per-session
+results). Nothing here computes numbers of its own: it calls :mod:`genre` and draws what comes
+back. No user-facing message names a server path or an environment variable.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import logging
 import runpy
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genre.app import dashboard
-from genre.app import plots
-from genre.config import GENRES, HOP_LENGTH, SEGMENT_SECONDS
+from genre.app import analysis, dashboard, placement, plots
+from genre.config import GENRES, SEGMENT_SECONDS
 from genre.errors import GenreError
 
 log = logging.getLogger("genre.app")
@@ -63,28 +67,37 @@ def use_router() -> None:
 
 # ------------------------------------------------------------------------------ cached data
 
+#: Said once where GTZAN clips could be played but their audio is not deployed.
+NO_AUDIO_NOTE = ("Listening to GTZAN clips needs the GTZAN audio files, which are not part of this "
+                 "deployment. Everything else here comes from the tables shipped with the app.")
+#: Results kept per session (the last few classifications, each a few MB at most).
+SESSION_RESULTS = 3
+
+
 @st.cache_data(show_spinner="Loading the GTZAN table...")
 def dataset_table() -> pd.DataFrame:
-    from genre.training.datasets import dataset_table as _table
-    return _table()
+    """The shipped GTZAN table (:func:`genre.app.dashboard.shipped_dataset`)."""
+    return dashboard.shipped_dataset()
 
 
-@st.cache_data(show_spinner=False)
 def clip_audio_paths() -> dict[str, str]:
-    """clip id -> absolute audio path, for clips whose audio is in the data folder."""
-    from genre.training.datasets import clips_index
+    """clip id -> audio path for clips whose audio file exists here ({} on Community Cloud)."""
     try:
-        idx = clips_index()
+        return dashboard.audio_paths(dataset_table())
     except GenreError:
         return {}
-    idx = idx[[Path(p).is_file() for p in idx["path"]]]
-    return dict(zip(idx["clip"], idx["path"]))
 
 
 @st.cache_data(show_spinner=False)
 def leaderboard() -> pd.DataFrame:
     from genre.results import leaderboard as _board
     return _board()
+
+
+@st.cache_data(show_spinner=False)
+def results_file(model_name: str) -> dict:
+    from genre.results import load_result
+    return load_result(model_name)
 
 
 @st.cache_data(show_spinner=False)
@@ -96,7 +109,25 @@ def protocol_descriptions() -> dict[str, str]:
 @st.cache_data(show_spinner="Loading the embeddings...")
 def embeddings() -> pd.DataFrame:
     from genre.training.embeddings import load
-    return load()
+    try:
+        return load()
+    except GenreError as exc:
+        raise dashboard.DataUnavailable("The 2-D maps of the clips are not shipped with this "
+                                        "deployment.") from exc
+
+
+@st.cache_resource(show_spinner="Preparing the map of GTZAN clips...")
+def feature_space() -> placement.FeatureSpace:
+    """The 57-feature space of the shipped table (PCA/LDA refitted, nearest neighbours)."""
+    return placement.FeatureSpace(dataset_table())
+
+
+def embedding_space() -> placement.EmbeddingSpace | None:
+    """The best embedding space available for "where does it sit" (None if no table)."""
+    try:
+        return feature_space()
+    except GenreError:
+        return None
 
 
 @st.cache_data(show_spinner=False)
@@ -136,36 +167,154 @@ def model(name: str | None):
 
 
 @st.cache_resource(show_spinner=False)
-def warm_detector():
+def detector_missing() -> bool:
+    """True when the non-music detector is not shipped (answers then assume music)."""
     from genre.predict import load_detector
-    return load_detector()
+    try:
+        return load_detector() is None
+    except GenreError:
+        return True
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def show_data_error(exc: BaseException) -> None:
+    """One plain error line for a missing or damaged shipped file (no server paths)."""
+    log.warning("data unavailable: %s", exc)
+    st.error(dashboard.public_message(exc) if isinstance(exc, dashboard.DataUnavailable)
+             else "This part of the app could not load its data. The error was logged.")
 
 
-@st.cache_data(max_entries=16, show_spinner=False, hash_funcs={bytes: _digest})
-def analyse(data: bytes, name: str, model_name: str | None) -> dict:
-    """Decode, classify and draw one input (cached per content and model).
+# ------------------------------------------------------------------------------ uploads
 
-    Returns ``{"prediction": Prediction, "result": to_dict(), "waveform": Figure,
-    "spectrogram": Figure, "duration": s}``. Raises :class:`GenreError` for bad input.
+#: Uploads larger than this go to a temporary file as soon as they arrive (bytes).
+SPOOL_ABOVE_BYTES = 2 << 20
+_spooled: dict[tuple[str, str], analysis.SpooledInput] = {}
+_spool_lock = threading.Lock()
+
+
+def install_upload_spooling(mgr=None) -> bool:
+    """Make the server keep large uploads on disk instead of in memory (once per process).
+
+    Streamlit stores every upload's bytes in memory (``MemoryUploadedFileManager``) for as long
+    as the file stays in its uploader: eight 150-MB uploads are 1.2 GB. This wraps the running
+    server's file manager so that a file over :data:`SPOOL_ABOVE_BYTES` is copied to a
+    :class:`~genre.app.analysis.SpooledInput` the moment it arrives and stored with empty data;
+    :func:`file_uploader` finds it by file id. Removing the file (the visitor clears or replaces
+    it, or the session ends) deletes the temporary file. Returns False (uploads then stay in
+    memory, everything still works) without a Streamlit server, e.g. under AppTest. ``mgr``:
+    the file manager to wrap (default: the running server's).
     """
-    from genre import audio, features
-    from genre.predict import predict
+    if mgr is None:
+        try:
+            from streamlit import runtime
 
-    sig = audio.load(data)
-    pred = predict(sig, model=model(model_name))  # decoded once, above
-    result = pred.to_dict()
-    result["source"] = name
-    mel = features.logmel(sig.y, sig.sr)
-    return {"prediction": pred, "result": result, "duration": sig.duration,
-            "waveform": plots.waveform(sig.y, sig.sr),
-            "spectrogram": plots.spectrogram(mel, sig.sr, HOP_LENGTH)}
+            mgr = runtime.get_instance().uploaded_file_mgr if runtime.exists() else None
+        except Exception:
+            mgr = None
+    if mgr is None or not all(hasattr(mgr, a) for a in ("add_file", "remove_file", "remove_session_files")):
+        return False
+    with _spool_lock:
+        if getattr(mgr, "_genre_spooling", False):
+            return True
+        add, remove, remove_session = mgr.add_file, mgr.remove_file, mgr.remove_session_files
+
+        def add_file(session_id, file):
+            if len(file.data) > SPOOL_ABOVE_BYTES and hasattr(file, "_replace"):
+                held = analysis.SpooledInput(io.BytesIO(file.data), file.name, key=file.file_id)
+                with _spool_lock:
+                    _spooled[(session_id, file.file_id)] = held
+                file = file._replace(data=b"")
+            return add(session_id, file)
+
+        def remove_file(session_id, file_id):
+            with _spool_lock:
+                _spooled.pop((session_id, file_id), None)
+            return remove(session_id, file_id)
+
+        def remove_session_files(session_id):
+            with _spool_lock:
+                for k in [k for k in _spooled if k[0] == session_id]:
+                    del _spooled[k]
+            return remove_session(session_id)
+
+        mgr.add_file, mgr.remove_file = add_file, remove_file
+        mgr.remove_session_files = remove_session_files
+        mgr._genre_spooling = True
+    return True
 
 
-# ------------------------------------------------------------------------------ views
+def _spooled_upload(file_id: str) -> analysis.SpooledInput | None:
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+    except Exception:
+        return None
+    with _spool_lock:
+        return _spooled.get((ctx.session_id, file_id)) if ctx is not None else None
+
+
+def upload_source(up):
+    """What to decode for a Streamlit upload object (``st.audio_input``'s recording...): its
+    spooled temporary file when the server moved it to disk, else the object itself."""
+    install_upload_spooling()
+    held = _spooled_upload(up.file_id)
+    return held.path if held is not None else up
+
+
+def file_uploader(label: str, types, key: str) -> analysis.SpooledInput | None:
+    """``st.file_uploader`` returning the upload as a :class:`~genre.app.analysis.SpooledInput`
+    (a temporary file: the server keeps no copy of a large upload's bytes, see
+    :func:`install_upload_spooling`); None when no file is loaded."""
+    install_upload_spooling()
+    up = st.file_uploader(label, type=types, key=key)
+    slot = f"{key}__spooled"
+    if up is None:
+        st.session_state.pop(slot, None)
+        return None
+    held = _spooled_upload(up.file_id)
+    if held is None:  # a small upload (or no server): copy it out of the upload object
+        held = st.session_state.get(slot)
+        if held is None or held.key != up.file_id:
+            held = analysis.SpooledInput(up, up.name, key=up.file_id)
+    st.session_state[slot] = held
+    return held
+
+
+# ------------------------------------------------------------------------------ classification
+
+def _session_results() -> OrderedDict:
+    return st.session_state.setdefault("_analyses", OrderedDict())
+
+
+def run_analysis(source, name: str, model_name: str | None, input_key: str) -> analysis.Analysis:
+    """Classify ``source`` once per session, input and model: wait for a free slot (saying how
+    many analyses are ahead), then analyse with a progress bar. Raises GenreError."""
+    cache = _session_results()
+    key = (input_key, model_name)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    waiting = st.empty()
+
+    def on_wait(ahead: int) -> None:
+        waiting.info(f"Waiting for {ahead} other {'analysis' if ahead == 1 else 'analyses'} to "
+                     "finish before this one starts...", icon="⏳")
+
+    with analysis.GATE.slot(on_wait=on_wait):
+        waiting.empty()
+        bar = st.progress(0.0, text="Starting...")
+        try:
+            out = analysis.analyse(source, model(model_name), name=name,
+                                   progress=lambda f, t: bar.progress(min(max(f, 0.0), 1.0), text=t),
+                                   space=embedding_space())
+        finally:
+            bar.empty()
+    cache[key] = out
+    while len(cache) > SESSION_RESULTS:
+        cache.popitem(last=False)
+    analysis.release_memory()
+    return out
+
 
 def chart(fig, key: str, **kwargs):
     """``st.plotly_chart`` without Streamlit's theme, so figures look as :mod:`genre.app.plots` built them."""
@@ -176,7 +325,7 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     """Selectbox over the shipped models, best honest accuracy first. Returns the model name."""
     opts = model_options()
     if not opts:
-        st.warning("No trained models are shipped in models/ yet.")
+        st.warning("No trained models are shipped with this app yet.")
         return None
 
     i = st.selectbox(label, range(len(opts)), format_func=lambda i: dashboard.model_label(opts[i]),
@@ -186,38 +335,75 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     return opts[i]["name"]
 
 
-def show_result(out: dict, *, key: str, compact: bool = False) -> None:
-    """Draw one classification: verdict, top genres, timeline, waveform and spectrogram, downloads."""
-    pred, result = out["prediction"], out["result"]
+def _analysed_span(result: dict) -> str:
+    dur = float(result.get("duration_s") or 0)
+    orig = result.get("original_duration_s")
+    if result.get("truncated"):
+        total = f" of {plots.clock(orig)}" if orig else ""
+        return f"Analysed the first {plots.clock(dur)}{total} (longer inputs are cut)."
+    return f"Analysed all {plots.clock(dur)}."
+
+
+def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> None:
+    """Draw one classification. A not-music result leads with that and shows no genre metrics;
+    detector numbers go in an expander."""
+    pred, result = out.prediction, out.result
+    nov = pred.novelty or {}
+    if detector_missing() or getattr(pred, "detector_missing", False):
+        st.warning("The check for non-music recordings is not available in this deployment, so "
+                   "the answer below assumes the recording is music.", icon="⚠️")
     if pred.not_music:
-        st.warning(f"**Not music?** {pred.verdict}", icon="🔇")
-    elif pred.low_confidence:
-        st.warning(f"**Low confidence.** {pred.verdict}", icon="🤔")
+        st.warning("**This does not sound like music.** It is too unlike the music the models "
+                   "learned from (or has too many silent gaps), so no genre is given.", icon="🔇")
+        with st.expander("Why, in numbers"):
+            for reason in nov.get("reasons", []):
+                st.markdown(f"- {reason}")
+            st.caption("The genre probabilities the model produced anyway, for the curious: "
+                       + ", ".join(f"{g} {p:.0%}" for g, p in pred.top(3)))
+        st.caption(_analysed_span(result))
+        for note in pred.notes:
+            st.caption(f"Note: {note}")
+        if not compact:  # what was heard, without genre charts that would read as an answer
+            _player(out, None)
+            chart(plots.waveform_envelope(*out.envelope), key=f"{key}_wave")
+        return
+    if pred.low_confidence:
+        (a, pa), (b, pb) = pred.top(2)
+        st.warning(f"**Not sure.** Best guess **{a}** ({pa:.0%}), then {b} ({pb:.0%}): the model "
+                   "is more likely wrong than right here.", icon="🤔")
+        if nov.get("suspect"):
+            st.caption("The recording is also unusual for music; it may not be music at all.")
+            with st.expander("Non-music check, in numbers"):
+                for reason in nov.get("reasons", []):
+                    st.markdown(f"- {reason}")
+                st.markdown(f"Feature score {nov.get('score', float('nan')):.1f} (threshold "
+                            f"{nov.get('threshold', float('nan')):.1f}, unusual above "
+                            f"{nov.get('suspect_threshold', float('nan')):.1f}); quiet-gap share "
+                            f"{nov.get('low_energy_rate', float('nan')):.0%} (threshold "
+                            f"{nov.get('ler_threshold', float('nan')):.0%}).")
     else:
-        st.success(f"**{pred.genre.capitalize()}** - {pred.confidence:.0%} confident.", icon="🎵")
-    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+        st.success(f"**{pred.genre.capitalize()}**, {pred.confidence:.0%} probability.", icon="🎵")
+    c1, c2, c3 = st.columns([1, 1, 1])
     c1.metric("Top genre", pred.genre)
     c2.metric("Probability", f"{pred.confidence:.0%}")
-    c3.metric("Model", pred.model_display_name)
-    c4.metric("Time", f"{pred.timings_ms.get('total', float('nan')) / 1000:.2f} s")
+    c3.metric("Time", f"{pred.timings_ms.get('total', float('nan')) / 1000:.2f} s")
+    st.markdown(f"**Model:** {dashboard.plain_text(pred.model_display_name)}")
+    st.caption(_analysed_span(result))
     for note in pred.notes:
         st.caption(f"Note: {note}")
     left, right = st.columns([2, 3])
     with left:
         chart(plots.probability_bars(result["probabilities"], top=5, title="Top genres"),
-                        key=f"{key}_bars")
+              key=f"{key}_bars")
     with right:
-        tl = pred.timeline
-        if len(tl):
-            chart(plots.timeline(tl["start_s"].to_numpy(), tl[list(GENRES)].to_numpy(),
-                                           segment_s=SEGMENT_SECONDS,
-                                           title="Per-3-s genre probabilities"), key=f"{key}_tl")
-        else:
-            st.info("Too short for a timeline.")
+        event = _timeline_chart(out, key, selectable=bool(out.audio) and not compact)
     if not compact:
-        chart(out["waveform"], key=f"{key}_wave")
-        chart(out["spectrogram"], key=f"{key}_mel")
+        _player(out, event)
+        chart(plots.waveform_envelope(*out.envelope), key=f"{key}_wave")
+        chart(_spectrogram(out), key=f"{key}_mel")
+        where_it_sits(out, key)
         stem = Path(str(result.get("source") or "clip")).stem or "clip"
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "clip"
         d1, d2, _ = st.columns([1, 1, 3])
         d1.download_button("Download CSV", dashboard.prediction_csv(result),
                            file_name=f"{stem}_genres.csv", mime="text/csv", key=f"{key}_csv")
@@ -226,19 +412,109 @@ def show_result(out: dict, *, key: str, compact: bool = False) -> None:
                            key=f"{key}_json")
 
 
-def classify_and_show(data: bytes, name: str, model_name: str | None, *, key: str,
-                      compact: bool = False) -> dict | None:
-    """Run :func:`analyse` with a spinner; a bad input gives one ``st.error`` line, no traceback."""
-    try:
-        with st.spinner(f"Decoding and classifying {name}..."):
-            out = analyse(data, name, model_name)
-    except GenreError as exc:
-        st.error(str(exc))
+def _spectrogram(out: analysis.Analysis):
+    # frames are out.mel_frame_s apart: pass sr=1, hop=frame time so x is in seconds
+    return plots.spectrogram(out.mel_db, 1, out.mel_frame_s, max_frames=out.mel_db.shape[1] + 1)
+
+
+def _timeline_chart(out: analysis.Analysis, key: str, *, selectable: bool = False):
+    tl = out.prediction.timeline
+    if not len(tl):
+        st.info("Too short for a timeline.")
         return None
-    except Exception as exc:  # a bug, not the user's fault: log it, keep the page alive
-        log.exception("analysing %s failed", name)
+    starts, probs, bin_s = analysis.aggregate_timeline(tl["start_s"].to_numpy(),
+                                                       tl[list(GENRES)].to_numpy())
+    title = (f"Genre probabilities per {SEGMENT_SECONDS:.0f} s" if bin_s == SEGMENT_SECONDS
+             else f"Genre probabilities, averaged over {bin_s:.0f}-s stretches")
+    if selectable:
+        title += " (click a point to play from there)"
+    fig = plots.timeline(starts, probs, segment_s=bin_s, title=title)
+    kwargs = dict(on_select="rerun", selection_mode="points") if selectable else {}
+    return chart(fig, key=f"{key}_tl", **kwargs)
+
+
+def _audio_and_timeline(out: analysis.Analysis, key: str) -> None:
+    """The timeline, then the analysed audio in a player that clicking the timeline moves."""
+    _player(out, _timeline_chart(out, key, selectable=bool(out.audio)))
+
+
+def _player(out: analysis.Analysis, event) -> None:
+    """The analysed audio; a point clicked on the timeline (``event``) sets where it starts."""
+    if not out.audio:
+        return
+    start = 0.0
+    points = (event.selection.points if event else None) or []
+    if points:  # customdata: the clicked segment's (or stretch's) start
+        cd = points[0].get("customdata")
+        cd = cd[0] if isinstance(cd, (list, tuple)) and cd else cd
+        start = max(0.0, float(cd if cd is not None else points[0].get("x", 0.0) - SEGMENT_SECONDS / 2))
+    if start:
+        st.caption(f"Playing from {plots.clock(start)}.")
+    st.audio(out.audio, format="audio/ogg", start_time=int(start))
+
+
+def where_it_sits(out: analysis.Analysis, key: str) -> None:
+    """The recording on the Explore map and its five nearest GTZAN clips ("sounds like")."""
+    space = embedding_space()
+    if space is None or out.vector is None:
+        return
+    st.subheader("Where does it sit among the GTZAN clips?")
+    try:
+        maps = embeddings()
+    except GenreError:
+        maps = None
+    near = space.neighbours(out.vector)
+    left, right = st.columns([3, 2])
+    with right:
+        st.markdown(f"**Sounds like** (nearest in {space.name}):")
+        for r in near.itertuples():
+            who = f"{r.artist or 'unknown artist'} - {r.title or 'untitled'}"
+            st.markdown(f"- {dashboard.plain_text(who)} ({r.genre}, `{r.clip}`)")
+            if r.audio_path:
+                st.audio(r.audio_path, format="audio/flac")
+        if not near["audio_path"].astype(bool).any():
+            st.caption(NO_AUDIO_NOTE)
+    if maps is None:
+        return
+    with left:
+        names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "lda": "LDA"}
+        methods = [m for m in names if f"{m}_x" in maps.columns]
+        method = st.radio("Map", methods, format_func=names.get, horizontal=True,
+                          key=f"{key}_map")
+        x, y, how = space.place(out.vector, maps, method)
+        fig = plots.embedding_scatter(maps, f"{method}_x", f"{method}_y",
+                                      title=f"{names[method]} of the GTZAN clips")
+        if np.isfinite(x):
+            plots.mark_point(fig, x, y)
+        chart(fig, key=f"{key}_map_fig")
+        st.caption("Placed exactly by the same fitted projection as the map." if how == "exact"
+                   else f"{names[method]} has no formula for new points: the star sits at the "
+                   f"weighted mean position of its {placement.NEIGHBOURS} nearest clips "
+                   "(nearest-neighbour placement).")
+
+
+def classify_and_show(source, name: str, model_name: str | None, *, key: str, input_key: str,
+                      compact: bool = False) -> analysis.Analysis | None:
+    """Classify and draw; a bad input gives one ``st.error`` line, never a traceback. ``name``
+    (the user's file name) is shown as plain text only."""
+    try:
+        out = run_analysis(source, name, model_name, input_key)
+    except GenreError as exc:
+        msg = str(exc)
+        if isinstance(source, str):  # a spooled upload's temporary path: say the user's name
+            msg = msg.replace(source, name).replace(Path(source).name, name)
+        msg = dashboard.public_message(msg)
+        if name:  # the user's file name inside the message stays plain text
+            msg = msg.replace(name, dashboard.plain_text(name))
+        st.error(msg)
+        return None
+    except Exception as exc:  # a bug, not the user's fault (Streamlit's stop/rerun are BaseException)
+        log.exception("analysing %r failed", name)
         st.error(f"Sorry, analysing this input failed unexpectedly ({type(exc).__name__}); "
                  "the error was logged. Try another file or model.")
         return None
     show_result(out, key=key, compact=compact)
     return out
+
+
+install_upload_spooling()  # once per process, before any page can receive an upload

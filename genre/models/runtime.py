@@ -1,0 +1,114 @@
+"""Network runtime: every shipped network runs through onnxruntime (CPU), never TensorFlow.
+
+One :class:`onnxruntime.InferenceSession` per ``.onnx`` file per process, created on first use
+under a lock and reused by every caller (``InferenceSession.run`` is thread-safe), so the dashboard's
+sessions, the CLI and a Dask worker each pay the start-up once.
+
+Threads: ``intra_op_num_threads`` comes from the ``GENRE_ONNX_THREADS`` environment variable
+(default 1: the dashboard shares two cores with its users; a batch worker that owns its cores may
+raise it); ``inter_op_num_threads`` is 1. Only ``CPUExecutionProvider`` is used.
+
+The networks are exported by ``scripts/export_onnx.py`` with one input (``logmel``) and two outputs,
+``probs`` (tag or genre probabilities) and ``embedding`` (the penultimate layer), so one call gives
+both.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from genre.errors import ModelError
+
+__all__ = ["THREADS_ENV", "threads", "session", "run", "clear"]
+
+#: Environment variable that sets ``intra_op_num_threads`` (default 1).
+THREADS_ENV = "GENRE_ONNX_THREADS"
+
+_LOCK = threading.Lock()
+_SESSIONS: dict[tuple[str, int], object] = {}
+
+
+def threads() -> int:
+    """``intra_op_num_threads`` for new sessions: ``$GENRE_ONNX_THREADS`` or 1 (at least 1)."""
+    raw = os.environ.get(THREADS_ENV, "1")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ModelError(f"{THREADS_ENV} must be a whole number of threads, not {raw!r}.") from None
+
+
+def session(path: str | Path):
+    """The process-wide :class:`onnxruntime.InferenceSession` of ``path`` (created once, cached).
+
+    Parameters
+    ----------
+    path : path
+        An ``.onnx`` file.
+
+    Raises
+    ------
+    ModelError
+        If the file is missing or onnxruntime cannot load it.
+    """
+    path = Path(path)
+    key = (str(path.resolve()), threads())
+    s = _SESSIONS.get(key)
+    if s is not None:
+        return s
+    with _LOCK:
+        s = _SESSIONS.get(key)
+        if s is None:
+            if not path.is_file():
+                raise ModelError(f"Network file {path} is missing.")
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = key[1]
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            try:
+                s = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # corrupt or incompatible file
+                raise ModelError(f"onnxruntime could not load {path}: {exc}") from exc
+            _SESSIONS[key] = s
+    return s
+
+
+def run(path: str | Path, X: np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Run the network ``path`` on ``X`` in batches; all outputs by name.
+
+    Parameters
+    ----------
+    path : path
+        ``.onnx`` file (one input).
+    X : np.ndarray
+        Input batch, float32, first axis = examples (e.g. ``(n, 187, 96)`` log-mel patches).
+    batch_size : int
+        Examples per call (bounds memory).
+
+    Returns
+    -------
+    dict
+        Output name -> ``(n, ...)`` float32 array (e.g. ``probs`` and ``embedding``).
+    """
+    s = session(path)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    name = s.get_inputs()[0].name
+    outs = [o.name for o in s.get_outputs()]
+    if X.shape[0] == 0:
+        raise ValueError("X holds no examples.")
+    parts: dict[str, list[np.ndarray]] = {o: [] for o in outs}
+    for i in range(0, X.shape[0], batch_size):
+        for o, v in zip(outs, s.run(outs, {name: X[i:i + batch_size]})):
+            parts[o].append(v)
+    return {o: np.concatenate(v, axis=0) for o, v in parts.items()}
+
+
+def clear() -> None:
+    """Forget every cached session (tests; frees memory)."""
+    with _LOCK:
+        _SESSIONS.clear()

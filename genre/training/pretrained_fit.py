@@ -1,0 +1,419 @@
+"""Offline: clip vectors of the four ONNX musicnn networks for GTZAN, the head, its evaluation.
+
+Commands (project virtualenv; ``nice`` on a shared machine)::
+
+    # 1. network ONNX files (once): scripts/export_onnx.py --wheel-dir ... writes .cache/onnx/
+    # 2. clip vectors of every GTZAN clip with audio (cached; about 2.5 s per 30-s clip on one core)
+    python -m genre.training.pretrained_fit embed
+    # 3. choose the head by artist-grouped CV on train+valid, calibrate, evaluate, ship models/pretrained
+    python -m genre.training.pretrained_fit fit
+
+Cache: per file and condition (clean or a degradation), the per-patch network outputs are stored
+in ``.cache/pretrained/<sha256 of the file>_<condition>_v<FEATURE_VERSION>.npz`` (resumable);
+``embed`` also writes all clean clip vectors to ``.cache/pretrained/vectors_v<FEATURE_VERSION>.parquet``
+(one row per clip: ``clip``, ``sha256``, then the :func:`genre.models.pretrained.feature_names` columns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from genre.models import pretrained
+from genre.config import CACHE_DIR, GENRES, SR
+
+ONNX_DIR = CACHE_DIR / "onnx"
+CACHE = CACHE_DIR / "pretrained"
+
+
+def _say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _sha(path: str | Path) -> str:
+    from genre.registry import sha256
+
+    return sha256(path)
+
+
+def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable | None = None,
+                 onnx_dir: Path = ONNX_DIR, sha: str | None = None,
+                 max_seconds: float | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-patch outputs of the four networks for one file (cached).
+
+    Parameters
+    ----------
+    path : path
+        Audio file (decoded with :func:`genre.audio.load`, 22050 Hz mono; excerpts >= 0.5 s).
+    condition : str
+        Cache tag: ``"clean"`` or a degradation name.
+    degrade : callable, optional
+        ``degrade(y, sr) -> y`` applied before the networks (with ``condition`` naming it).
+    max_seconds : float, optional
+        Keep only the first ``max_seconds`` of the audio (before ``degrade``); a clip that is cut
+        gets its own cache entry (``<condition>_first<N>s``).
+    """
+    from genre.audio import load as load_audio
+
+    sha = sha or _sha(path)
+    y = None
+    if max_seconds is not None:
+        y = load_audio(path, min_seconds=0.5).y
+        if len(y) > int(max_seconds * SR):
+            y = y[: int(max_seconds * SR)]
+            condition = f"{condition}_first{max_seconds:g}s"
+    key = CACHE / f"{sha[:32]}_{condition}_v{pretrained.FEATURE_VERSION}.npz"
+    if key.is_file():
+        with np.load(key) as z:
+            return {net: {"probs": z[f"{net}.probs"], "embedding": z[f"{net}.embedding"]}
+                    for net in pretrained.NETS}
+    if y is None:
+        y = load_audio(path, min_seconds=0.5).y
+    if degrade is not None:
+        y = degrade(y, SR)
+    _, X = pretrained.patches(y, SR)
+    outs = pretrained.network_outputs(X, onnx_dir)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = key.with_suffix(".tmp.npz")
+    np.savez(tmp, **{f"{net}.{k}": v for net, d in outs.items() for k, v in d.items()})
+    tmp.replace(key)
+    return outs
+
+
+def vectors(paths: Sequence[str | Path], condition: str = "clean", degrade: Callable | None = None,
+            onnx_dir: Path = ONNX_DIR, progress_every: int = 25) -> np.ndarray:
+    """``(len(paths), FEATURE_DIM)`` clip vectors (:func:`genre.models.pretrained.clip_vector`)."""
+    out = []
+    t0 = time.perf_counter()
+    for i, p in enumerate(paths):
+        out.append(pretrained.clip_vector(clip_outputs(p, condition, degrade, onnx_dir)))
+        if progress_every and (i + 1) % progress_every == 0:
+            _say(f"  {condition}: {i + 1}/{len(paths)} clips ({time.perf_counter() - t0:.0f} s)")
+    return np.stack(out)
+
+
+def clean_table(onnx_dir: Path = ONNX_DIR) -> pd.DataFrame:
+    """Clip vectors of every GTZAN clip with audio (Parquet-cached by content hash)."""
+    from genre.training.datasets import clips_index
+
+    idx = clips_index().drop_duplicates("clip").reset_index(drop=True)
+    pq = CACHE / f"vectors_v{pretrained.FEATURE_VERSION}.parquet"
+    shas = [_sha(p) for p in idx["path"]]
+    if pq.is_file():
+        df = pd.read_parquet(pq)
+        if list(df["sha256"]) == shas and list(df["clip"]) == list(idx["clip"]):
+            return df
+    V = vectors(list(idx["path"]), onnx_dir=onnx_dir)
+    df = pd.DataFrame(V, columns=pretrained.feature_names())
+    df.insert(0, "sha256", shas)
+    df.insert(0, "clip", list(idx["clip"]))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(pq, index=False)
+    return df
+
+
+# ------------------------------------------------------------------------------------------ heads
+
+#: Candidate heads, all on the standardised clip vector, class-balanced: name -> (kind, params).
+#: ``tags="logit"``: tag probabilities enter as logits (:func:`genre.models.pretrained.transform`);
+#: ``aug``: the training rows also hold every other per-patch (segment) vector of each multi-patch
+#: clip, each weighted 1/(number of such rows of its clip), so a full clip adds about one clip's
+#: weight of 3-s views (the test set has 2-3-s excerpts as well as full clips). Chosen by
+#: artist-grouped 5-fold CV over the training clips only.
+CANDIDATES: dict[str, tuple[str, dict]] = {
+    **{f"logreg_C{C:g}": ("logreg", {"C": C}) for C in (0.0003, 0.001, 0.003, 0.01, 0.03)},
+    **{f"pca128_logreg_C{C:g}": ("pca_logreg", {"C": C, "n_components": 128}) for C in (0.003, 0.03)},
+    **{f"linsvm_C{C:g}": ("linsvm", {"C": C}) for C in (1e-4, 3e-4, 1e-3)},
+    **{f"aug_taglogit_logreg_C{C:g}": ("logreg", {"C": C, "aug": True, "tags": "logit"}) for C in (0.001, 0.003, 0.01)},
+    **{f"aug_logreg_C{C:g}": ("logreg", {"C": C, "aug": True}) for C in (0.001, 0.003)},
+    **{f"aug_taglogit_linsvm_C{C:g}": ("linsvm", {"C": C, "aug": True, "tags": "logit"}) for C in (3e-4, 1e-3)},
+}
+
+
+def make_head(kind: str, params: dict, seed: int = 0):
+    """An unfitted head: StandardScaler [+ PCA] + LogisticRegression or LinearSVC (balanced)."""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    if kind == "logreg":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], class_weight="balanced",
+                                                                  max_iter=5000))
+    if kind == "pca_logreg":
+        return make_pipeline(StandardScaler(), PCA(params["n_components"], random_state=seed),
+                             LogisticRegression(C=params["C"], class_weight="balanced", max_iter=5000))
+    if kind == "linsvm":
+        return make_pipeline(StandardScaler(), LinearSVC(C=params["C"], class_weight="balanced",
+                                                         max_iter=20000, random_state=seed))
+    raise ValueError(f"unknown head kind {kind!r}")
+
+
+def _logits10(head, X: np.ndarray) -> np.ndarray:
+    """Head logits in GENRES columns (genres the head never saw get -inf-like -1e9)."""
+    z = pretrained.head_logits(head, X)
+    if z.ndim == 1:  # binary decision_function
+        z = np.stack([-z, z], axis=1)
+    out = np.full((len(X), len(GENRES)), -1e9)
+    out[:, [int(c) for c in head.classes_]] = z
+    return out
+
+
+def fit_head(kind: str, params: dict, X: np.ndarray, y: np.ndarray, segs: Sequence[np.ndarray] | None = None):
+    """Fit a candidate head on clip vectors ``X`` (+ segment rows when ``params["aug"]``)."""
+    rows, ys, ws = [X], [y], [np.ones(len(X))]
+    if params.get("aug"):
+        if segs is None:
+            raise ValueError("aug heads need the clips' segment vectors")
+        for S, label in zip(segs, y):
+            S = S[::2]
+            if len(S) > 1:
+                rows.append(S)
+                ys.append(np.full(len(S), label))
+                ws.append(np.full(len(S), 1.0 / len(S)))
+    A = pretrained.transform(np.concatenate(rows), params.get("tags"))
+    head = make_head(kind, params)
+    return head.fit(A, np.concatenate(ys), **{f"{head.steps[-1][0]}__sample_weight": np.concatenate(ws)})
+
+
+def head_logits10(head, params: dict, X: np.ndarray) -> np.ndarray:
+    return _logits10(head, pretrained.transform(X, params.get("tags")))
+
+
+def oof_logits(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds,
+               segs: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Out-of-fold logits ``(n, 10)`` of a head over ``folds`` (row-index pairs)."""
+    Z = np.zeros((len(X), len(GENRES)))
+    for tr, te in folds:
+        h = fit_head(kind, params, X[tr], y[tr], None if segs is None else [segs[i] for i in tr])
+        Z[te] = head_logits10(h, params, X[te])
+    return Z
+
+
+def select_head(X: np.ndarray, y: np.ndarray, folds, say=_say,
+                segs: Sequence[np.ndarray] | None = None,
+                candidates: dict[str, tuple[str, dict]] | None = None) -> tuple[str, dict[str, float], np.ndarray]:
+    """Best of ``candidates`` (default :data:`CANDIDATES`) by CV accuracy over ``folds`` (ties: the
+    first listed).
+
+    Returns ``(name, {candidate: accuracy}, out-of-fold logits of the winner)``."""
+    scores, Zs = {}, {}
+    for name, (kind, params) in (candidates or CANDIDATES).items():
+        Z = oof_logits(kind, params, X, y, folds, segs)
+        scores[name] = float((Z.argmax(1) == y).mean())
+        Zs[name] = Z
+        if say:
+            say(f"    {name}: CV accuracy {scores[name]:.3f}")
+    best = max(scores, key=lambda k: scores[k])
+    return best, scores, Zs[best]
+
+
+def fit_temperature(Z: np.ndarray, y: np.ndarray) -> float:
+    """Temperature ``T`` minimising the NLL of ``softmax(Z / T)`` (bounded search, 0.05-20)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(logT):
+        P = pretrained.softmax(Z / np.exp(logT))
+        return -np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-12, None)))
+
+    res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(res.x))
+
+
+def ece(P: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the top-class probability (equal-width bins)."""
+    conf, pred = P.max(1), P.argmax(1)
+    edges = np.linspace(0, 1, bins + 1)
+    e = 0.0
+    for a, b in zip(edges[:-1], edges[1:]):
+        m = (conf > a) & (conf <= b)
+        if m.any():
+            e += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
+    return float(e)
+
+
+NET_LICENCE = """The four networks in this folder (MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg) are
+ONNX exports (scripts/export_onnx.py) of the TensorFlow 1 checkpoints shipped in the musicnn 0.1.0
+wheel (https://pypi.org/project/musicnn/, https://github.com/jordipons/musicnn). Models: J. Pons and
+X. Serra, "musicnn: pre-trained convolutional neural networks for music audio tagging", ISMIR 2019
+late-breaking/demo; MSD networks trained on the Million Song Dataset (last.fm top-50 tags), MTT
+networks on MagnaTagATune (top-50 tags). The head (head.skops) is trained on GTZAN by
+genre/training/pretrained_fit.py. Licence of the original code and models (ISC), reproduced from the wheel:
+
+"""
+
+
+def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: str = "nested") -> int:
+    """Choose, calibrate, evaluate and ship ``models/pretrained`` (see the module docstring).
+
+    ``head_names`` restricts the candidates (e.g. to re-ship a choice already made by the full
+    search, which is slow). ``artist_cv``: ``"nested"`` re-chooses C inside every artist fold;
+    ``"fixed"`` fits the head chosen on train+valid in every fold (how ``musicnn_logreg``'s
+    artist_cv_audio was made; about 5x cheaper); ``"none"`` skips the protocol (the results file
+    keeps whatever it held)."""
+    global CANDIDATES
+    if head_names:
+        CANDIDATES = {n: CANDIDATES[n] for n in head_names}
+    import skops.io as sio
+
+    from genre import registry
+    from genre.training.reporting import dir_size as _dir_size, latency_ms, metrics, write_model_result as _write_result
+    from genre.training.train_deep import _folds, clip_table
+
+    df = clip_table()
+    use = df[df["split"] != "excluded"].reset_index(drop=True)
+    train = use[use["split"].isin(["train", "valid"])].reset_index(drop=True)
+    test = use[use["split"] == "test"].reset_index(drop=True)
+    full = (test["kind"] == "full").to_numpy()
+    V = clean_table().set_index("clip")[pretrained.feature_names()]
+    X_use, X_tr, X_te = (V.loc[list(d["clip"])].to_numpy(np.float32) for d in (use, train, test))
+    y_use, y_tr, y_te = (np.array([GENRES.index(g) for g in d["genre"]]) for d in (use, train, test))
+    _say(f"clips: use {len(use)}, train {len(train)}, test {len(test)} ({full.sum()} full); "
+         f"vector {X_tr.shape[1]}")
+    seg_use = [pretrained.segment_vectors(clip_outputs(p)) for p in use["path"]]
+    pos = {c: i for i, c in enumerate(use["clip"])}
+    seg_tr = [seg_use[pos[c]] for c in train["clip"]]
+
+    # 1. head chosen by artist-grouped CV over train+valid only
+    folds_tr = _folds(train, seed=0)
+    _say("head selection (artist 5-fold CV over train+valid):")
+    best, scores, Z_oof = select_head(X_tr, y_tr, folds_tr, segs=seg_tr)
+    kind, params = CANDIDATES[best]
+    T = fit_temperature(Z_oof, y_tr)
+    P_oof_raw, P_oof = pretrained.softmax(Z_oof), pretrained.softmax(Z_oof / T)
+    _say(f"chosen {best} (CV accuracy {scores[best]:.3f}); temperature {T:.3f}; out-of-fold NLL "
+         f"{-np.mean(np.log(P_oof_raw[np.arange(len(y_tr)), y_tr] + 1e-12)):.3f} -> "
+         f"{-np.mean(np.log(P_oof[np.arange(len(y_tr)), y_tr] + 1e-12)):.3f}, ECE "
+         f"{ece(P_oof_raw, y_tr):.3f} -> {ece(P_oof, y_tr):.3f}")
+
+    # 2. audio_holdout: fit on the 371 train+valid clips, score the 144 test clips once
+    t0 = time.perf_counter()
+    head = fit_head(kind, params, X_tr, y_tr, seg_tr)
+    fit_s = time.perf_counter() - t0
+    P_te = pretrained.softmax(head_logits10(head, params, X_te) / T)
+    common = {"n_train": len(train), "fit_time_s": round(fit_s, 2),
+              "params": {"head": best, **params, "temperature": T,
+                         "cv_accuracy_train_valid": scores,
+                         "selection": "artist-grouped 5-fold CV over the train+valid clips only",
+                         "vector": f"{pretrained.FEATURE_DIM}: per network mean+max embedding and mean tags",
+                         "hop_s": pretrained.HOP_FRAMES * 256 / 16000}}
+    res = {"audio_holdout": {**metrics(y_te, P_te), **common, "ece": ece(P_te, y_te)},
+           "audio_holdout_full": {**metrics(y_te[full], P_te[full]), **common}}
+
+    # 3. artist_cv_audio: the 5 shared artist folds over every non-excluded clip with audio. The head
+    #    family (kind, augmentation, tag transform) is the one chosen in step 1; its C is re-selected
+    #    inside each fold by an inner artist CV over that fold's training clips (nested for C only:
+    #    re-running the whole 15-candidate search per fold costs about 20 CPU-minutes)
+    family = {n: c for n, c in CANDIDATES.items()
+              if c[0] == kind and {k: v for k, v in c[1].items() if k != "C"} == {k: v for k, v in params.items() if k != "C"}}
+    folds_use = _folds(use, seed=0)
+    if artist_cv == "none":
+        folds_use = []
+    if artist_cv == "fixed":
+        family = {best: CANDIDATES[best]}
+    P_cv = np.zeros((len(use), len(GENRES)))
+    chosen = []
+    for k, (tr, te) in enumerate(folds_use):
+        sub = use.iloc[tr].reset_index(drop=True)
+        s_k = [seg_use[i] for i in tr]
+        if artist_cv == "fixed":
+            b_k, T_k = best, T
+        else:
+            b_k, _, Z_k = select_head(X_use[tr], y_use[tr], _folds(sub, seed=0), say=None, segs=s_k,
+                                      candidates=family)
+            T_k = fit_temperature(Z_k, y_use[tr])
+        kind_k, params_k = CANDIDATES[b_k]
+        h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k)
+        P_cv[te] = pretrained.softmax(head_logits10(h_k, params_k, X_use[te]) / T_k)
+        chosen.append(b_k)
+        _say(f"  artist_cv_audio fold {k + 1}: inner choice {b_k}, accuracy "
+             f"{(P_cv[te].argmax(1) == y_use[te]).mean():.3f}")
+    fold_acc = [float((P_cv[te].argmax(1) == y_use[te]).mean()) for _, te in folds_use]
+    if artist_cv != "none":
+        res["artist_cv_audio"] = {**metrics(y_use, P_cv), "n_train": int(round(len(use) * 4 / 5)),
+                                  "n_folds": len(folds_use), "fold_accuracy": fold_acc,
+                                  "accuracy_std": float(np.std(fold_acc)), "ece": ece(P_cv, y_use),
+                                  "params": {"selection": (f"head family of the train+valid choice ({best}); "
+                                                           "C re-chosen in each fold by inner artist CV over "
+                                                           "that fold's training clips") if artist_cv == "nested"
+                                             else f"the head chosen on train+valid ({best}, temperature "
+                                                  "from its train+valid out-of-fold logits) refitted in "
+                                                  "every fold; no re-selection inside the folds",
+                                             "family": sorted(family),
+                                             "chosen_per_fold": chosen}}
+    for k, v in res.items():
+        _say(f"pretrained {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
+
+    # 4. ship
+    data = sio.dumps(head)
+    trusted = sorted(sio.get_untrusted_types(data=data))
+    bad = [t for t in trusted if not t.startswith(registry.ALLOWED_TYPE_PREFIXES)]
+    if bad:
+        raise SystemExit(f"head uses types outside the allow-list: {bad}")
+    wheel_licence = (registry.model_dir("musicnn") / "LICENSE").read_text()
+    licence = NET_LICENCE + wheel_licence[wheel_licence.find("ISC"):] if "ISC" in wheel_licence else NET_LICENCE + wheel_licence
+    files = {"head.skops": data, "LICENSE": licence.encode(),
+             **{f"{n}.onnx": (ONNX_DIR / f"{n}.onnx").read_bytes() for n in pretrained.NETS}}
+    man = {"display_name": "Pretrained ensemble (4 musicnn networks + linear head)",
+           "kind": "pretrained_onnx", "family": "pretrained", "classes": list(GENRES),
+           "feature_columns": None, "input": "audio", "nets": list(pretrained.NETS),
+           "temperature": T, "trusted_types": trusted,
+           "vector": {"dim": pretrained.FEATURE_DIM, "version": pretrained.FEATURE_VERSION,
+                      "layout": "per net in `nets` order: mean and max over patches of the embedding, "
+                                "mean tag probabilities",
+                      "patch_s": 187 * 256 / 16000, "hop_s": pretrained.HOP_FRAMES * 256 / 16000,
+                      "tag_transform": params.get("tags"), "max_patches": None},
+           "onnx_info": {"input": "logmel (n, 187, 96)", "outputs": ["probs", "embedding"],
+                         "exported_by": "scripts/export_onnx.py"},
+           "trained_on": f"fault-filtered train+valid clips with audio ({len(train)} clips, GTZAN audio "
+                         "index); networks pretrained on MSD / MagnaTagATune by Pons & Serra",
+           "protocol": "audio_holdout", "n_train": len(train), "params": common["params"],
+           "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()},
+           "libraries": registry.library_versions(("onnxruntime",))}
+    path = registry.save("pretrained", files, man)
+    _write_result("pretrained", man["display_name"], "pretrained", res, size_bytes=_dir_size(path),
+                  latency_ms=latency_ms("pretrained"))
+    _say(f"shipped {path} ({_dir_size(path) / 1e6:.1f} MB)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m genre.training.pretrained_fit", description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["embed", "fit", "robust"])
+    ap.add_argument("--limit", type=int, default=None, help="embed: only the first N clips (timing)")
+    ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
+    ap.add_argument("--artist-cv", choices=["nested", "fixed", "none"], default="nested",
+                    help="fit: how artist_cv_audio is run (see fit_main)")
+    args = ap.parse_args(argv)
+    if args.command == "embed":
+        from genre.training.datasets import clips_index
+
+        if args.limit:
+            idx = clips_index().drop_duplicates("clip").reset_index(drop=True)
+            # a fair sample for timing: alternate full clips and excerpts
+            full = idx[idx["kind"] == "full"].head((args.limit + 1) // 2)
+            exc = idx[idx["kind"] == "excerpt"].head(args.limit // 2)
+            t0 = time.perf_counter()
+            vectors(list(full["path"]) + list(exc["path"]), progress_every=0)
+            _say(f"{len(full)} full clips + {len(exc)} excerpts in {time.perf_counter() - t0:.1f} s")
+            return 0
+        t0 = time.perf_counter()
+        df = clean_table()
+        _say(f"clip vectors: {df.shape} in {time.perf_counter() - t0:.0f} s")
+        return 0
+    if args.command == "fit":
+        return fit_main(head_names=args.head, artist_cv=args.artist_cv)
+    if args.command == "robust":
+        return robust_main()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""ONNX runtime: every shipped network against its reference, and prediction without TensorFlow.
+
+- the four musicnn networks (ONNX, as shipped) against the ORIGINAL TF1 graphs' outputs saved in
+  ``tests/fixtures/*_reference.npz`` (``scripts/musicnn_reference.py``);
+- the CNN and CRNN (ONNX) against their Keras models on a real clip (needs TensorFlow: training
+  requirements, part of the dev requirements);
+- a fresh process predicts with every shipped model and never imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genre import registry
+from genre.models import runtime
+from genre.config import ROOT, data_dir
+from genre.errors import ModelError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLIP = data_dir() / "audio" / "country" / "country.00002.flac"
+TOL = 1e-4
+
+
+def _net_file(net: str) -> Path:
+    """Where the shipped ONNX file of a musicnn network lives."""
+    if net == "MSD_musicnn":
+        man = registry.verify("musicnn")
+        return registry.model_dir("musicnn") / man["onnx"]
+    registry.verify("pretrained")
+    return registry.model_dir("pretrained") / f"{net}.onnx"
+
+
+@pytest.mark.parametrize("net", ["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"])
+def test_onnx_network_reproduces_original_tf1_graph(net):
+    name = "musicnn_reference.npz" if net == "MSD_musicnn" else f"{net}_reference.npz"
+    with np.load(FIXTURES / name) as z:
+        ref = {k: z[k] for k in z.files}
+    emb = "pool5" if "vgg" in net else "penultimate"
+    out = runtime.run(_net_file(net), ref["patches"])
+    assert set(out) == {"probs", "embedding"}
+    assert out["probs"].shape == ref["probs"].shape == (len(ref["patches"]), 50)
+    assert np.abs(out["probs"] - ref["probs"]).max() <= TOL
+    assert out["embedding"].shape == ref[emb].shape
+    assert np.abs(out["embedding"] - ref[emb]).max() <= TOL * max(1.0, np.abs(ref[emb]).max())
+    # the fixtures are not degenerate: tags differ between patches and are far from 0.5
+    assert np.abs(ref["probs"] - 0.5).max() > 0.3
+
+
+def _keras_and_onnx(name):
+    pytest.importorskip("tensorflow")
+    from genre.models import deep
+    from genre.audio import load
+
+    man = registry.verify(name)
+    y = load(CLIP).y
+    _, P = deep.segment_patches(deep.logmel(y))
+    X = deep.normalise(P, float(man["preprocessing"]["scale"])).astype(np.float32)
+    keras = deep.configure_tensorflow()
+    model = keras.saving.load_model(registry.model_dir(name) / "model.keras", compile=False)
+    return np.asarray(model(X, training=False)), runtime.run(registry.model_dir(name) / man["onnx"], X)
+
+
+@pytest.mark.parametrize("name", ["cnn", "crnn"])
+def test_deep_model_onnx_matches_keras_on_a_real_clip(name):
+    ref, out = _keras_and_onnx(name)
+    assert ref.shape == out["probs"].shape and ref.shape[0] >= 9
+    assert np.abs(out["probs"] - ref).max() <= TOL
+    assert out["embedding"].ndim == 2 and out["embedding"].shape[0] == ref.shape[0]
+
+
+def test_msd_musicnn_onnx_matches_keras_port_on_a_real_clip():
+    pytest.importorskip("tensorflow")
+    from genre.models import musicnn
+    from genre.audio import load
+
+    _, X = musicnn.patches(load(CLIP).y)
+    ref = musicnn.forward(X)  # Keras port, .npz weights
+    out = musicnn.forward(X, weights=_net_file("MSD_musicnn"))
+    assert np.abs(out["probs"] - ref["probs"]).max() <= TOL
+    assert np.abs(out["penultimate"] - ref["penultimate"]).max() <= TOL * np.abs(ref["penultimate"]).max()
+
+
+def test_shipped_networks_are_onnx_with_two_outputs():
+    for name in ("musicnn", "musicnn_logreg", "cnn", "crnn"):
+        man = registry.verify(name)
+        assert man.get("onnx") in man["files"], name
+        s = runtime.session(registry.model_dir(name) / man["onnx"])
+        assert {o.name for o in s.get_outputs()} == {"probs", "embedding"}
+        assert s.get_providers() == ["CPUExecutionProvider"]
+
+
+def test_one_session_per_file_even_across_threads():
+    path = _net_file("MSD_vgg")
+    runtime.clear()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(runtime.session(path))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(s) for s in got}) == 1 and len(got) == 4
+    assert runtime.session(path) is got[0]
+
+
+def test_threads_setting(monkeypatch):
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    assert runtime.threads() == 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "2")
+    assert runtime.threads() == 2
+    monkeypatch.setenv(runtime.THREADS_ENV, "two")
+    with pytest.raises(ModelError):
+        runtime.threads()
+
+
+def test_missing_or_corrupt_network_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError):
+        runtime.session(tmp_path / "nothing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a network")
+    with pytest.raises(ModelError):
+        runtime.session(bad)
+
+
+def test_old_manifest_without_onnx_still_loads_through_keras(tmp_path):
+    """A manifest written before the ONNX export (no "onnx" key) still loads (Keras fallback)."""
+    pytest.importorskip("tensorflow")
+    from genre.models import deep
+
+    man = registry.verify("cnn")
+    old = {k: v for k, v in man.items() if k not in ("onnx", "onnx_info", "files", "name")}
+    registry.save("cnn_old", {"model.keras": registry.model_dir("cnn") / "model.keras"}, old, tmp_path)
+    pred = registry.load("cnn_old", tmp_path)
+    assert isinstance(pred, deep.KerasPredictor) and not isinstance(pred, deep.OnnxPatchPredictor)
+
+
+def test_every_shipped_model_predicts_without_tensorflow():
+    """A fresh process predicts one clip with every shipped classifier; TensorFlow is never imported."""
+    code = f"""
+import json, sys
+from genre import predict, registry
+names = [m["name"] for m in registry.list_models() if m.get("kind") != "novelty"]
+out = {{}}
+for n in names:
+    p = predict.predict({str(CLIP)!r}, model=n)
+    out[n] = [float(v) for v in p.probabilities.values()] if isinstance(p.probabilities, dict) else list(map(float, p.probabilities))
+print(json.dumps({{"names": names, "probs": out,
+                  "tf": "tensorflow" in sys.modules, "keras": "keras" in sys.modules,
+                  "tf2onnx": "tf2onnx" in sys.modules}}))
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads(res.stdout.strip().splitlines()[-1])
+    shipped = {m["name"] for m in registry.list_models() if m.get("kind") != "novelty"}
+    assert set(data["names"]) == shipped and {"musicnn", "musicnn_logreg", "cnn", "crnn", "stack"} <= shipped
+    assert not data["tf"] and not data["keras"] and not data["tf2onnx"]
+    for n, p in data["probs"].items():
+        assert len(p) == 10 and abs(sum(p) - 1) < 1e-6, n

@@ -1,0 +1,120 @@
+"""The pretrained ensemble (four ONNX musicnn networks + calibrated linear head)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genre import registry
+from genre.models import pretrained
+from genre.config import GENRES, SR, data_dir
+from genre.results import load_result
+
+
+def _fake_outs(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return {net: {"probs": rng.random((n, 50)).astype(np.float32),
+                  "embedding": rng.standard_normal((n, pretrained.EMBED_DIMS[net])).astype(np.float32)}
+            for net in pretrained.NETS}
+
+
+def test_clip_and_segment_vectors_share_one_layout():
+    outs = _fake_outs(5)
+    v = pretrained.clip_vector(outs)
+    S = pretrained.segment_vectors(outs)
+    names = pretrained.feature_names()
+    assert v.shape == (pretrained.FEATURE_DIM,) == (len(names),) and S.shape == (5, len(names))
+    i = names.index("MSD_vgg.emb_max.3")
+    assert v[i] == outs["MSD_vgg"]["embedding"][:, 3].max()
+    j = names.index("MTT_musicnn.tag.7")
+    assert np.isclose(v[j], outs["MTT_musicnn"]["probs"][:, 7].mean())
+    # one patch: the clip vector is that patch's segment vector
+    one = {n: {k: a[:1] for k, a in d.items()} for n, d in outs.items()}
+    np.testing.assert_array_equal(pretrained.clip_vector(one), pretrained.segment_vectors(one)[0])
+
+
+def test_select_patches_spreads_and_keeps_ends():
+    assert list(pretrained.select_patches(5, None)) == [0, 1, 2, 3, 4]
+    assert list(pretrained.select_patches(3, 8)) == [0, 1, 2]
+    k = pretrained.select_patches(19, 4)
+    assert len(k) == 4 and k[0] == 0 and k[-1] == 18 and np.all(np.diff(k) > 0)
+
+
+def test_patches_overlap_and_pad_short_input():
+    y = np.random.default_rng(0).standard_normal(int(10.0 * SR)).astype(np.float32) * 0.1
+    starts, X = pretrained.patches(y)
+    assert X.shape[1:] == (187, 96) and np.allclose(np.diff(starts), pretrained.HOP_FRAMES * 256 / 16000)
+    assert len(starts) == 1 + (int(10.0 * 16000 / 256) + 1 - 187) // pretrained.HOP_FRAMES
+    s2, X2 = pretrained.patches(y[: int(2.0 * SR)])
+    assert X2.shape == (1, 187, 96) and s2.tolist() == [0.0]
+
+
+def test_temperature_is_recovered_from_overconfident_logits():
+    from genre.training.pretrained_fit import fit_temperature
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((4000, 10)) * 2.0
+    P = pretrained.softmax(Z)
+    y = np.array([rng.choice(10, p=p) for p in P])
+    assert abs(fit_temperature(Z * 3.0, y) - 3.0) < 0.3
+    assert abs(fit_temperature(Z, y) - 1.0) < 0.1
+
+
+@pytest.fixture(scope="module")
+def model():
+    return registry.load("pretrained")
+
+
+def test_shipped_model_is_onnx_only_and_small():
+    man = registry.verify("pretrained")
+    folder = registry.model_dir("pretrained")
+    assert man["kind"] == "pretrained_onnx" and man["nets"] == list(pretrained.NETS)
+    assert {f"{n}.onnx" for n in pretrained.NETS} | {"head.skops", "LICENSE"} == set(man["files"])
+    size = sum((folder / f).stat().st_size for f in man["files"])
+    assert size < 15e6
+    assert "ISC" in (folder / "LICENSE").read_text()
+    assert man["temperature"] > 0
+
+
+@pytest.mark.parametrize("clip", ["classical.00055", "metal.00099", "reggae.00097"])
+def test_shipped_model_on_held_out_test_clips(model, clip):
+    """Three test-split clips (never trained on) the model gets right; the timeline agrees."""
+    from genre.audio import load
+    from genre.training.datasets import clips_index
+
+    idx = clips_index().set_index("clip")
+    if clip not in idx.index:
+        pytest.fail(f"{clip} is not in clips.csv")
+    assert idx.loc[clip, "split"] == "test"
+    y = load(idx.loc[clip, "path"], min_seconds=0.5).y
+    p = model.predict_clip(y)
+    assert p.shape == (10,) and abs(p.sum() - 1) < 1e-9
+    assert GENRES[int(p.argmax())] == clip.split(".")[0]
+    starts, P = model.predict_segments(y)
+    assert P.shape == (len(starts), 10) and np.allclose(P.sum(1), 1)
+
+
+def test_results_cover_every_audio_protocol():
+    res = load_result("pretrained")
+    prot = res["protocols"]
+    assert prot["audio_holdout"]["n_test"] == 144 and prot["audio_holdout"]["n_train"] == 371
+    assert prot["audio_holdout_full"]["n_test"] == 79
+    assert prot["artist_cv_audio"]["n_test"] == 515 and prot["artist_cv_audio"]["n_folds"] == 5
+    for k, m in prot.items():
+        assert 0 <= m["accuracy"] <= 1 and np.sum(m["confusion"]) == m["n_test"], k
+    # the head was chosen on train+valid only; the choice and its CV scores are recorded
+    params = prot["audio_holdout"]["params"]
+    assert params["head"] in params["cv_accuracy_train_valid"]
+    assert params["cv_accuracy_train_valid"][params["head"]] == max(params["cv_accuracy_train_valid"].values())
+
+
+def test_tag_logit_transform_touches_only_tag_columns():
+    outs = _fake_outs(3, seed=1)
+    F = pretrained.segment_vectors(outs)
+    G = pretrained.transform(F, "logit")
+    names = pretrained.feature_names()
+    tag = np.array([".tag." in n for n in names])
+    np.testing.assert_array_equal(G[:, ~tag], F[:, ~tag])
+    p = np.clip(F[:, tag], 1e-4, 1 - 1e-4)
+    np.testing.assert_allclose(G[:, tag], np.log(p / (1 - p)), rtol=1e-5)
+    assert pretrained.transform(F, None) is not None and np.array_equal(pretrained.transform(F, None), F)
