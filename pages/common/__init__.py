@@ -422,8 +422,8 @@ def _timeline_chart(out: analysis.Analysis, key: str, *, selectable: bool = Fals
     if not len(tl):
         st.info("Too short for a timeline.")
         return None
-    starts, probs, bin_s = analysis.aggregate_timeline(tl["start_s"].to_numpy(),
-                                                       tl[list(GENRES)].to_numpy())
+    starts, probs, bin_s = analysis.aggregate_timeline(
+        tl["start_s"].to_numpy(), tl[list(GENRES)].to_numpy(), max_points=analysis.TIMELINE_POINTS)
     title = (f"Genre probabilities per {SEGMENT_SECONDS:.0f} s" if bin_s == SEGMENT_SECONDS
              else f"Genre probabilities, averaged over {bin_s:.0f}-s stretches")
     if selectable:
