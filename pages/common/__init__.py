@@ -349,7 +349,7 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
     detector numbers go in an expander."""
     pred, result = out.prediction, out.result
     nov = pred.novelty or {}
-    if detector_missing() or getattr(pred, "detector_missing", False):
+    if detector_missing() or getattr(pred, "novelty_missing", False):
         st.warning("The check for non-music recordings is not available in this deployment, so "
                    "the answer below assumes the recording is music.", icon="⚠️")
     if pred.not_music:
