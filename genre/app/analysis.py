@@ -43,6 +43,8 @@ MAX_ANALYSES: int = max(1, int(os.environ.get("GENRE_MAX_ANALYSES", "2") or 2))
 #: Columns kept of a waveform envelope and of a spectrogram (what a page draws anyway).
 ENVELOPE_POINTS = 3000
 SPECTROGRAM_FRAMES = 1500
+#: Most points a drawn timeline has (a 10-minute input at 3-s segments has 200).
+TIMELINE_POINTS = 100
 
 
 # ------------------------------------------------------------------------------ WebRTC import order
@@ -339,7 +341,7 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
-def aggregate_timeline(starts_s: np.ndarray, probs: np.ndarray, *, max_points: int = 100,
+def aggregate_timeline(starts_s: np.ndarray, probs: np.ndarray, *, max_points: int = TIMELINE_POINTS,
                        segment_s: float = SEGMENT_SECONDS) -> tuple[np.ndarray, np.ndarray, float]:
     """Average consecutive segments so that a long timeline has at most ``max_points`` points.
 

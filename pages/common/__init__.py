@@ -349,7 +349,7 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
     detector numbers go in an expander."""
     pred, result = out.prediction, out.result
     nov = pred.novelty or {}
-    if detector_missing() or getattr(pred, "detector_missing", False):
+    if detector_missing() or getattr(pred, "novelty_missing", False):
         st.warning("The check for non-music recordings is not available in this deployment, so "
                    "the answer below assumes the recording is music.", icon="⚠️")
     if pred.not_music:
@@ -422,8 +422,8 @@ def _timeline_chart(out: analysis.Analysis, key: str, *, selectable: bool = Fals
     if not len(tl):
         st.info("Too short for a timeline.")
         return None
-    starts, probs, bin_s = analysis.aggregate_timeline(tl["start_s"].to_numpy(),
-                                                       tl[list(GENRES)].to_numpy())
+    starts, probs, bin_s = analysis.aggregate_timeline(
+        tl["start_s"].to_numpy(), tl[list(GENRES)].to_numpy(), max_points=analysis.TIMELINE_POINTS)
     title = (f"Genre probabilities per {SEGMENT_SECONDS:.0f} s" if bin_s == SEGMENT_SECONDS
              else f"Genre probabilities, averaged over {bin_s:.0f}-s stretches")
     if selectable:
