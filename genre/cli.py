@@ -266,9 +266,9 @@ def cmd_train(args) -> int:
             raise ModelError("No deep training entry point (genre.models.deep.train_all) is available here.")
         fn()
     if args.novelty:
-        from genre import novelty
+        from genre.training import novelty_fit
 
-        man = novelty.fit_and_save()
+        man = novelty_fit.fit_and_save()
         print(f"novelty detector: threshold {man['threshold']:.2f} "
               f"({man['threshold_percentile']:g}th percentile of held-out music)")
     return EXIT_OK

@@ -147,3 +147,43 @@ def test_holdout_training_set_shares_no_artist_with_the_test_set():
     assert not set(train["clip"]) & set(test["clip"])
     known = lambda s: {a for a in s if not a.startswith("?")}  # noqa: E731
     assert not known(train["artist"]) & known(test["artist"])
+
+
+VARIANTS = [a for a in ("cnn_r4", "cnn_r16", "lstm", "lstm_r4", "lstm_r16") if (MODELS_DIR / a / "manifest.json").is_file()]
+
+
+def test_build_model_resolutions_and_lstm():
+    """The input resolution is a fixed average-pooling of both axes; the LSTM reads the mel frames."""
+    shapes = {}
+    for arch in deep.ARCHS:
+        for r in deep.RESOLUTIONS:
+            m = deep.build_model(arch, n_classes=3, resolution=r)
+            assert m.output_shape == (None, 3) and m.input_shape == (None, deep.MEL["n_mels"], deep.PATCH_FRAMES, 1)
+            if r > 1:
+                pool = m.get_layer(f"resolution_div{r}")
+                shapes[(arch, r)] = tuple(pool.output.shape[1:3])
+    assert shapes[("cnn", 4)] == (32, 65) and shapes[("cnn", 16)] == (16, 32)
+    lstm = deep.build_model("lstm")
+    assert [type(layer).__name__ for layer in lstm.layers].count("LSTM") == 2
+    assert lstm.get_layer("lstm1").kernel_regularizer is not None
+    with pytest.raises(ValueError, match="resolution"):
+        deep.build_model("cnn", resolution=8)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_shipped_variant_loads_and_reports_its_training_time(name):
+    from genre import registry
+    from genre.audio import load
+    from genre.training.datasets import clips_index
+    from genre.training.train_deep import ARCH_SETTINGS
+
+    man = registry.verify(name)
+    assert man["training"]["resolution"] == ARCH_SETTINGS[name]["resolution"]
+    assert man["training"]["arch"] == ARCH_SETTINGS[name]["arch"] and man["protocol"] == "audio_holdout"
+    pred = registry.load(name)
+    y = load(clips_index().set_index("clip").loc[CHECK_CLIPS[0], "path"]).y
+    starts, P = pred.predict_segments(y)
+    assert P.shape == (len(starts), len(pred.classes)) == (10, 10)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-4)
+    res = json.loads((MODELS_DIR / "results" / f"{name}.json").read_text())["protocols"]["audio_holdout"]
+    assert res["n_test"] == 144 and res["fit_time_s"] > 0 and res["params"]["epochs"] == man["training"]["epochs"]
