@@ -2,8 +2,14 @@
 
 Decoding tries libsndfile (``soundfile``: WAV, FLAC, MP3, OGG/Vorbis, Opus, AIFF...) first and falls
 back to FFmpeg's decoders bundled with PyAV (M4A/AAC, MP4, ADTS, and anything else libsndfile lacks),
-so no system ``ffmpeg`` is needed. Reading is incremental: at most ``max_seconds`` of audio is ever
-decoded, whatever the header claims.
+so no system ``ffmpeg`` is needed; chained Ogg files (several streams one after another, which
+libsndfile reads only the first of) go to PyAV. Reading is incremental: at most ``max_seconds`` of
+audio is ever decoded, whatever the header claims; each block is checked (finite samples within
+:data:`MAX_SAMPLE_PEAK` of full scale), mixed to mono and resampled as it arrives, so memory holds
+the 22050 Hz result, not the native stream. Uploads are read in place (a seekable file object) or
+spooled to a temporary file, never copied whole into memory, and every input is identified by its
+content alone (never by its file name's extension). A stream shorter than its header announces
+(WAV data size, MP3/FLAC length, an Ogg stream without its end mark) gets an "ends early" note.
 
 The result matches ``librosa.load(path, sr=22050)``: samples as float32, channels averaged,
 resampled with soxr in high-quality mode (``res_type="soxr_hq"``) and fixed to
