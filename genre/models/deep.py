@@ -499,8 +499,11 @@ class KerasPredictor:
         self.scale = float(pre.get("scale", 1.0))
         self._fn = None
         self.classes = tuple(str(c) for c in manifest.get("classes") or ())
-        n_out = int(model.output_shape[-1])
-        if len(self.classes) != n_out:
+        if model is not None:
+            self._check_outputs(int(model.output_shape[-1]))
+
+    def _check_outputs(self, n_out: int | None) -> None:
+        if n_out is not None and len(self.classes) != n_out:
             raise ModelError(f"Model {self.name}: its manifest lists {len(self.classes)} classes but the "
                              f"network has {n_out} outputs.")
 
@@ -550,6 +553,11 @@ class OnnxPatchPredictor(KerasPredictor):
     def __init__(self, path: str | Path, manifest: dict):
         super().__init__(None, {"name": Path(path).parent.name, **manifest})
         self.path = Path(path)
+        from genre.models import runtime  # noqa: PLC0415
+
+        probs = [o for o in runtime.session(self.path).get_outputs() if o.name == "probs"]
+        dim = probs[0].shape[-1] if probs else None
+        self._check_outputs(dim if isinstance(dim, int) else None)
 
     def _probs(self, patches: np.ndarray) -> np.ndarray:
         from genre.models import runtime  # noqa: PLC0415
