@@ -55,7 +55,6 @@ import numpy as np
 import pyarrow as pa
 
 from genre.audio import ACCEPTED_EXTENSIONS
-from genre.config import GENRES
 from genre.errors import GenreError, ModelError
 
 try:  # distributed is a runtime dependency; the plugin base class must come from it
@@ -226,8 +225,11 @@ def model_key(manifest: dict) -> tuple[str, str, str]:
 
 # ------------------------------------------------------------------------------ one track (worker side)
 
-def timeline_summary(timeline, genres: Sequence[str] = GENRES, bins: int = TIMELINE_BINS) -> dict:
+def timeline_summary(timeline, genres: Sequence[str] | None = None, bins: int = TIMELINE_BINS) -> dict:
     """Compact form of a prediction's 3-s timeline: at most ``bins`` consecutive stretches.
+
+    ``genres`` are the model's classes (the timeline's probability columns); by default every
+    column of ``timeline`` other than ``start_s`` and ``end_s``.
 
     The segments are split into ``min(bins, n)`` runs of (nearly) equal length; each stretch gives
     its start and end (s), the genre with the highest mean segment probability over it and that
@@ -243,7 +245,10 @@ def timeline_summary(timeline, genres: Sequence[str] = GENRES, bins: int = TIMEL
                             "timeline_prob": []}
     if n == 0:
         return out
-    P = timeline[list(genres)].to_numpy(dtype=np.float64)
+    if genres is None:
+        genres = [c for c in timeline.columns if c not in ("start_s", "end_s")]
+    genres = list(genres)
+    P = timeline[genres].to_numpy(dtype=np.float64)
     starts = timeline["start_s"].to_numpy(dtype=np.float64)
     ends = timeline["end_s"].to_numpy(dtype=np.float64)
     for idx in np.array_split(np.arange(n), min(int(bins), n)):

@@ -436,8 +436,8 @@ def cmd_predict(args) -> int:
     P.load_model(model, models_dir)  # fail early (exit 3) on a bad model name, before any work
     novelty = not args.no_novelty
     if novelty and P.load_detector(models_dir) is None:  # fail early and loudly: no silent non-music check
-        raise ModelError("The non-music detector is missing (no 'novelty' model in the models "
-                         "folder): answers could not flag speech or noise. Restore it, or pass "
+        raise ModelError("The non-music detector is missing (models/novelty, or novelty/ in "
+                         "--models-dir): answers could not flag speech or noise. Restore it, or pass "
                          "--no-novelty to classify without the check.")
     results = P.predict_many([str(f) for f in files], model=model, n_jobs=args.jobs,
                              progress=not args.no_progress and len(files) > 1, novelty=novelty,

@@ -5,7 +5,6 @@ Everything but the drawing is in genre.app.catalogue_view."""
 import streamlit as st
 
 from genre.app import catalogue_view as cv
-from genre.config import GENRES
 from genre.errors import GenreError
 from pages import common
 
@@ -104,8 +103,7 @@ with problems:
 with browse:
     q = st.text_input("Search paths", key="cat_query", placeholder="part of a file or folder name")
     f1, f2, f3 = st.columns([2, 2, 2])
-    present = [g for g in GENRES if g in set(df["genre"].dropna())] + sorted(
-        set(df["genre"].dropna()) - set(GENRES))
+    present = cv.class_order(df, sorted(set(df["genre"].dropna())))
     genres = f1.multiselect("Genres", present, key="cat_genres_filter")
     statuses = f2.multiselect("Status", list(cv.STATUSES), key="cat_status_filter")
     conf = f3.slider("Top probability", 0.0, 1.0, (0.0, 1.0), 0.05, key="cat_conf")

@@ -14,14 +14,14 @@ import io
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from genre.app.plots import GENRE_COLORS
-from genre.config import DEMO_DIR, GENRES
+from genre.config import DEMO_DIR
 from genre.errors import DataError
 
 __all__ = [
@@ -182,18 +182,30 @@ def summary(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def class_order(df: pd.DataFrame, present: Sequence[str] | None = None) -> list[str]:
+    """The catalogue model's classes (its ``classes`` column), in the model's order, limited to
+    ``present`` when given; labels outside the model's classes follow, sorted."""
+    classes: list[str] = []
+    if "classes" in df.columns:
+        classes = next((list(map(str, c)) for c in df["classes"] if c is not None and len(c)), [])
+    if present is None:
+        return classes
+    present = [str(g) for g in present]
+    return [g for g in classes if g in present] + sorted(set(present) - set(classes))
+
+
 def genre_counts(df: pd.DataFrame) -> pd.DataFrame:
     """Tracks per top genre among tracks that did not fail, split by status.
 
-    Returns columns ``genre, ok, low confidence, not music, tracks``, genres in GENRES order
-    (others after), every status column present.
+    Returns columns ``genre, ok, low confidence, not music, tracks``, genres in the model's
+    class order (others after), every status column present.
     """
     done = df[df["status"] != "failed"]
     cols = [s for s in STATUSES if s != "failed"]
     if done.empty:
         return pd.DataFrame(columns=["genre", *cols, "tracks"])
     t = pd.crosstab(done["genre"], done["status"]).reindex(columns=cols, fill_value=0)
-    order = [g for g in GENRES if g in t.index] + sorted(set(t.index) - set(GENRES))
+    order = class_order(df, list(t.index))
     t = t.reindex(order)
     t["tracks"] = t.sum(axis=1)
     return t.reset_index().rename(columns={"index": "genre"}).rename_axis(columns=None)
@@ -266,7 +278,7 @@ def to_csv(df: pd.DataFrame) -> bytes:
     timeline as ``genre start-end s`` stretches joined by ``; ``); internal columns dropped."""
     out = df.drop(columns=[c for c in ("name",) if c in df.columns]).copy()
     if "probabilities" in out.columns:
-        classes = next((list(c) for c in out.get("classes", []) if c is not None and len(c)), list(GENRES))
+        classes = class_order(out)
         probs = [list(p) if p is not None and len(p) == len(classes) else [np.nan] * len(classes)
                  for p in out["probabilities"]]
         out = pd.concat([out, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes], index=out.index)], axis=1)
