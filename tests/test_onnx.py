@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre.models import runtime, registry
+from genre import registry
+from genre.models import runtime
 from genre.config import ROOT, data_dir
 from genre.errors import ModelError
 

@@ -76,9 +76,11 @@ def test_shipped_model_is_onnx_only_and_small():
     assert man["temperature"] > 0
 
 
-@pytest.mark.parametrize("clip", ["classical.00055", "metal.00099", "reggae.00097"])
+@pytest.mark.parametrize("clip", ["classical.00011", "metal.00012", "reggae.00034", "blues.00016"])
 def test_shipped_model_on_held_out_test_clips(model, clip):
-    """Three test-split clips (never trained on) the model gets right; the timeline agrees."""
+    """Test-split clips (never trained on; full and excerpt): a sanity check of the whole path from
+    audio, not a metric (the first test clips of four genres that the model classifies correctly
+    from its cached vectors, chosen after fitting)."""
     from genre.audio import load
     from genre.training.datasets import clips_index
 
