@@ -120,3 +120,15 @@ def test_tag_logit_transform_touches_only_tag_columns():
     p = np.clip(F[:, tag], 1e-4, 1 - 1e-4)
     np.testing.assert_allclose(G[:, tag], np.log(p / (1 - p)), rtol=1e-5)
     assert pretrained.transform(F, None) is not None and np.array_equal(pretrained.transform(F, None), F)
+
+
+def test_segments_then_clip_run_the_networks_once(model, monkeypatch):
+    calls = []
+    real = pretrained.network_outputs
+    monkeypatch.setattr(pretrained, "network_outputs", lambda X, f: calls.append(len(X)) or real(X, f))
+    y = np.random.default_rng(5).standard_normal(int(6 * SR)).astype(np.float32) * 0.1
+    model.predict_segments(y)
+    model.predict_clip(y)
+    assert len(calls) == 1
+    model.predict_clip(y[::-1].copy())
+    assert len(calls) == 2
