@@ -189,10 +189,26 @@ class PretrainedPredictor:
         return out
 
     def outputs(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
-        """``(starts_s, {net: {"probs" (n, 50), "embedding"}})`` for mono float32 ``y`` at 22050 Hz."""
+        """``(starts_s, {net: {"probs" (n, 50), "embedding"}})`` for mono float32 ``y`` at 22050 Hz.
+
+        The last input's outputs are kept (keyed by a hash of its samples), so ``predict_segments``
+        then ``predict_clip`` on the same audio (what ``genre.predict`` does) run the networks once."""
+        import hashlib
+        import threading
+
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        key = hashlib.blake2b(y.tobytes(), digest_size=16).hexdigest()
+        lock = self.__dict__.setdefault("_lock", threading.Lock())
+        with lock:
+            last = self.__dict__.get("_last")
+            if last is not None and last[0] == key:
+                return last[1]
         starts, X = patches(y, SR)
         keep = select_patches(len(X), self.max_patches)
-        return starts[keep], network_outputs(X[keep], self.folder)
+        out = (starts[keep], network_outputs(X[keep], self.folder))
+        with lock:
+            self._last = (key, out)
+        return out
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per 2.992-s patch, one every 1.504 s (or the ``max_patches`` analysed):
