@@ -109,6 +109,7 @@ def guard_numba_cache() -> None:
     global _NUMBA_GUARDED
     if _NUMBA_GUARDED:
         return
+    import numba  # noqa: F401  (the package first: importing numba.core.caching alone is circular)
     from numba.core import caching
 
     save, load = caching.Cache.save_overload, caching.Cache.load_overload

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from genre.models import runtime
-from genre.config import GENRES, SR
+from genre.config import SR
 from genre.errors import ModelError
 
 __all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "patches", "select_patches",
@@ -176,7 +176,10 @@ class PretrainedPredictor:
         self.manifest = dict(manifest)
         self.name = self.manifest.get("name", "pretrained")
         self.tag_transform = (self.manifest.get("vector") or {}).get("tag_transform")
-        self.classes = list(self.manifest.get("classes", GENRES))
+        classes = self.manifest.get("classes")
+        if not classes:
+            raise ModelError(f"Model {self.manifest.get('name')}: its manifest lists no classes.")
+        self.classes = list(classes)
         if not self.temperature > 0:
             raise ModelError(f"Model {self.name}: temperature must be > 0, not {temperature}.")
         self._cols = [int(c) for c in head.classes_]

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from genre.models import pretrained
-from genre.config import CACHE_DIR, GENRES, SR
+from genre.config import CACHE_DIR, SR
+from genre.training.datasets import GTZAN_GENRES
 
 ONNX_DIR = CACHE_DIR / "onnx"
 CACHE = CACHE_DIR / "pretrained"
@@ -161,7 +162,7 @@ def _logits10(head, X: np.ndarray) -> np.ndarray:
     z = pretrained.head_logits(head, X)
     if z.ndim == 1:  # binary decision_function
         z = np.stack([-z, z], axis=1)
-    out = np.full((len(X), len(GENRES)), -1e9)
+    out = np.full((len(X), len(GTZAN_GENRES)), -1e9)
     out[:, [int(c) for c in head.classes_]] = z
     return out
 
@@ -190,7 +191,7 @@ def head_logits10(head, params: dict, X: np.ndarray) -> np.ndarray:
 def oof_logits(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds,
                segs: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """Out-of-fold logits ``(n, 10)`` of a head over ``folds`` (row-index pairs)."""
-    Z = np.zeros((len(X), len(GENRES)))
+    Z = np.zeros((len(X), len(GTZAN_GENRES)))
     for tr, te in folds:
         h = fit_head(kind, params, X[tr], y[tr], None if segs is None else [segs[i] for i in tr])
         Z[te] = head_logits10(h, params, X[te])
@@ -274,7 +275,7 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     full = (test["kind"] == "full").to_numpy()
     V = clean_table().set_index("clip")[pretrained.feature_names()]
     X_use, X_tr, X_te = (V.loc[list(d["clip"])].to_numpy(np.float32) for d in (use, train, test))
-    y_use, y_tr, y_te = (np.array([GENRES.index(g) for g in d["genre"]]) for d in (use, train, test))
+    y_use, y_tr, y_te = (np.array([GTZAN_GENRES.index(g) for g in d["genre"]]) for d in (use, train, test))
     _say(f"clips: use {len(use)}, train {len(train)}, test {len(test)} ({full.sum()} full); "
          f"vector {X_tr.shape[1]}")
     seg_use = [pretrained.segment_vectors(clip_outputs(p)) for p in use["path"]]
@@ -318,7 +319,7 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
         folds_use = []
     if artist_cv == "fixed":
         family = {best: CANDIDATES[best]}
-    P_cv = np.zeros((len(use), len(GENRES)))
+    P_cv = np.zeros((len(use), len(GTZAN_GENRES)))
     chosen = []
     for k, (tr, te) in enumerate(folds_use):
         sub = use.iloc[tr].reset_index(drop=True)
@@ -362,7 +363,7 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     files = {"head.skops": data, "LICENSE": licence.encode(),
              **{f"{n}.onnx": (ONNX_DIR / f"{n}.onnx").read_bytes() for n in pretrained.NETS}}
     man = {"display_name": "Pretrained ensemble (4 musicnn networks + linear head)",
-           "kind": "pretrained_onnx", "family": "pretrained", "classes": list(GENRES),
+           "kind": "pretrained_onnx", "family": "pretrained", "classes": list(GTZAN_GENRES),
            "feature_columns": None, "input": "audio", "nets": list(pretrained.NETS),
            "temperature": T, "trusted_types": trusted,
            "vector": {"dim": pretrained.FEATURE_DIM, "version": pretrained.FEATURE_VERSION,
@@ -411,7 +412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fit":
         return fit_main(head_names=args.head, artist_cv=args.artist_cv)
     if args.command == "robust":
-        return robust_main()
+        from genre.training import robustness
+
+        return robustness.main([])
     return 2
 
 

@@ -29,12 +29,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from genre.config import CACHE_DIR, GENRES, SR
+from genre.config import CACHE_DIR, SR
+from genre.training.datasets import GTZAN_GENRES
 
 CACHE = CACHE_DIR / "robust"
 VERSION = "1"
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     test = df[df["split"] == "test"].reset_index(drop=True)
     if args.limit:
         test = test.head(args.limit)
-    y_te = np.array([GENRES.index(g) for g in test["genre"]])
+    y_te = np.array([GTZAN_GENRES.index(g) for g in test["genre"]])
     models = [m for m in registry.list_models() if m.get("kind") != "novelty"]
     _say(f"{len(test)} test clips x {len(args.conditions)} conditions; models: "
          + ", ".join(m["name"] for m in models))
