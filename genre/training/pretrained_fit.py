@@ -387,7 +387,7 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genre.training.pretrained_fit", description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["embed", "fit", "robust"])
+    ap.add_argument("command", choices=["embed", "fit"])
     ap.add_argument("--limit", type=int, default=None, help="embed: only the first N clips (timing)")
     ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
     ap.add_argument("--artist-cv", choices=["nested", "fixed", "none"], default="nested",
@@ -411,10 +411,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "fit":
         return fit_main(head_names=args.head, artist_cv=args.artist_cv)
-    if args.command == "robust":
-        from genre.training import robustness
-
-        return robustness.main([])
     return 2
 
 
