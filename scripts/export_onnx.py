@@ -151,9 +151,44 @@ def export_keras_file(path: Path, embed_layer: str, scale: float) -> bytes:
     return data
 
 
+def export_keras_models(names) -> int:
+    """Export shipped Keras patch models (kind ``keras``) and re-register each with ``model.onnx``.
+
+    The embedding output is the layer that feeds the classifier head (the one before
+    ``head_drop``: ``conv_pool`` for the CNNs, ``parallel`` for the CRNN, ``lstm2`` for the LSTMs).
+    """
+    import keras
+
+    from genre import registry
+
+    versions = registry.library_versions(("onnx", "onnxruntime", "tf2onnx", "tensorflow-cpu", "keras"))
+    for name in names:
+        folder = registry.model_dir(name)
+        man = registry.verify(name)
+        if man.get("kind") != "keras":
+            raise SystemExit(f"{name}: kind {man.get('kind')!r}, not a Keras patch model")
+        model = keras.saving.load_model(folder / "model.keras", compile=False)
+        layers = [layer.name for layer in model.layers]
+        layer = layers[layers.index("head_drop") - 1]
+        data = export_keras_file(folder / "model.keras", layer, float(man["preprocessing"]["scale"]))
+        files = {f: (folder / f).read_bytes() for f in man["files"] if f != "model.onnx"}
+        files["model.onnx"] = data
+        new = {k: v for k, v in man.items() if k != "files"}
+        new["onnx"] = "model.onnx"
+        new["onnx_info"] = {"input": "logmel", "outputs": ["probs", "embedding"], "opset": OPSET,
+                            "exported_by": "scripts/export_onnx.py --keras-models", "embedding": layer}
+        new["libraries"] = {**man.get("libraries", {}), **versions}
+        registry.save(name, files, new)
+        print(f"re-registered models/{name} with model.onnx (embedding: {layer})")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--wheel-dir", type=Path, required=True,
+    ap.add_argument("--keras-models", nargs="+", metavar="NAME",
+                    help="export only these shipped Keras models (CNN/CRNN/LSTM variants: kind 'keras') "
+                         "and re-register them with model.onnx; the wheel is not needed")
+    ap.add_argument("--wheel-dir", type=Path,
                     help="folder where the musicnn-0.1.0 wheel was unzipped (holds musicnn/)")
     ap.add_argument("--only-nets", action="store_true", help="write .cache/onnx only, touch no model folder")
     args = ap.parse_args(argv)
@@ -163,6 +198,10 @@ def main(argv=None) -> int:
     from genre import registry
     from genre.models import musicnn
 
+    if args.keras_models:
+        return export_keras_models(args.keras_models)
+    if args.wheel_dir is None:
+        ap.error("--wheel-dir is required (or --keras-models NAME ...)")
     nets = export_musicnn_nets(args.wheel_dir)
     if args.only_nets:
         return 0
