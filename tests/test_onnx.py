@@ -67,7 +67,15 @@ def _keras_and_onnx(name):
     return np.asarray(model(X, training=False)), runtime.run(registry.model_dir(name) / man["onnx"], X)
 
 
-@pytest.mark.parametrize("name", ["cnn", "crnn"])
+#: Every shipped patch network (CNN, CRNN, LSTM and the reduced-resolution variants).
+KERAS_NETS = sorted(m["name"] for m in registry.list_models() if m.get("kind") == "keras")
+
+
+def test_every_shipped_patch_network_is_covered():
+    assert {"cnn", "crnn", "lstm", "cnn_r4", "cnn_r16", "lstm_r4", "lstm_r16"} <= set(KERAS_NETS)
+
+
+@pytest.mark.parametrize("name", KERAS_NETS)
 def test_deep_model_onnx_matches_keras_on_a_real_clip(name):
     ref, out = _keras_and_onnx(name)
     assert ref.shape == out["probs"].shape and ref.shape[0] >= 9
@@ -88,7 +96,7 @@ def test_msd_musicnn_onnx_matches_keras_port_on_a_real_clip():
 
 
 def test_shipped_networks_are_onnx_with_two_outputs():
-    for name in ("musicnn", "musicnn_logreg", "cnn", "crnn"):
+    for name in ("musicnn", "musicnn_logreg", *KERAS_NETS):
         man = registry.verify(name)
         assert man.get("onnx") in man["files"], name
         s = runtime.session(registry.model_dir(name) / man["onnx"])
