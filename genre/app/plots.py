@@ -355,14 +355,7 @@ def waveform(y: np.ndarray, sr: int, *, max_points: int = 3000, title: str = "Wa
         blocks = y[: m * step].reshape(m, step)
         lo, hi = blocks.min(axis=1), blocks.max(axis=1)
         t = (np.arange(m) * step + step / 2) / sr
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0.6, color="#d6336c"),
-                             showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0.6, color="#d6336c"),
-                             fill="tonexty", showlegend=False, hoverinfo="skip"))
-    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="amplitude", height=220,
-                      **_LAYOUT)
-    return fig
+    return waveform_envelope(t, lo, hi, title=title)
 
 
 def spectrogram(db: np.ndarray, sr: int, hop_length: int, *, title: str = "Mel spectrogram",
