@@ -440,12 +440,12 @@ class ModelPlugin(WorkerPlugin):
         self.warm_up = warm_up
         self.name = f"genre-catalogue-model-{model or 'default'}"
 
-    async def setup(self, worker):
-        import asyncio
-
-        # off the event loop: loading and warming take seconds, and heartbeats must go on
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: prepare_worker(self.model, warm_up=self.warm_up))
+    def setup(self, worker):
+        # On the worker's event loop, before it runs any task. Not in a thread executor: CPython
+        # 3.11/3.12 can fail a skops load with "AST constructor recursion depth mismatch" when
+        # another thread builds ASTs at the same time (seen in CI). Loading and warming take a
+        # few seconds, far inside Dask's worker time-to-live.
+        prepare_worker(self.model, warm_up=self.warm_up)
 
 
 # ------------------------------------------------------------------------------ output

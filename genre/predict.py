@@ -186,7 +186,10 @@ def load_model(name: str | None = None, models_dir: str | None = None):
 
 
 def load_detector(models_dir: str | None = None):
-    """The non-music detector of the models folder, or None if its ``novelty`` model is absent.
+    """The non-music detector of the models folder, or None if there is none.
+
+    "Is this music at all?" does not depend on a taxonomy: a models folder of your own without a
+    ``novelty`` model uses the shipped detector (``models/novelty``).
 
     Raises
     ------
@@ -195,10 +198,11 @@ def load_detector(models_dir: str | None = None):
     """
     from genre import config, novelty
 
-    root = config.MODELS_DIR if models_dir is None else models_dir
-    if not (Path(root) / novelty.NAME / "manifest.json").is_file():
-        return None
-    return novelty.load(str(root))
+    roots = [config.MODELS_DIR] if models_dir is None else [models_dir, config.MODELS_DIR]
+    for root in roots:
+        if (Path(root) / novelty.NAME / "manifest.json").is_file():
+            return novelty.load(str(root))
+    return None
 
 
 def model_classes(predictor: Any) -> tuple[str, ...]:
