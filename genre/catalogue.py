@@ -83,7 +83,13 @@ THREAD_ENV: dict[str, str] = {
 #: 10 ms, for a dashboard the catalogue does not start), slower event-loop and system checks, no
 #: work stealing (tasks wait on the scheduler's queue, not on workers). Measured on the 2-core
 #: machine: an idle 2-worker cluster used 0.13 cores with Dask's defaults, 0.04 with these.
+#: And no ``MALLOC_TRIM_THRESHOLD_`` in the workers' environment: Dask sets it to 64 KiB by
+#: default, which turns off glibc's adaptive mmap threshold, so every array above 128 KiB (each
+#: spectrogram, each decoded track) is mapped, page-faulted and unmapped again. Measured with the
+#: default model on 8 full-length tracks in one process: 1.89 CPU s per track with the variable
+#: set, 1.23 without (35x the page faults). ``benchmarks/bench_catalogue.py`` shows the effect.
 CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "500ms",
     "distributed.admin.system-monitor.interval": "2s",

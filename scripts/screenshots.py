@@ -178,11 +178,31 @@ def choose_radio(page, label: str, timeout_ms: int = 120_000) -> None:
 
 
 def choose_option(page, label: str, text: str, timeout_ms: int = 300_000) -> None:
-    """Open the selectbox labelled ``label`` and pick the first option containing ``text``;
-    wait for the rerun it triggers."""
-    page.get_by_role("combobox", name=label).first.click()
-    rerun_after(page, lambda: page.get_by_role("option").filter(has_text=text).first.click(),
-                timeout_ms)
+    """Open the selectbox labelled ``label``, pick the first option containing ``text`` and wait
+    for the rerun it triggers.
+
+    A click on an option can be lost (the list re-renders under the pointer while the server is
+    busy, as on a loaded CI machine): then no rerun starts and the box still shows the old value.
+    So the pick is checked against the box's shown value and retried, up to three times, before
+    waiting out the (long) rerun itself.
+    """
+    box = page.locator('[data-testid="stSelectbox"]').filter(
+        has=page.get_by_role("combobox", name=label)).first
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for _ in range(3):
+        page.get_by_role("combobox", name=label).first.click()
+        option = page.get_by_role("option").filter(has_text=text).first
+        option.wait_for(timeout=30_000)
+        try:
+            rerun_after(page, option.click, timeout_ms=30_000)
+            return
+        except PlaywrightTimeoutError:
+            if text in box.inner_text():  # picked; the run is slow, not lost: wait it out
+                wait_idle(page, timeout_ms)
+                return
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not pick {text!r} in {label!r}: box shows {box.inner_text()!r}")
 
 
 def start_live(page, timeout_ms: int = 180_000):
