@@ -45,7 +45,8 @@ def _sha(path: str | Path) -> str:
 
 def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable | None = None,
                  onnx_dir: Path = ONNX_DIR, sha: str | None = None,
-                 max_seconds: float | None = None) -> dict[str, dict[str, np.ndarray]]:
+                 max_seconds: float | None = None,
+                 rms_dbfs: float | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per-patch outputs of the four networks for one file (cached).
 
     Parameters
@@ -59,6 +60,9 @@ def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable |
     max_seconds : float, optional
         Keep only the first ``max_seconds`` of the audio (before ``degrade``); a clip that is cut
         gets its own cache entry (``<condition>_first<N>s``).
+    rms_dbfs : float, optional
+        Loudness the (degraded) audio is brought to before the networks
+        (:func:`genre.models.pretrained.normalise_loudness`); cached as ``<condition>_rms<level>``.
     """
     from genre.audio import load as load_audio
 
@@ -69,6 +73,8 @@ def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable |
         if len(y) > int(max_seconds * SR):
             y = y[: int(max_seconds * SR)]
             condition = f"{condition}_first{max_seconds:g}s"
+    if rms_dbfs is not None:
+        condition = f"{condition}_rms{rms_dbfs:g}"
     key = CACHE / f"{sha[:32]}_{condition}_v{pretrained.FEATURE_VERSION}.npz"
     if key.is_file():
         with np.load(key) as z:
@@ -78,7 +84,7 @@ def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable |
         y = load_audio(path, min_seconds=0.5).y
     if degrade is not None:
         y = degrade(y, SR)
-    _, X = pretrained.patches(y, SR)
+    _, X = pretrained.patches(y, SR, rms_dbfs=rms_dbfs)
     outs = pretrained.network_outputs(X, onnx_dir)
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = key.with_suffix(".tmp.npz")
@@ -88,29 +94,84 @@ def clip_outputs(path: str | Path, condition: str = "clean", degrade: Callable |
 
 
 def vectors(paths: Sequence[str | Path], condition: str = "clean", degrade: Callable | None = None,
-            onnx_dir: Path = ONNX_DIR, progress_every: int = 25) -> np.ndarray:
+            onnx_dir: Path = ONNX_DIR, progress_every: int = 25, rms_dbfs: float | None = None) -> np.ndarray:
     """``(len(paths), FEATURE_DIM)`` clip vectors (:func:`genre.models.pretrained.clip_vector`)."""
     out = []
     t0 = time.perf_counter()
     for i, p in enumerate(paths):
-        out.append(pretrained.clip_vector(clip_outputs(p, condition, degrade, onnx_dir)))
+        out.append(pretrained.clip_vector(clip_outputs(p, condition, degrade, onnx_dir, rms_dbfs=rms_dbfs)))
         if progress_every and (i + 1) % progress_every == 0:
             _say(f"  {condition}: {i + 1}/{len(paths)} clips ({time.perf_counter() - t0:.0f} s)")
     return np.stack(out)
 
 
-def clean_table(onnx_dir: Path = ONNX_DIR) -> pd.DataFrame:
+def aug_seed(sha: str, name: str) -> int:
+    """Seed of augmentation ``name`` of the file with SHA-256 ``sha`` (fixed per file and copy)."""
+    from genre.training.degrade import AUGMENTATIONS
+
+    return (int(sha[:12], 16) + AUGMENTATIONS.index(name)) % (1 << 31)
+
+
+def aug_outputs(path: str | Path, name: str, rms_dbfs: float | None = None,
+                onnx_dir: Path = ONNX_DIR) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`clip_outputs` of the training copy ``name`` (:func:`genre.training.degrade.augment`)."""
+    from genre.training.degrade import augment
+
+    sha = _sha(path)
+    seed = aug_seed(sha, name)
+    return clip_outputs(path, name, lambda y, sr: augment(name, y, sr, seed), onnx_dir, sha=sha,
+                        rms_dbfs=rms_dbfs)
+
+
+def limited_vector(outs: dict[str, dict[str, np.ndarray]], max_patches: int | None) -> np.ndarray:
+    """:func:`genre.models.pretrained.clip_vector` over the patches a predictor with ``max_patches``
+    analyses (:func:`genre.models.pretrained.select_patches`)."""
+    n = len(next(iter(outs.values()))["probs"])
+    keep = pretrained.select_patches(n, max_patches)
+    return pretrained.clip_vector({net: {k: v[keep] for k, v in d.items()} for net, d in outs.items()})
+
+
+def _embed_job(path: str, rms_dbfs: float | None, augs: Sequence[str]) -> None:
+    import os
+
+    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    clip_outputs(path, rms_dbfs=rms_dbfs)
+    for a in augs:
+        aug_outputs(path, a, rms_dbfs)
+
+
+def embed_all(rms_dbfs: float | None = None, augment: bool = False, jobs: int = 1) -> None:
+    """Fill the cache: every clip with audio (clean), plus, with ``augment``, the training copies of
+    every clip that is not in the test part of the split (test audio is never augmented)."""
+    from joblib import Parallel, delayed
+
+    from genre.training.degrade import AUGMENTATIONS
+    from genre.training.train_deep import clip_table
+
+    df = clip_table()
+    df = df.drop_duplicates("clip").reset_index(drop=True)
+    todo = [(p, AUGMENTATIONS if augment and split in ("train", "valid") else ())
+            for p, split in zip(df["path"], df["split"])]
+    todo.sort(key=lambda t: -len(t[1]))  # the costly ones first, for an even finish
+    t0 = time.perf_counter()
+    Parallel(n_jobs=jobs, verbose=5)(delayed(_embed_job)(str(p), rms_dbfs, a) for p, a in todo)
+    _say(f"embedded {len(todo)} clips ({sum(len(a) for _, a in todo)} augmented copies) in "
+         f"{time.perf_counter() - t0:.0f} s")
+
+
+def clean_table(onnx_dir: Path = ONNX_DIR, rms_dbfs: float | None = None) -> pd.DataFrame:
     """Clip vectors of every GTZAN clip with audio (Parquet-cached by content hash)."""
     from genre.training.datasets import clips_index
 
     idx = clips_index().drop_duplicates("clip").reset_index(drop=True)
-    pq = CACHE / f"vectors_v{pretrained.FEATURE_VERSION}.parquet"
+    tag = "" if rms_dbfs is None else f"_rms{rms_dbfs:g}"
+    pq = CACHE / f"vectors_v{pretrained.FEATURE_VERSION}{tag}.parquet"
     shas = [_sha(p) for p in idx["path"]]
     if pq.is_file():
         df = pd.read_parquet(pq)
         if list(df["sha256"]) == shas and list(df["clip"]) == list(idx["clip"]):
             return df
-    V = vectors(list(idx["path"]), onnx_dir=onnx_dir)
+    V = vectors(list(idx["path"]), onnx_dir=onnx_dir, rms_dbfs=rms_dbfs)
     df = pd.DataFrame(V, columns=pretrained.feature_names())
     df.insert(0, "sha256", shas)
     df.insert(0, "clip", list(idx["clip"]))
@@ -167,9 +228,22 @@ def _logits10(head, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_head(kind: str, params: dict, X: np.ndarray, y: np.ndarray, segs: Sequence[np.ndarray] | None = None):
-    """Fit a candidate head on clip vectors ``X`` (+ segment rows when ``params["aug"]``)."""
+#: Weight of each augmented training copy's clip vector (two copies: one clip's weight in all).
+AUG_WEIGHT: float = 0.5
+
+
+def fit_head(kind: str, params: dict, X: np.ndarray, y: np.ndarray, segs: Sequence[np.ndarray] | None = None,
+             augs: Sequence[np.ndarray] | None = None):
+    """Fit a candidate head on clip vectors ``X`` (+ segment rows when ``params["aug"]``, + the
+    clip vectors of each clip's augmented copies ``augs[i]`` (``(k, dim)``, possibly empty), each
+    weighted :data:`AUG_WEIGHT`)."""
     rows, ys, ws = [X], [y], [np.ones(len(X))]
+    if augs is not None:
+        for A_i, label in zip(augs, y):
+            if len(A_i):
+                rows.append(np.asarray(A_i, dtype=np.float32))
+                ys.append(np.full(len(A_i), label))
+                ws.append(np.full(len(A_i), AUG_WEIGHT))
     if params.get("aug"):
         if segs is None:
             raise ValueError("aug heads need the clips' segment vectors")
@@ -189,25 +263,27 @@ def head_logits10(head, params: dict, X: np.ndarray) -> np.ndarray:
 
 
 def oof_logits(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds,
-               segs: Sequence[np.ndarray] | None = None) -> np.ndarray:
+               segs: Sequence[np.ndarray] | None = None, augs: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """Out-of-fold logits ``(n, 10)`` of a head over ``folds`` (row-index pairs)."""
     Z = np.zeros((len(X), len(GTZAN_GENRES)))
     for tr, te in folds:
-        h = fit_head(kind, params, X[tr], y[tr], None if segs is None else [segs[i] for i in tr])
+        h = fit_head(kind, params, X[tr], y[tr], None if segs is None else [segs[i] for i in tr],
+                     None if augs is None else [augs[i] for i in tr])
         Z[te] = head_logits10(h, params, X[te])
     return Z
 
 
 def select_head(X: np.ndarray, y: np.ndarray, folds, say=_say,
                 segs: Sequence[np.ndarray] | None = None,
-                candidates: dict[str, tuple[str, dict]] | None = None) -> tuple[str, dict[str, float], np.ndarray]:
+                candidates: dict[str, tuple[str, dict]] | None = None,
+                augs: Sequence[np.ndarray] | None = None) -> tuple[str, dict[str, float], np.ndarray]:
     """Best of ``candidates`` (default :data:`CANDIDATES`) by CV accuracy over ``folds`` (ties: the
     first listed).
 
     Returns ``(name, {candidate: accuracy}, out-of-fold logits of the winner)``."""
     scores, Zs = {}, {}
     for name, (kind, params) in (candidates or CANDIDATES).items():
-        Z = oof_logits(kind, params, X, y, folds, segs)
+        Z = oof_logits(kind, params, X, y, folds, segs, augs)
         scores[name] = float((Z.argmax(1) == y).mean())
         Zs[name] = Z
         if say:
@@ -251,7 +327,9 @@ genre/training/pretrained_fit.py. Licence of the original code and models (ISC),
 """
 
 
-def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: str = "nested") -> int:
+def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: str = "nested",
+             rms_dbfs: float | None = None, augment: bool = False, name: str = "pretrained",
+             max_patches: int | None = None) -> int:
     """Choose, calibrate, evaluate and ship ``models/pretrained`` (see the module docstring).
 
     ``head_names`` restricts the candidates (e.g. to re-ship a choice already made by the full
@@ -273,19 +351,33 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     train = use[use["split"].isin(["train", "valid"])].reset_index(drop=True)
     test = use[use["split"] == "test"].reset_index(drop=True)
     full = (test["kind"] == "full").to_numpy()
-    V = clean_table().set_index("clip")[pretrained.feature_names()]
+    if max_patches is None:
+        V = clean_table(rms_dbfs=rms_dbfs).set_index("clip")[pretrained.feature_names()]
+    else:  # the clip vector pooled over the patches prediction analyses (the same for training)
+        idx_all = use.drop_duplicates("clip")
+        V = pd.DataFrame(np.stack([limited_vector(clip_outputs(p, rms_dbfs=rms_dbfs), max_patches)
+                                   for p in idx_all["path"]]), index=list(idx_all["clip"]))
     X_use, X_tr, X_te = (V.loc[list(d["clip"])].to_numpy(np.float32) for d in (use, train, test))
     y_use, y_tr, y_te = (np.array([GTZAN_GENRES.index(g) for g in d["genre"]]) for d in (use, train, test))
     _say(f"clips: use {len(use)}, train {len(train)}, test {len(test)} ({full.sum()} full); "
          f"vector {X_tr.shape[1]}")
-    seg_use = [pretrained.segment_vectors(clip_outputs(p)) for p in use["path"]]
+    seg_use = [pretrained.segment_vectors(clip_outputs(p, rms_dbfs=rms_dbfs)) for p in use["path"]]
     pos = {c: i for i, c in enumerate(use["clip"])}
     seg_tr = [seg_use[pos[c]] for c in train["clip"]]
+    aug_use = aug_tr = None
+    if augment:  # training copies of train+valid clips only: test audio is never augmented
+        from genre.training.degrade import AUGMENTATIONS
+
+        empty = np.zeros((0, pretrained.FEATURE_DIM), np.float32)
+        aug_use = [np.stack([limited_vector(aug_outputs(p, a, rms_dbfs), max_patches) for a in AUGMENTATIONS])
+                   if sp in ("train", "valid") else empty for p, sp in zip(use["path"], use["split"])]
+        aug_tr = [aug_use[pos[c]] for c in train["clip"]]
+        _say(f"augmented copies: {sum(len(a) for a in aug_use)} ({', '.join(AUGMENTATIONS)})")
 
     # 1. head chosen by artist-grouped CV over train+valid only
     folds_tr = _folds(train, seed=0)
     _say("head selection (artist 5-fold CV over train+valid):")
-    best, scores, Z_oof = select_head(X_tr, y_tr, folds_tr, segs=seg_tr)
+    best, scores, Z_oof = select_head(X_tr, y_tr, folds_tr, segs=seg_tr, augs=aug_tr)
     kind, params = CANDIDATES[best]
     T = fit_temperature(Z_oof, y_tr)
     P_oof_raw, P_oof = pretrained.softmax(Z_oof), pretrained.softmax(Z_oof / T)
@@ -296,7 +388,7 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
 
     # 2. audio_holdout: fit on the 371 train+valid clips, score the 144 test clips once
     t0 = time.perf_counter()
-    head = fit_head(kind, params, X_tr, y_tr, seg_tr)
+    head = fit_head(kind, params, X_tr, y_tr, seg_tr, aug_tr)
     fit_s = time.perf_counter() - t0
     P_te = pretrained.softmax(head_logits10(head, params, X_te) / T)
     common = {"n_train": len(train), "fit_time_s": round(fit_s, 2),
@@ -304,7 +396,9 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
                          "cv_accuracy_train_valid": scores,
                          "selection": "artist-grouped 5-fold CV over the train+valid clips only",
                          "vector": f"{pretrained.FEATURE_DIM}: per network mean+max embedding and mean tags",
-                         "hop_s": pretrained.HOP_FRAMES * 256 / 16000}}
+                         "hop_s": pretrained.HOP_FRAMES * 256 / 16000, "rms_dbfs": rms_dbfs,
+                         "augment": (f"two degraded copies of each train+valid clip ({AUG_WEIGHT:g} weight "
+                                     "each; genre.training.degrade.augment)") if augment else None}}
     res = {"audio_holdout": {**metrics(y_te, P_te), **common, "ece": ece(P_te, y_te)},
            "audio_holdout_full": {**metrics(y_te[full], P_te[full]), **common}}
 
@@ -324,14 +418,15 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     for k, (tr, te) in enumerate(folds_use):
         sub = use.iloc[tr].reset_index(drop=True)
         s_k = [seg_use[i] for i in tr]
+        a_k = None if aug_use is None else [aug_use[i] for i in tr]
         if artist_cv == "fixed":
             b_k, T_k = best, T
         else:
             b_k, _, Z_k = select_head(X_use[tr], y_use[tr], _folds(sub, seed=0), say=None, segs=s_k,
-                                      candidates=family)
+                                      candidates=family, augs=a_k)
             T_k = fit_temperature(Z_k, y_use[tr])
         kind_k, params_k = CANDIDATES[b_k]
-        h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k)
+        h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k, a_k)
         P_cv[te] = pretrained.softmax(head_logits10(h_k, params_k, X_use[te]) / T_k)
         chosen.append(b_k)
         _say(f"  artist_cv_audio fold {k + 1}: inner choice {b_k}, accuracy "
@@ -362,7 +457,8 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     licence = NET_LICENCE + wheel_licence[wheel_licence.find("ISC"):] if "ISC" in wheel_licence else NET_LICENCE + wheel_licence
     files = {"head.skops": data, "LICENSE": licence.encode(),
              **{f"{n}.onnx": (ONNX_DIR / f"{n}.onnx").read_bytes() for n in pretrained.NETS}}
-    man = {"display_name": "Pretrained ensemble (4 musicnn networks + linear head)",
+    man = {"display_name": "Pretrained ensemble (4 musicnn networks + linear head)" if name == "pretrained"
+           else f"Pretrained ensemble ({name})",
            "kind": "pretrained_onnx", "family": "pretrained", "classes": list(GTZAN_GENRES),
            "feature_columns": None, "input": "audio", "nets": list(pretrained.NETS),
            "temperature": T, "trusted_types": trusted,
@@ -370,7 +466,8 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
                       "layout": "per net in `nets` order: mean and max over patches of the embedding, "
                                 "mean tag probabilities",
                       "patch_s": 187 * 256 / 16000, "hop_s": pretrained.HOP_FRAMES * 256 / 16000,
-                      "tag_transform": params.get("tags"), "max_patches": None},
+                      "tag_transform": params.get("tags"), "max_patches": max_patches,
+                      "rms_dbfs": rms_dbfs},
            "onnx_info": {"input": "logmel (n, 187, 96)", "outputs": ["probs", "embedding"],
                          "exported_by": "scripts/export_onnx.py"},
            "trained_on": f"fault-filtered train+valid clips with audio ({len(train)} clips, GTZAN audio "
@@ -378,9 +475,9 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
            "protocol": "audio_holdout", "n_train": len(train), "params": common["params"],
            "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in res.items()},
            "libraries": registry.library_versions(("onnxruntime",))}
-    path = registry.save("pretrained", files, man)
-    _write_result("pretrained", man["display_name"], "pretrained", res, size_bytes=_dir_size(path),
-                  latency_ms=latency_ms("pretrained"))
+    path = registry.save(name, files, man)
+    _write_result(name, man["display_name"], "pretrained", res, size_bytes=_dir_size(path),
+                  latency_ms=latency_ms(name))
     _say(f"shipped {path} ({_dir_size(path) / 1e6:.1f} MB)")
     return 0
 
@@ -389,6 +486,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genre.training.pretrained_fit", description=__doc__.split("\n\n")[0])
     ap.add_argument("command", choices=["embed", "fit"])
     ap.add_argument("--limit", type=int, default=None, help="embed: only the first N clips (timing)")
+    ap.add_argument("--rms-dbfs", type=float, default=None,
+                    help="bring every input to this RMS level (dBFS) before the networks (version 2: -17)")
+    ap.add_argument("--augment", action="store_true",
+                    help="embed: also the augmented training copies; fit: train the head on them too")
+    ap.add_argument("--jobs", type=int, default=1, help="embed: processes")
+    ap.add_argument("--name", default="pretrained", help="fit: registry name of the model shipped")
+    ap.add_argument("--max-patches", type=int, default=None,
+                    help="fit: clip vectors pool at most this many evenly spread patches (bounded latency)")
     ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
     ap.add_argument("--artist-cv", choices=["nested", "fixed", "none"], default="nested",
                     help="fit: how artist_cv_audio is run (see fit_main)")
@@ -406,11 +511,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"{len(full)} full clips + {len(exc)} excerpts in {time.perf_counter() - t0:.1f} s")
             return 0
         t0 = time.perf_counter()
-        df = clean_table()
+        if args.jobs > 1 or args.augment:
+            embed_all(args.rms_dbfs, args.augment, args.jobs)
+        df = clean_table(rms_dbfs=args.rms_dbfs)
         _say(f"clip vectors: {df.shape} in {time.perf_counter() - t0:.0f} s")
         return 0
     if args.command == "fit":
-        return fit_main(head_names=args.head, artist_cv=args.artist_cv)
+        return fit_main(head_names=args.head, artist_cv=args.artist_cv, rms_dbfs=args.rms_dbfs,
+                        augment=args.augment, name=args.name, max_patches=args.max_patches)
     return 2
 
 
