@@ -23,6 +23,12 @@ Protocols (``models/results/<model>.json``)
 The shipped models are the ``audio_holdout`` models (trained on train+valid only), so the test score
 shown for a shipped model is the score of that very model on clips it never saw.
 
+Every network's per-epoch curves (:func:`genre.models.deep.train`: training loss and accuracy on the
+augmented patches, wall seconds per epoch) go into its results file as ``history`` of the protocol
+whose fit they describe (one per fold for the CV protocols) and into its manifest's ``training``.
+There is no validation curve: ``audio_holdout`` fits on train+valid, so no held-out clip other than
+the test clips exists, and test clips are never scored during training.
+
 With ``--gtzan-root`` (e.g. the full GTZAN), clips whose ids are in the split lists take their split;
 other clips are training-only (``excluded`` clips of the filtered split are left out as in GTZAN).
 
