@@ -37,8 +37,9 @@ wide = dashboard.protocol_table(board, "accuracy")
 protos = [c for c in wide.columns if c not in ("model", "display_name", "family")]
 curves = {m: dashboard.training_curves(common.results_file(m)) for m in wide["model"]}
 curves = {m: c for m, c in curves.items() if not c.empty}
+curve_models = dashboard.curve_models(board, list(curves))  # every network, curves recorded or not
 SECTIONS = ["Overview", "Confusion matrices", "Per-genre F1", "Cost",
-            *(["Training curves"] if curves else []), "All results"]
+            *(["Training curves"] if curve_models else []), "All results"]
 section = st.radio("Section", SECTIONS, horizontal=True, key="lb_section",
                    label_visibility="collapsed")
 models = board.drop_duplicates("model")
@@ -158,16 +159,36 @@ def cost() -> None:
 
 
 def training() -> None:
-    pick = st.selectbox("Model", list(curves), format_func=lambda m: disp.get(m, m),
-                        key="lb_curves_model")
+    first = next((m for m in curve_models if m in curves), curve_models[0])
+    pick = st.selectbox("Model", curve_models, format_func=lambda m: disp.get(m, m),
+                        index=curve_models.index(first), key="lb_curves_model")
+    if pick not in curves:
+        st.markdown(f"Training curves were not recorded for this model (trained before they were); "
+                    f"retrain it with them: `{dashboard.retrain_command(pick)}`")
+        return
     c = curves[pick]
     protos_here = [p for p in c["protocol"].unique()]
     if len(protos_here) > 1:
         p = st.selectbox("Protocol", protos_here, format_func=lambda p: label(p) if p else "training",
                          key="lb_curves_proto")
         c = c[c["protocol"] == p]
+    info = dashboard.curves_summary(c)
     common.chart(plots.training_curves(c, title=f"{disp.get(pick, pick)}: loss and accuracy per epoch"),
                  key="lb_curves")
+    secs = (f" An epoch took {info['seconds_median']:.1f} s of wall time (median; "
+            f"{info['seconds_total'] / 60:.1f} min in all{' per fold' if info['folds'] > 1 else ''}), "
+            "on a shared machine whose load varied." if info["seconds_median"] == info["seconds_median"] else "")
+    if info["validation"]:
+        val = (f"Validation: clip-level loss and accuracy on held-out clips that are not test clips, "
+               f"every {info['val_every']} epoch{'s' if info['val_every'] > 1 else ''} and after the last; "
+               "they never steered training.")
+    else:
+        val = ("No validation curve: the network was fitted on every non-test clip of its protocol "
+               "(for the audio protocols, the split's train and valid parts), and test clips are never "
+               "scored during training.")
+    st.caption(f"Train: mean loss and accuracy over each epoch's freshly drawn, augmented training "
+               f"patches (the loss includes label smoothing, so it stays above zero); fixed schedule, "
+               f"no early stopping. {val}{secs}")
 
 
 def all_results() -> None:

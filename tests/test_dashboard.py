@@ -279,6 +279,24 @@ def test_training_curves_read_histories_in_either_place():
     assert dashboard.training_curves({}).empty
 
 
+def test_curve_models_summary_and_retrain_command():
+    board = pd.DataFrame({"model": ["a", "cnn", "lstm", "cnn"], "family": ["features", "deep", "deep", "deep"]})
+    assert dashboard.curve_models(board) == ["cnn", "lstm"]               # every network, curves or not
+    assert dashboard.curve_models(board, ["a"]) == ["a", "cnn", "lstm"]   # and any model with curves
+    res = {"protocols": {"audio_holdout": {"history": {
+        "loss": [2.0, 1.5, 1.2, 1.0], "accuracy": [0.2, 0.4, 0.5, 0.6], "epoch_seconds": [3.0, 4.0, 5.0, 4.0],
+        "val_loss": [None, 1.9, None, 1.7], "val_accuracy": [None, 0.3, None, 0.4], "val_every": 2}}}}
+    c = dashboard.training_curves(res)
+    info = dashboard.curves_summary(c)
+    assert info == {"epochs": 4, "folds": 1, "validation": True, "val_every": 2,
+                    "seconds_median": 4.0, "seconds_total": 16.0}
+    plain = dashboard.curves_summary(c[~c["series"].str.startswith("val")])
+    assert not plain["validation"] and plain["val_every"] is None
+    assert dashboard.curves_summary(c.iloc[:0])["epochs"] == 0
+    cmd = dashboard.retrain_command("lstm_r4")
+    assert "train_deep --models lstm_r4" in cmd and "export_onnx.py --keras-models lstm_r4" in cmd
+
+
 # ------------------------------------------------------------------------------ analysis: queue, spooling, memory
 
 def test_gate_runs_at_most_limit_at_once_first_come_first_served():

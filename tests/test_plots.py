@@ -176,6 +176,18 @@ def test_training_curves_one_line_per_series_and_fold():
     assert {t.yaxis for t in fig.data} == {"y", "y2"}
 
 
+def test_training_curves_train_vs_validation_panels_and_no_seconds():
+    c = pd.DataFrame({"epoch": [1, 2, 1, 2, 2, 1, 2, 1, 2],
+                      "series": ["loss"] * 2 + ["accuracy"] * 2 + ["val_loss"] + ["val_accuracy"] * 2
+                      + ["epoch_seconds"] * 2,
+                      "value": [1.0, 0.8, 0.3, 0.5, 0.9, None, 0.4, 5.0, 6.0]}).dropna()
+    fig = plots.training_curves(c)
+    got = {(t.name, t.yaxis): list(t.y) for t in fig.data}
+    assert got == {("train", "y"): [1.0, 0.8], ("validation", "y"): [0.9],
+                   ("train", "y2"): [0.3, 0.5], ("validation", "y2"): [0.4]}   # seconds not drawn
+    assert [a.text for a in fig.layout.annotations] == ["Loss", "Accuracy"]
+
+
 def test_waveform_envelope_draws_given_bounds():
     from genre.app.analysis import envelope
 

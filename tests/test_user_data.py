@@ -182,5 +182,9 @@ def test_a_network_trains_on_your_labels(dataset, tmp_path, tmp_cache):
     clip, sr = sf.read(next((root / "tiny").glob("*.wav")), dtype="float32")
     starts, P = pred.predict_segments(clip)
     assert pred.classes == ("beats", "strings", "tiny") and P.shape == (len(starts), 3)
-    assert json.loads((out / "results" / "cnn_r16.json").read_text())["classes"] == man["classes"]
+    saved = json.loads((out / "results" / "cnn_r16.json").read_text())
+    assert saved["classes"] == man["classes"]
+    hist = saved["protocols"]["group_holdout"]["history"]                # this fit's curves, one epoch
+    assert len(hist["loss"]) == len(hist["accuracy"]) == len(hist["epoch_seconds"]) == 1
+    assert "val_loss" not in hist and man["training"]["history"] == hist
     assert len(json.loads((out / "dataset.json").read_text())["unreadable"]) == 2

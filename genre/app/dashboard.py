@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "frame_to_mono", "LiveBuffer", "to_wav_bytes", "ice_servers", "IceConfigError",
     "shipped_dataset", "audio_paths", "public_message", "wilson_interval", "accuracy_table",
     "genre_counts", "plain_text", "training_curves", "DataUnavailable",
+    "curve_models", "curves_summary", "retrain_command",
 ]
 
 #: The headline (honest) protocol and the literature's optimistic one.
@@ -307,6 +308,43 @@ def training_curves(result: Mapping[str, Any] | None) -> pd.DataFrame:
                 if isinstance(m, Mapping) and m.get(key):
                     add(m[key], proto)
     return pd.DataFrame(out, columns=["protocol", "fold", "epoch", "series", "value"])
+
+
+def curve_models(board: pd.DataFrame, recorded: Sequence[str] = ()) -> list[str]:
+    """Models the leaderboard offers training curves for, in the board's order: every network
+    (family ``deep``: the ones trained epoch by epoch), recorded curves or not, and any other
+    model whose results file holds curves (``recorded``)."""
+    if board.empty:
+        return []
+    models = board.drop_duplicates("model")
+    keep = set(models.loc[models["family"] == "deep", "model"]) | set(recorded)
+    return [m for m in models["model"] if m in keep]
+
+
+def curves_summary(curves: pd.DataFrame) -> dict[str, Any]:
+    """What a model's recorded curves (:func:`training_curves` rows of one protocol) hold:
+    ``epochs``, ``folds``, ``validation`` (any ``val_*`` value), ``val_every`` (the first validated
+    epoch, which is the interval: :func:`genre.models.deep.train` validates every k epochs and after
+    the last; ``None`` without), ``seconds_median`` / ``seconds_total`` (wall seconds per epoch,
+    NaN when not recorded)."""
+    if curves.empty:
+        return {"epochs": 0, "folds": 0, "validation": False, "val_every": None,
+                "seconds_median": float("nan"), "seconds_total": float("nan")}
+    sec = curves.loc[curves["series"] == "epoch_seconds", "value"]
+    val = curves[curves["series"].isin(["val_loss", "val_accuracy"])]
+    folds = max(1, curves["fold"].nunique()) if "fold" in curves else 1
+    return {"epochs": int(curves["epoch"].max()), "folds": int(folds),
+            "validation": not val.empty,
+            "val_every": int(val["epoch"].min()) if not val.empty else None,
+            "seconds_median": float(sec.median()) if len(sec) else float("nan"),
+            "seconds_total": float(sec.sum() / folds) if len(sec) else float("nan")}
+
+
+def retrain_command(model: str) -> str:
+    """The commands that retrain a shipped network with its curves recorded, then export it to
+    ONNX (what the dashboard runs)."""
+    return (f"nice python -m genre.training.train_deep --models {model} && "
+            f"python scripts/export_onnx.py --keras-models {model}")
 
 
 def cost_table(board: pd.DataFrame) -> pd.DataFrame:

@@ -320,25 +320,40 @@ def mark_point(fig: go.Figure, x: float, y: float, *, label: str = "your recordi
 
 
 def training_curves(curves: pd.DataFrame, *, title: str = "Training curves") -> go.Figure:
-    """Loss and accuracy per epoch: ``curves`` has ``epoch, series, value`` and optionally
-    ``fold`` (one line per series and fold; accuracy-like series on the right-hand axis)."""
-    fig = go.Figure()
+    """Loss (left) and accuracy (right) per epoch, training vs validation.
+
+    ``curves`` has ``epoch, series, value`` and optionally ``fold`` (one line per series and fold).
+    Series ``loss``/``accuracy`` are drawn solid as "train", ``val_loss``/``val_accuracy`` dotted
+    as "validation" (with markers: they may be recorded every k epochs only); other series (e.g.
+    ``epoch_seconds``) are not drawn. Accuracy-like series go to the right panel (axis ``y2``).
+    """
+    from plotly.subplots import make_subplots  # noqa: PLC0415
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    drawn = [s for s in ("loss", "val_loss", "accuracy", "val_accuracy")
+             if len(curves) and s in set(curves["series"])]
     folds = sorted(curves["fold"].unique()) if "fold" in curves and len(curves) else [0]
-    for series in sorted(curves["series"].unique()) if len(curves) else []:
+    colors = {"train": "#1f77b4", "validation": "#ff7f0e"}
+    for series in drawn:
         acc = "acc" in series
+        val = series.startswith("val")
+        who = "validation" if val else "train"
         for f in folds:
             part = curves[(curves["series"] == series) & ((curves["fold"] == f) if "fold" in curves else True)]
             if part.empty:
                 continue
+            part = part.sort_values("epoch")
+            name = who if len(folds) == 1 else f"{who} (fold {f + 1})"
             fig.add_trace(go.Scatter(
-                x=part["epoch"], y=part["value"], mode="lines",
-                name=series if len(folds) == 1 else f"{series} (fold {f + 1})",
-                yaxis="y2" if acc else "y", line=dict(dash="dot" if series.startswith("val") else "solid"),
-                hovertemplate=f"{series}: %{{y:.3f}} at epoch %{{x}}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis=dict(title="loss"),
-                      yaxis2=dict(title="accuracy", overlaying="y", side="right", tickformat=".0%",
-                                  range=[0, 1]),
-                      height=360, legend=dict(orientation="h", y=-0.2), **_LAYOUT)
+                x=part["epoch"], y=part["value"], mode="lines+markers" if val else "lines",
+                name=name, legendgroup=name, showlegend=not acc,
+                line=dict(dash="dot" if val else "solid", color=colors[who] if len(folds) == 1 else None),
+                hovertemplate=f"{who} {'accuracy' if acc else 'loss'}: %{{y:.3f}} at epoch %{{x}}<extra></extra>"),
+                row=1, col=2 if acc else 1)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", tickformat=".0%", range=[0, 1], row=1, col=2)
+    fig.update_layout(title=title, height=380, legend=dict(orientation="h", y=-0.25), **_LAYOUT)
     return fig
 
 

@@ -23,7 +23,9 @@ Pipeline
    2-layer LSTM over the mel frames (``"lstm"``, dropout + L2), at full input resolution or with the
    input average-pooled to 1/4 or 1/16 of its values (:data:`RESOLUTIONS`). Each has as many outputs
    as the model's classes (any label set; GTZAN's ten genres for the shipped models).
-4. :func:`train` fits a model with a fixed schedule (no early stopping on test data).
+4. :func:`train` fits a model with a fixed schedule (no early stopping on test data) and records
+   per-epoch curves (training loss/accuracy, wall seconds, and clip-level validation loss/accuracy
+   when it is given held-out clips that are not test clips).
 5. :class:`KerasPredictor` cuts any input into 3-s segments, predicts each and averages the segment
    probabilities for the clip; :func:`load` is the registry loader for kind ``"keras"``.
 
@@ -50,6 +52,7 @@ from genre.errors import DataError, ModelError
 __all__ = [
     "MEL", "MEL_VERSION", "PATCH_FRAMES", "SEGMENT_SECONDS", "logmel", "clip_logmel", "logmel_cache",
     "segment_patches", "normalise", "PatchSampler", "RESOLUTIONS", "ARCHS", "build_model", "train",
+    "HISTORY_DIGITS",
     "predict_mels", "KerasPredictor", "OnnxPatchPredictor", "load",
     "configure_tensorflow",
 ]
@@ -428,20 +431,49 @@ def build_model(arch: str = "cnn", n_mels: int = MEL["n_mels"], frames: int = PA
     return keras.Model(inp, out, name=arch if resolution == 1 else f"{arch}_r{resolution}")
 
 
+#: Digits kept for every per-epoch value recorded in :func:`train`'s ``history``.
+HISTORY_DIGITS = 4
+
+
+def _clip_loss_accuracy(probs: np.ndarray, labels: Sequence[int]) -> tuple[float, float]:
+    """Clip-level cross-entropy (mean ``-log p(true class)``, no label smoothing) and accuracy."""
+    y = np.asarray(labels, dtype=int)
+    p = np.clip(np.asarray(probs, dtype=np.float64)[np.arange(len(y)), y], 1e-7, 1.0)
+    return float(-np.log(p).mean()), float((np.asarray(probs).argmax(axis=1) == y).mean())
+
+
 def train(model: Any, sampler: PatchSampler, *, scale: float, epochs: int = 30,
           patches_per_epoch: int = 1600, batch_size: int = 32, lr: float = 2e-3,
           label_smoothing: float = 0.05, progress: Callable[[str], None] | None = print,
-          name: str = "") -> dict:
+          name: str = "", validation: tuple[Sequence[np.ndarray], Sequence[int]] | None = None,
+          validate_every: int = 1) -> dict:
     """Fit ``model`` on freshly sampled, augmented patches every epoch (Adam, cosine-decayed LR).
 
     There is no validation-based early stopping: the schedule is fixed, so no held-out clip ever
-    steers training.
+    steers training. Per-epoch curves are recorded, never acted on.
+
+    Parameters
+    ----------
+    validation : (mels, labels), optional
+        Held-out clips that are **not** test clips (log-mel spectrograms and class indices). When
+        given, every ``validate_every`` epochs (and after the last) the clip-level loss and accuracy
+        on them are recorded (:func:`predict_mels`: mean of each clip's 3-s segment
+        probabilities; the loss is the mean ``-log p(true class)``, no label smoothing). They only
+        describe training: nothing reads them back during the fit.
+    validate_every : int
+        Validate every this many epochs (the other epochs get ``None``).
 
     Returns
     -------
     dict
-        ``{"epochs", "patches_per_epoch", "batch_size", "lr", "loss" (last), "accuracy" (last, on the
-        augmented training patches), "fit_time_s"}``.
+        ``{"epochs", "patches_per_epoch", "batch_size", "lr", "label_smoothing", "loss" (last),
+        "accuracy" (last, on the augmented training patches), "fit_time_s", "history"}``.
+        ``history`` holds one entry per epoch, rounded to :data:`HISTORY_DIGITS` digits:
+        ``loss`` and ``accuracy`` (Keras' running mean over that epoch's augmented training
+        patches; the loss includes the label smoothing and any L2 penalty), ``epoch_seconds``
+        (wall seconds to draw that epoch's patches and fit them; validation excluded) and, with
+        ``validation``, ``val_loss`` / ``val_accuracy`` (``None`` on epochs not validated) and
+        ``val_every``.
     """
     keras = configure_tensorflow()
     steps = max(1, patches_per_epoch // batch_size) * epochs
@@ -450,20 +482,41 @@ def train(model: Any, sampler: PatchSampler, *, scale: float, epochs: int = 30,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                   metrics=["accuracy"])
     n_classes = model.output_shape[-1]
+    every = max(1, int(validate_every))
+    r = lambda v: None if v is None else round(float(v), HISTORY_DIGITS)  # noqa: E731
+    history: dict[str, Any] = {"loss": [], "accuracy": [], "epoch_seconds": []}
+    if validation is not None:
+        val_mels, val_y = list(validation[0]), np.asarray(validation[1], dtype=int)
+        if not len(val_mels) or len(val_mels) != len(val_y):
+            raise DataError("validation needs one label per spectrogram and at least one clip.")
+        history.update({"val_loss": [], "val_accuracy": [], "val_every": every})
     t0 = time.perf_counter()
     hist: dict = {}
     for ep in range(epochs):
+        t_ep = time.perf_counter()
         X, y = sampler.sample(patches_per_epoch)
         Y = np.eye(n_classes, dtype=np.float32)[y]
         h = model.fit(normalise(X, scale), Y, batch_size=batch_size, epochs=ep + 1, initial_epoch=ep,
                       verbose=0, shuffle=True)
         hist = {k: float(v[-1]) for k, v in h.history.items()}
+        history["loss"].append(r(hist.get("loss")))
+        history["accuracy"].append(r(hist.get("accuracy")))
+        history["epoch_seconds"].append(r(time.perf_counter() - t_ep))
+        line = (f"  [{name}] epoch {ep + 1}/{epochs} loss {hist.get('loss', float('nan')):.3f} "
+                f"acc {hist.get('accuracy', float('nan')):.3f}")
+        if validation is not None:
+            v_loss = v_acc = None
+            if (ep + 1) % every == 0 or ep + 1 == epochs:
+                v_loss, v_acc = _clip_loss_accuracy(predict_mels(model, val_mels, scale), val_y)
+                line += f" val_loss {v_loss:.3f} val_acc {v_acc:.3f}"
+            history["val_loss"].append(r(v_loss))
+            history["val_accuracy"].append(r(v_acc))
         if progress:
-            progress(f"  [{name}] epoch {ep + 1}/{epochs} loss {hist.get('loss', float('nan')):.3f} "
-                     f"acc {hist.get('accuracy', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)")
+            progress(f"{line} ({time.perf_counter() - t0:.0f} s)")
     return {"epochs": epochs, "patches_per_epoch": patches_per_epoch, "batch_size": batch_size,
             "lr": lr, "label_smoothing": label_smoothing, "loss": hist.get("loss"),
-            "accuracy": hist.get("accuracy"), "fit_time_s": round(time.perf_counter() - t0, 1)}
+            "accuracy": hist.get("accuracy"), "fit_time_s": round(time.perf_counter() - t0, 1),
+            "history": history}
 
 
 def predict_mels(model: Any, mels: Sequence[np.ndarray], scale: float,

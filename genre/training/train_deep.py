@@ -23,6 +23,12 @@ Protocols (``models/results/<model>.json``)
 The shipped models are the ``audio_holdout`` models (trained on train+valid only), so the test score
 shown for a shipped model is the score of that very model on clips it never saw.
 
+Every network's per-epoch curves (:func:`genre.models.deep.train`: training loss and accuracy on the
+augmented patches, wall seconds per epoch) go into its results file as ``history`` of the protocol
+whose fit they describe (one per fold for the CV protocols) and into its manifest's ``training``.
+There is no validation curve: ``audio_holdout`` fits on train+valid, so no held-out clip other than
+the test clips exists, and test clips are never scored during training.
+
 With ``--gtzan-root`` (e.g. the full GTZAN), clips whose ids are in the split lists take their split;
 other clips are training-only (``excluded`` clips of the filtered split are left out as in GTZAN).
 
@@ -131,11 +137,17 @@ ALL_MODELS: tuple[str, ...] = (*ARCH_SETTINGS, "musicnn_logreg", "musicnn_zerosh
 
 
 def fit_deep(name: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: int = 0,
-             epochs: int | None = None, n_classes: int | None = None, log_name: str = "") -> tuple[Any, float, dict]:
+             epochs: int | None = None, n_classes: int | None = None, log_name: str = "",
+             validation: tuple[Sequence[np.ndarray], Sequence[int]] | None = None,
+             validate_every: int = 1) -> tuple[Any, float, dict]:
     """Train one network of :data:`ARCH_SETTINGS` from scratch. Returns ``(model, scale, info)``.
 
     ``n_classes`` defaults to ``max(labels) + 1``; ``info`` holds the training record
-    (:func:`genre.models.deep.train`) plus ``scale``, ``params`` (weights), ``arch`` and ``resolution``.
+    (:func:`genre.models.deep.train`, with its per-epoch ``history``) plus ``scale``, ``params``
+    (weights), ``arch`` and ``resolution``. ``validation`` (held-out clips that are not test clips:
+    ``(mels, labels)``) adds clip-level validation curves every ``validate_every`` epochs; it never
+    steers the fit. None of this module's protocols has such clips (``audio_holdout`` fits on
+    train+valid, ``group_holdout`` on every non-test fold), so their curves are training curves only.
     """
     from genre.models import deep
 
@@ -149,7 +161,7 @@ def fit_deep(name: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: 
     k = int(n_classes or (int(np.max(labels)) + 1))
     model = deep.build_model(setting["arch"], n_classes=k, resolution=setting["resolution"])
     info = deep.train(model, sampler, scale=scale, epochs=epochs or setting["epochs"],
-                      name=log_name or name)
+                      name=log_name or name, validation=validation, validate_every=validate_every)
     info.update({"scale": scale, "params": int(model.count_params()), "arch": setting["arch"],
                  "resolution": setting["resolution"]})
     return model, scale, info
@@ -328,6 +340,9 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
             "epochs": info["epochs"], "n_params": info["params"], "mel_bands": deep.MEL["n_mels"], "seed": seed,
             "arch": ARCH_SETTINGS[arch]["arch"], "resolution": ARCH_SETTINGS[arch]["resolution"]}}
         res = holdout(P, extra) if len(test) else {}
+        if res and info.get("history"):
+            # the curves of this very fit (audio_holdout_full scores the same model: not repeated)
+            res["audio_holdout"]["history"] = info["history"]
         test_probs[arch] = P
         for k, v in res.items():
             _say(f"{arch} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
@@ -456,17 +471,19 @@ def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
     folds = _folds(use, seed=0)
     t0 = time.perf_counter()
     fold_acc = []
+    histories = []
     for k, (tr, te) in enumerate(folds):
         t_k = time.perf_counter()
         _say(f"{arch}: artist_cv_audio fold {k + 1}/{len(folds)} (train {len(tr)}, test {len(te)})")
-        m, s, _ = fit_deep(arch, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
-                           n_classes=len(GTZAN_GENRES), log_name=f"{arch} cv {k + 1}")
+        m, s, info_k = fit_deep(arch, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
+                                n_classes=len(GTZAN_GENRES), log_name=f"{arch} cv {k + 1}")
+        histories.append(info_k.get("history"))
         P[te] = deep.predict_mels(m, [mels[i] for i in te], s)
         fold_acc.append(float((P[te].argmax(1) == y[te]).mean()))
         _say(f"{arch}: fold {k + 1} accuracy {fold_acc[-1]:.3f} ({time.perf_counter() - t_k:.0f} s)")
     out = {**metrics(y, P), "n_train": int(round(len(use) * (len(folds) - 1) / len(folds))),
            "n_folds": len(folds), "fold_accuracy": fold_acc,
-           "fit_time_s": round(time.perf_counter() - t0, 1)}
+           "fit_time_s": round(time.perf_counter() - t0, 1), "history": histories}
     key = hashlib.sha256(json.dumps([arch, list(use["clip"]), seed, epochs, deep.MEL_VERSION,
                                      [sorted(map(int, te)) for _, te in folds]]).encode()).hexdigest()[:16]
     path = CACHE_DIR / "deep" / f"cv_{arch}_{key}.npy"
@@ -646,17 +663,21 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
         params = {"epochs": info["epochs"], "n_params": info["params"], "seed": seed,
                   "arch": ARCH_SETTINGS[name]["arch"], "resolution": ARCH_SETTINGS[name]["resolution"]}
         res = {"group_holdout": {**metrics(y[te], P, classes), "n_train": int(len(tr)),
-                                 "fit_time_s": info["fit_time_s"], "params": params}}
+                                 "fit_time_s": info["fit_time_s"], "params": params,
+                                 "history": info["history"]}}
         if cv:
             P_cv = np.zeros((len(y), len(classes)))
             t0 = time.perf_counter()
+            histories = []
             for k, (a, b) in enumerate(folds):
-                m_k, s_k, _ = fit_deep(name, [mels[i] for i in a], y[a], seed=seed, epochs=epochs,
-                                       n_classes=len(classes), log_name=f"{name} fold {k + 1}")
+                m_k, s_k, info_k = fit_deep(name, [mels[i] for i in a], y[a], seed=seed, epochs=epochs,
+                                            n_classes=len(classes), log_name=f"{name} fold {k + 1}")
+                histories.append(info_k["history"])
                 P_cv[b] = deep.predict_mels(m_k, [mels[i] for i in b], s_k)
             res["group_cv"] = {**metrics(y, P_cv, classes), "n_folds": len(folds), "params": params,
                                "n_train": int(round(np.mean([len(a) for a, _ in folds]))),
-                               "fit_time_s": round((time.perf_counter() - t0) / len(folds), 1)}
+                               "fit_time_s": round((time.perf_counter() - t0) / len(folds), 1),
+                               "history": histories}
         for k, v in res.items():
             _say(f"{name} {k}: accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f} (n={v['n_test']})")
         path = _save_keras(name, model, scale, info, int(len(tr)), trained_on, res, classes=classes,
