@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genre.config import GENRES, MAX_UPLOAD_MB, ROOT, data_dir, samples_dir
+from genre.config import MAX_UPLOAD_MB, ROOT, data_dir, samples_dir
 from genre.errors import GenreError
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(ROOT / "app.py")
