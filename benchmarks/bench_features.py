@@ -30,8 +30,9 @@ import pandas as pd  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from genre import config  # noqa: E402
-from genre.config import FEATURE_COLUMNS, GENRES, SR  # noqa: E402
+from genre.config import FEATURE_COLUMNS, SR  # noqa: E402
 from genre.threads import one_thread  # noqa: E402
+from genre.training.datasets import GTZAN_GENRES as GENRES  # noqa: E402
 
 NEAR_ZERO = ("harmony_mean", "perceptr_mean")
 

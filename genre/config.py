@@ -13,15 +13,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-#: DEPRECATED, kept only for ``genre/app`` and ``pages/`` until they read classes from the model:
-#: GTZAN's ten genres, the shipped models' classes. A model's classes are its manifest's ``classes``
-#: (``Predictor.classes``); the GTZAN loader's copy is ``genre.training.datasets.GTZAN_GENRES``.
-#: Nothing else in the package may use this (``tests/test_taxonomy.py``).
-GENRES: tuple[str, ...] = (
-    "blues", "classical", "country", "disco", "hiphop",
-    "jazz", "metal", "pop", "reggae", "rock",
-)
-
 #: Sample rate (Hz) everything is analysed at, as in the published table.
 SR: int = 22050
 #: STFT size and hop (samples) of the published table (librosa defaults).
@@ -48,8 +39,11 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 
 #: Project root (the folder holding genre/, models/, app.py).
 ROOT: Path = Path(__file__).resolve().parent.parent
-#: Shipped, trained artifacts.
-MODELS_DIR: Path = Path(os.environ.get("GENRE_MODELS_DIR", ROOT / "models"))
+#: The shipped models folder: the GTZAN models and the GTZAN material the dashboard shows
+#: (``dataset.parquet``, ``embeddings.parquet``), and the non-music detector every folder can use.
+SHIPPED_MODELS_DIR: Path = ROOT / "models"
+#: The models folder in use: ``GENRE_MODELS_DIR`` (e.g. one trained on your own labels), else the shipped one.
+MODELS_DIR: Path = Path(os.environ.get("GENRE_MODELS_DIR", SHIPPED_MODELS_DIR))
 #: Shipped demo clips (short GTZAN excerpts and openly licensed samples).
 DEMO_DIR: Path = ROOT / "demo"
 #: Writable cache (feature Parquet cache, numba cache).

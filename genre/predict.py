@@ -189,7 +189,8 @@ def load_detector(models_dir: str | None = None):
     """The non-music detector of the models folder, or None if there is none.
 
     "Is this music at all?" does not depend on a taxonomy: a models folder of your own without a
-    ``novelty`` model uses the shipped detector (``models/novelty``).
+    ``novelty`` model (``models_dir``, or ``GENRE_MODELS_DIR``) uses the shipped detector
+    (``models/novelty``).
 
     Raises
     ------
@@ -198,8 +199,10 @@ def load_detector(models_dir: str | None = None):
     """
     from genre import config, novelty
 
-    roots = [config.MODELS_DIR] if models_dir is None else [models_dir, config.MODELS_DIR]
-    for root in roots:
+    roots = [config.MODELS_DIR, config.SHIPPED_MODELS_DIR]
+    if models_dir is not None:
+        roots.insert(0, models_dir)
+    for root in dict.fromkeys(str(r) for r in roots):  # in order, each folder once
         if (Path(root) / novelty.NAME / "manifest.json").is_file():
             return novelty.load(str(root))
     return None

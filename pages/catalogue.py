@@ -81,7 +81,7 @@ overview, problems, browse = st.tabs(["Overview", "Flagged and failed", "Browse 
 with overview:
     left, right = st.columns(2)
     with left:
-        common.chart(cv.genre_figure(cv.genre_counts(df)), key="cat_genres")
+        common.chart(cv.genre_figure(cv.genre_counts(df), classes=cv.class_order(df)), key="cat_genres")
     with right:
         common.chart(cv.confidence_figure(df), key="cat_confidence")
 
@@ -136,7 +136,8 @@ with browse:
             if det["timeline"].empty:
                 st.write("No timeline (shorter than one 3-s segment).")
             else:
-                common.chart(cv.timeline_figure(det["timeline"]), key="cat_timeline")
+                common.chart(cv.timeline_figure(det["timeline"], classes=cv.class_order(df)),
+                             key="cat_timeline")
             if det.get("duplicate_of"):
                 st.caption(f"Same content as {det['duplicate_of']} (analysed once).")
             if det["timings_ms"]:

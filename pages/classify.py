@@ -8,7 +8,7 @@ import streamlit as st
 
 from genre.app import dashboard
 from genre.app import plots
-from genre.config import GENRES, MAX_UPLOAD_MB, SR
+from genre.config import MAX_UPLOAD_MB, SR
 from genre.errors import GenreError, SilentAudioError
 from pages import common
 
@@ -98,6 +98,15 @@ else:
         media_stream_constraints={"audio": True, "video": False}, sink_audio_track=sink)
 
     playing = bool(getattr(getattr(ctx, "state", None), "playing", False))
+    try:  # the live charts' columns are the picked model's classes
+        from genre.predict import model_classes
+        classes = list(model_classes(common.model(model_name)))
+    except GenreError as exc:
+        st.error(dashboard.public_message(exc))
+        st.stop()
+    if st.session_state.get("live_classes") != classes:  # another model: another set of columns
+        st.session_state["live_history"] = []
+        st.session_state["live_classes"] = classes
 
     @st.fragment(run_every=1.0 if playing else None)
     def live_view():
@@ -112,17 +121,17 @@ else:
                 with analysis.GATE.slot():
                     pred = predict(dashboard.to_wav_bytes(y, SR), model=common.model(model_name))
                 if pred.not_music:  # no genre for it: the window leaves a gap in the charts
-                    history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                    history.append({"t": now, "probs": np.full(len(classes), np.nan),
                                     "verdict": "This does not sound like music, so no genre is "
                                                "given for this window.", "flag": True})
                 else:
                     history.append({"t": now, "probs": pred.probabilities,
                                     "verdict": pred.verdict, "flag": pred.low_confidence})
             except SilentAudioError:
-                history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                history.append({"t": now, "probs": np.full(len(classes), np.nan),
                                 "verdict": "Silence.", "flag": True})
             except GenreError as exc:
-                history.append({"t": now, "probs": np.full(len(GENRES), np.nan),
+                history.append({"t": now, "probs": np.full(len(classes), np.nan),
                                 "verdict": dashboard.public_message(exc), "flag": True})
             del history[:-LIVE_HISTORY]
         if not playing:
@@ -140,19 +149,19 @@ else:
                 left, right = st.columns([2, 3])
                 with left:
                     if ok[-1]:
-                        common.chart(plots.probability_bars(dict(zip(GENRES, probs[-1])), top=5,
+                        common.chart(plots.probability_bars(dict(zip(classes, probs[-1])), top=5,
                                                             title="Latest window"), key="live_bars")
                     else:
                         st.caption("No genre chart for the latest window.")
                 with right:
                     if ok.sum() >= 2:
                         common.chart(plots.timeline(
-                            starts[ok], probs[ok],
+                            starts[ok], probs[ok], classes,
                             title=f"Rolling: each point is the last {LIVE_WINDOW_S:.0f} s"),
                             key="live_tl")
                     else:
                         st.caption("The rolling timeline appears after the next window.")
-                df = pd.DataFrame(probs[ok], columns=list(GENRES)).assign(t_s=starts[ok])
+                df = pd.DataFrame(probs[ok], columns=classes).assign(t_s=starts[ok])
                 st.download_button("Download CSV", df.to_csv(index=False), "live_genres.csv",
                                    "text/csv", key="live_csv")
 

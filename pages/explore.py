@@ -14,6 +14,7 @@ st.caption("GTZAN's 1000 clips through the published 57-feature table; artist an
            "Sturm's index; split from the fault-filtered protocol (Kereliuk, Sturm & Larsen 2015). "
            "These clips are the training data of the feature models, and the Home page's GTZAN "
            "demo clips are among them: a model classifying those has seen them.")
+common.gtzan_note("This page describes")
 
 try:
     table = common.dataset_table()

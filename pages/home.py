@@ -8,15 +8,28 @@ from pages import common
 
 common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🎵 Music-genre classification")
-st.markdown(
-    "Drop in a recording and get its genre (blues, classical, country, disco, hip-hop, jazz, "
-    "metal, pop, reggae, rock) with probabilities and a 3-second timeline.  \n"
-    "Every number here comes from models trained and scored on GTZAN, with the honest, "
-    "fault-filtered protocol first.")
+folder, classes = common.models_folder(), common.taxonomy()
+shown = dashboard.plain_text(", ".join(classes)) if classes else "none yet"
+if folder["shipped"]:
+    st.markdown(
+        f"Drop in a recording and get its genre ({shown}) with probabilities and a 3-second "
+        "timeline.  \n"
+        "Every number here comes from models trained and scored on GTZAN, with the honest, "
+        "fault-filtered protocol first.")
+else:
+    n = len(folder["dataset"].get("classes") or classes)
+    st.markdown(
+        f"Drop in a recording and get its class with probabilities and a 3-second timeline.  \n"
+        f"**Models folder in use:** {dashboard.plain_text(folder['name'])}, trained on your own "
+        f"labels ({n} classes: {shown}); the leaderboard scores them on that data. The dataset "
+        "figures and the Explore page describe the shipped GTZAN data instead.")
+st.caption(f"Models folder: {dashboard.plain_text(folder['name'])}"
+           + (" (shipped with the app)" if folder["shipped"] else " (your own)")
+           + f". Classes: {shown}.")
 
 left, right = st.columns(2)
 with left:
-    st.subheader("The dataset")
+    st.subheader("The dataset" if folder["shipped"] else "The shipped GTZAN dataset")
     try:
         s = dashboard.dataset_summary(common.dataset_table())
     except GenreError as exc:
@@ -44,9 +57,15 @@ with right:
     except GenreError as exc:
         board, shipped = None, set()
         common.show_data_error(exc)
-    best = dashboard.best_model(board, shipped=shipped or None) if board is not None else None
+    headline = dashboard.headline_protocol(board)
+    best = dashboard.best_model(board, headline, shipped=shipped or None) if board is not None else None
     if best is None:
         st.info("No scored models yet: results appear here once models/results/ is populated.")
+    elif headline != dashboard.HONEST:  # a folder of your own: its own protocol, no GTZAN comparisons
+        n = f" of {int(best['n_test'])} clips" if best["n_test"] == best["n_test"] else ""
+        st.metric(best["display_name"], f"{best['accuracy']:.1%}",
+                  help=common.protocol_descriptions().get(headline, ""))
+        st.caption(f"accuracy on your data ({headline}{n}), macro-F1 {best['macro_f1']:.2f}")
     else:
         rows = board[(board["model"] == best["model"]) & (board["protocol"] == dashboard.OPTIMISTIC)]
         a, b = st.columns(2)
@@ -63,7 +82,7 @@ with right:
                      delta=f"{(r['accuracy'] - best['accuracy']) * 100:+.1f} points",
                      delta_color="off")
             b.caption("the literature's protocol: artists and repeated recordings leak across folds")
-    if board is not None:
+    if board is not None and headline == dashboard.HONEST:
         audio = dashboard.best_model(board, dashboard.AUDIO, shipped=shipped or None)
         if audio is not None and (best is None or audio["model"] != best["model"]):
             n = f"{int(audio['n_test'])} " if audio["n_test"] == audio["n_test"] else ""

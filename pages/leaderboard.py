@@ -30,7 +30,16 @@ names = {
     "audio_holdout": "Filtered test, clips with audio",
     "audio_holdout_full": "Filtered test, full clips with audio",
     "artist_cv_audio": "Artist-grouped CV (audio)",
+    "group_holdout": "Group-aware holdout (your data)",
+    "group_cv": "Group-aware CV (your data)",
 }
+headline = dashboard.headline_protocol(board)
+gtzan = headline == dashboard.HONEST  # the shipped GTZAN results (else a models folder of your own)
+if not gtzan:
+    folder = common.models_folder()
+    st.caption(f"Models folder {dashboard.plain_text(folder['name'])}, trained on your own labels "
+               f"(classes: {dashboard.plain_text(', '.join(common.taxonomy()))}); headline protocol: "
+               f"{names.get(headline, headline)}.")
 label = lambda p: names.get(p, p)  # noqa: E731
 
 wide = dashboard.protocol_table(board, "accuracy")
@@ -65,13 +74,17 @@ def overview() -> None:
             else "bootstrap over the test clips of the confusion matrix, 1000 resamples")
     st.caption(f"Each cell: {'accuracy' if metric == 'accuracy' else 'macro-F1'} and its 95 % "
                f"interval ({what}); n = test clips (or all clips scored, for cross-validation). "
-               "With n = 144 or 290 an interval spans about 10-16 points: differences of a few "
-               "points between models are within noise.")
+               + ("With n = 144 or 290 an interval spans about 10-16 points: differences of a few "
+                  "points between models are within noise." if gtzan else
+                  "The fewer the clips, the wider the interval: overlapping intervals mean the "
+                  "difference between two models is within noise."))
     with st.expander("What the protocols mean"):
         for p in protos:
             st.markdown(f"- **{label(p)}** (`{p}`): {desc.get(p, '')}")
         st.markdown("\"not scored\": the model was not scored on that protocol (the deep models need audio, which only part of "
                     "GTZAN has here, so they are scored on the test clips with audio).")
+    if not gtzan:  # the honest/optimistic comparison is GTZAN's (random vs artist-conscious splits)
+        return
 
     st.subheader("Random splits flatter every model")
     gap = dashboard.gap_table(board, metric)
@@ -91,7 +104,7 @@ def overview() -> None:
 
 def confusion() -> None:
     c1, c2 = st.columns(2)
-    best = dashboard.best_model(board)
+    best = dashboard.best_model(board, headline)
     model_list = list(wide["model"])
     pick = c1.selectbox("Model", model_list, format_func=lambda m: disp.get(m, m), key="lb_model",
                         index=model_list.index(best["model"]) if best and best["model"] in model_list else 0)
@@ -102,9 +115,13 @@ def confusion() -> None:
     proto = c2.selectbox("Protocol", avail, format_func=label, key="lb_proto")
     row = board[(board["model"] == pick) & (board["protocol"] == proto)].iloc[0]
     n = f" (n = {int(row['n_test'])})" if row["n_test"] == row["n_test"] else ""
+    labels = row["labels"]
+    if labels is None or len(labels) != len(row["confusion"]):
+        st.info("This results file names no classes for its confusion matrix, so it is not drawn.")
+        return
     common.chart(plots.confusion_heatmap(
-        row["confusion"], row["labels"],
-        title=f"{disp.get(pick, pick)}, {label(proto)}{n}: share of each true genre"),
+        row["confusion"], labels,
+        title=f"{disp.get(pick, pick)}, {label(proto)}{n}: share of each true class"),
         key="lb_confusion")
 
 
@@ -126,7 +143,7 @@ def f1() -> None:
 
 
 def cost() -> None:
-    table = dashboard.cost_table(board)
+    table = dashboard.cost_table(board, headline)
     shown = table.drop(columns=["model"]).copy()
     fmt = {"accuracy": lambda v: f"{v:.1%}", "audio_accuracy": lambda v: f"{v:.1%}",
            "fit_time_s": lambda v: f"{v:,.1f}", "latency_ms": lambda v: f"{v:,.1f}",
@@ -136,8 +153,10 @@ def cost() -> None:
     shown.insert(shown.columns.get_loc("latency_ms") + 1, "measured_on", [
         "30-s clip's 57 features (model only)" if common.results_file(m).get("input") == "features57"
         else "30-s clip's audio" for m in table["model"]])
+    if not gtzan:  # GTZAN's test clips with audio: not a protocol of your data
+        shown = shown.drop(columns=["audio_accuracy"])
     st.table(shown.rename(columns={
-        "display_name": "Model", "family": "Family", "accuracy": label(dashboard.HONEST),
+        "display_name": "Model", "family": "Family", "accuracy": label(headline),
         "audio_accuracy": label(dashboard.AUDIO), "fit_time_s": "Fit time (s)",
         "latency_ms": "Latency (ms)", "measured_on": "Latency measured on",
         "size_mb": "Size (MB)"}).set_index("Model"))
@@ -151,10 +170,10 @@ def cost() -> None:
                "elsewhere.")
     if table["latency_ms"].notna().any():
         common.chart(plots.cost_chart(
-            table, y="audio_accuracy", label_col="display_name", size="size_mb",
+            table, y="audio_accuracy" if gtzan else "accuracy", label_col="display_name", size="size_mb",
             title="Accuracy vs latency per clip (marker area ~ model size; feature models: "
                   "model only)",
-            y_title=f"accuracy, {label(dashboard.AUDIO).lower()}"),
+            y_title=f"accuracy, {label(dashboard.AUDIO if gtzan else headline).lower()}"),
             key="lb_cost_chart")
 
 

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genre.config import GENRES, MAX_UPLOAD_MB, ROOT, data_dir, samples_dir
+from genre.config import MAX_UPLOAD_MB, ROOT, data_dir, samples_dir
 from genre.errors import GenreError
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(ROOT / "app.py")
@@ -794,3 +795,167 @@ def test_large_uploads_are_spooled_to_disk_on_arrival():
     mgr.remove_session_files("s2")
     gc.collect()
     assert not os.path.exists(path)
+
+
+# ------------------------------------------------------------------------------ charts and expanders
+
+def _charts(node, inside: bool = False) -> list[tuple[dict, bool, str]]:
+    """``(figure, inside an expander, key)`` of every Plotly chart under ``node`` (``at.main``)."""
+    out = []
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", None) == "plotly_chart":
+            out.append((json.loads(child.proto.spec), inside, child.key or ""))
+        else:
+            out += _charts(child, inside or getattr(child, "type", None) == "expander")
+    return out
+
+
+def _is_genre_chart(fig: dict, key: str) -> bool:
+    """A genre answer drawn as a chart: the probability bars or the per-segment timeline."""
+    title = str((fig.get("layout") or {}).get("title", ""))
+    return (key.endswith(("_tl", "_bars")) or "Genre probabilities" in title or "Top genres" in title
+            or any(t.get("stackgroup") for t in fig.get("data", [])))
+
+
+@needs_model
+def test_not_music_sample_draws_no_genre_chart_outside_an_expander():
+    """A shipped non-music demo clip flagged by the detector: the verdict comes first, no genre
+    bars or timeline are drawn as if they were an answer; the model's guess is only in a collapsed
+    expander saying what it would have said if it were music."""
+    from genre.app.dashboard import demo_clips
+    from genre.predict import predict
+
+    clips = demo_clips()
+    name = _shipped_default()
+    at = _classify("Sample")
+    flagged = 0
+    for i in [j for j in range(len(clips)) if clips.expected[j] == "not music"]:
+        expected = predict(clips.path[i], model=name)
+        at.selectbox(key="classify_sample").set_value(i)
+        at.run()
+        _ok(at)
+        charts = _charts(at.main)
+        if not expected.not_music:  # the detector let it through: a normal answer (checked elsewhere)
+            continue
+        flagged += 1
+        assert "does not sound like music" in at.warning[0].value, clips.file[i]
+        assert not [m for m in at.metric if m.label in ("Top genre", "Probability")]
+        assert charts, "the waveform of what was heard is still drawn"
+        assert not [k for fig, inside, k in charts if _is_genre_chart(fig, k) and not inside], clips.file[i]
+        guess = [e for e in at.expander if "would have said if it were music" in e.label]
+        assert len(guess) == 1 and not guess[0].proto.expanded
+        assert expected.genre in " ".join(c.value for c in guess[0].caption)
+    assert flagged, "no shipped non-music demo clip is flagged as not music"
+
+
+# ------------------------------------------------------------------------------ a models folder of your own
+
+@pytest.fixture(scope="module")
+def user_models(user_dataset, tmp_path_factory):
+    """A models folder trained by ``python -m genre train --data-root DIR --models-dir OUT`` on the
+    3-label dataset of ``tests/conftest.py`` (logistic regression only: a few seconds)."""
+    from genre import cli, config
+
+    root, _ = user_dataset
+    out = tmp_path_factory.mktemp("user") / "my_models"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(config, "CACHE_DIR", tmp_path_factory.mktemp("cache"))
+        code = cli.main(["train", "--data-root", str(root), "--models-dir", str(out), "--models", "logreg",
+                         "--folds", "2"])
+    assert code == cli.EXIT_OK
+    assert not (out / "novelty").exists()  # the shipped detector has to stand in
+    return out
+
+
+_USER_RUN = _TEXTS + """
+import json, sys
+from types import SimpleNamespace
+import streamlit_webrtc
+from streamlit.testing.v1 import AppTest
+
+def charts(node, inside=False):
+    out = []
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", None) == "plotly_chart":
+            fig = json.loads(child.proto.spec)
+            out.append({"key": child.key or "", "inside": inside,
+                        "title": str((fig.get("layout") or {}).get("title", {}).get("text", "")),
+                        "names": [t.get("name") for t in fig["data"]],
+                        "types": [t.get("type") for t in fig["data"]],
+                        "x": [v for v in fig["data"][0].get("x", []) if isinstance(v, str)] if fig["data"] else [],
+                        "y": [v for v in fig["data"][0].get("y", []) if isinstance(v, str)] if fig["data"] else []})
+        else:
+            out += charts(child, inside or getattr(child, "type", None) == "expander")
+    return out
+
+at = AppTest.from_file(APP, default_timeout=TIMEOUT); at.run()
+res = {"problems": [], "texts": {}, "charts": {}, "metrics": {}, "options": {}}
+def check(tag):
+    res["texts"][tag] = texts(at)
+    res["charts"][tag] = charts(at.main)
+    res["metrics"][tag] = {m.label: m.value for m in at.metric}
+    res["problems"] += [f"{tag}: {e.value}" for e in list(at.exception) + list(at.error)]
+check("home")
+at.switch_page("pages/explore.py"); at.run(); check("explore")
+at.switch_page("pages/leaderboard.py"); at.run(); check("leaderboard")
+for sec in at.radio(key="lb_section").options:
+    at.radio(key="lb_section").set_value(sec); at.run(); check("lb " + sec)
+at.switch_page("pages/classify.py"); at.run()
+res["options"]["classify_model"] = list(at.selectbox(key="classify_model").options)
+at.radio(key="classify_mode").set_value("Sample"); at.run()
+at.selectbox(key="classify_sample").set_value(SAMPLE); at.run(); check("sample")
+at.radio(key="classify_mode").set_value("Upload"); at.run()
+at.file_uploader(key="classify_upload").upload("mine.wav", open(UPLOAD, "rb").read(), "audio/wav")
+at.run(); check("upload")
+streamlit_webrtc.create_audio_sink_track = lambda callback, key, **kw: callback
+streamlit_webrtc.webrtc_streamer = lambda **kw: SimpleNamespace(state=SimpleNamespace(playing=False))
+at.radio(key="classify_mode").set_value("Live"); at.run(); check("live")
+at.switch_page("pages/catalogue.py"); at.run(); check("catalogue")
+print(json.dumps(res))
+"""
+
+
+@needs_model
+def test_a_models_folder_of_your_own_drives_every_page(user_models, user_dataset):
+    """``GENRE_MODELS_DIR=my_models streamlit run app.py`` on a folder trained on three labels that are
+    not GTZAN's: Home names the folder (not its path) and the classes, Classify answers, draws bars and
+    timeline in those classes, the Leaderboard shows that folder's model with its own class names, the
+    GTZAN-only pages say they describe the shipped GTZAN data, and no page raises."""
+    from genre import registry
+    from genre.app.dashboard import demo_clips
+
+    labels = registry.read_manifest("logreg", user_models)["classes"]
+    assert labels == ["beats", "strings", "tiny"]
+
+    clips = demo_clips()
+    sample = int(clips.index[clips["file"] == "gtzan_classical.00011.ogg"][0])
+    upload = next((user_dataset[0] / "beats").glob("*_0.wav"))
+    code = (f"APP, TIMEOUT, SAMPLE, UPLOAD = {APP!r}, {TIMEOUT}, {sample}, {str(upload)!r}\n" + _USER_RUN)
+    res = _subprocess(code, env={"GENRE_MODELS_DIR": str(user_models)})
+    assert res["problems"] == []
+    gtzan = set(GENRES)
+    res["texts"] = {k: [t.replace("\\", "") for t in v] for k, v in res["texts"].items()}  # Markdown escapes
+
+    home = " ".join(res["texts"]["home"])
+    assert "my_models" in home and ", ".join(labels) in home
+    assert str(user_models.parent) not in " ".join(t for v in res["texts"].values() for t in v)
+    assert "Logistic regression" in res["metrics"]["home"]  # the folder's best model, on its data
+
+    assert len(res["options"]["classify_model"]) == 1  # that folder's one classifier
+    for tag in ("sample", "upload"):
+        assert res["metrics"][tag]["Top genre"] in labels, tag
+        answer = [c for c in res["charts"][tag] if c["key"].endswith(("_bars", "_tl"))]
+        assert {c["key"].rsplit("_", 1)[1] for c in answer} == {"bars", "tl"}, tag
+        for c in answer:
+            shown = set(c["names"]) if c["key"].endswith("_tl") else set(c["y"])
+            assert shown and shown <= set(labels) and not shown & gtzan, (tag, c)
+        assert "(" + ", ".join(labels) + ")" in " ".join(res["texts"][tag])  # the GTZAN map says so
+    assert res["metrics"]["upload"]["Top genre"] == "beats"  # one of its own training clips
+
+    confusion = [c for c in res["charts"]["lb Confusion matrices"] if c["key"] == "lb_confusion"]
+    assert confusion and confusion[0]["x"] == labels
+    f1 = [c for c in res["charts"]["lb Per-genre F1"] if c["key"] == "lb_f1"]
+    assert f1 and [x.split("<br>")[0] for x in f1[0]["x"]] == labels
+    board = " ".join(res["texts"]["lb Overview"])
+    assert "Group-aware CV (your data)" in board or "Group-aware" in " ".join(res["texts"]["leaderboard"])
+    assert "describes the shipped GTZAN data" in " ".join(res["texts"]["explore"])

@@ -22,8 +22,9 @@ import soundfile as sf
 
 from genre import catalogue as C
 from genre import registry
-from genre.config import DEMO_DIR, GENRES, ROOT
+from genre.config import DEMO_DIR, ROOT
 from genre.errors import ModelError
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 distributed = pytest.importorskip("distributed")
 

@@ -13,8 +13,9 @@ import pytest
 
 from genre.app import catalogue_view as cv
 from genre.app.dashboard import demo_clips
-from genre.config import GENRES, ROOT
+from genre.config import ROOT
 from genre.errors import DataError
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(ROOT / "app.py")

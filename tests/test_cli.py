@@ -173,12 +173,16 @@ def test_a_bug_on_one_file_is_reported_per_file(tmp_path, capsys, monkeypatch):
 
 
 def test_missing_detector_is_loud(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    shutil.copytree(config.SHIPPED_MODELS_DIR / "logreg", tmp_path / "logreg")  # a model, no novelty/
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)  # models/novelty is gone
-    code = cli.main(["predict", str(BRAHMS), "--json"])
+    monkeypatch.setattr(config, "SHIPPED_MODELS_DIR", tmp_path)  # and no shipped one to fall back on
+    code = cli.main(["predict", str(BRAHMS), "--json", "--model", "logreg"])
     out = capsys.readouterr()
     assert code == cli.EXIT_MODEL and out.out == ""
     assert "models/novelty" in out.err and "--no-novelty" in out.err
-    assert cli.main(["predict", str(BRAHMS), "--json", "--no-novelty"]) == cli.EXIT_OK
+    assert cli.main(["predict", str(BRAHMS), "--json", "--no-novelty", "--model", "logreg"]) == cli.EXIT_OK
     doc = json.loads(capsys.readouterr().out)[0]
     assert doc["genre"] in GENRES and doc["novelty"] is None and doc["novelty_missing"] is False
 

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from genre.app import dashboard
-from genre.config import DEMO_DIR, GENRES, SR
+from genre.config import DEMO_DIR, SR
+from genre.training.datasets import GTZAN_GENRES as GENRES
 
 
 def _board():
@@ -499,3 +500,59 @@ def test_warmup_loads_the_default_model_once_in_the_background():
                          capture_output=True, text=True, timeout=300, env={**__import__("os").environ,
                                                                            "GENRE_WARMUP": "0"})
     assert off.stdout.split()[-2:] == ["False", "off"]
+
+
+# ------------------------------------------------------------------------------ any taxonomy
+
+def _user_board():
+    labels = ["strings", "beats", "tiny"]
+    cm = [[4, 0, 0], [1, 3, 0], [0, 0, 0]]
+    return pd.DataFrame([{"model": "logreg", "display_name": "Logistic regression", "family": "linear",
+                          "protocol": p, "accuracy": 0.875, "macro_f1": 0.8, "n_test": 8, "fit_time_s": 0.1,
+                          "model_latency_ms": 1.0, "size_bytes": 1e4,
+                          "per_genre_f1": {"strings": 0.9, "beats": 0.85, "tiny": 0.0},
+                          "confusion": cm, "labels": labels} for p in ("group_holdout", "group_cv")])
+
+
+def test_tables_take_the_classes_from_the_results_rows():
+    board = _user_board()
+    f1 = dashboard.f1_table(board, "group_cv")
+    assert list(f1.columns) == ["strings", "beats", "tiny"]
+    assert f1.loc["Logistic regression", "beats"] == pytest.approx(0.85)
+    assert np.isnan(f1.loc["Logistic regression", "tiny"])  # no test clip of it: n/a, not 0.00
+    assert dashboard.genre_counts(board["confusion"][0], board["labels"][0]) == {"strings": 4, "beats": 4, "tiny": 0}
+    assert dashboard.genre_counts(board["confusion"][0]) == {}  # rows without names are not guessed
+    assert dashboard.headline_protocol(board) == "group_cv"
+    assert dashboard.headline_protocol(_board()) == dashboard.HONEST
+    assert dashboard.best_model(board, dashboard.headline_protocol(board))["model"] == "logreg"
+    cost = dashboard.cost_table(board, "group_cv")
+    assert cost["accuracy"].tolist() == [0.875]
+
+
+def test_prediction_csv_in_the_model_classes():
+    d = {"source": "x.ogg", "duration_s": 6.0, "classes": ["strings", "beats"],
+         "probabilities": {"strings": 0.3, "beats": 0.7},
+         "timeline": {"start_s": [0.0, 3.0], "end_s": [3.0, 6.0],
+                      "probabilities": {"strings": [0.2, 0.4], "beats": [0.8, 0.6]}}}
+    csv = pd.read_csv(io.StringIO(dashboard.prediction_csv(d)))
+    assert list(csv.columns) == ["segment", "start_s", "end_s", "strings", "beats"]
+    assert csv["beats"].tolist() == pytest.approx([0.7, 0.8, 0.6])
+
+
+def test_models_folder_and_taxonomy(tmp_path):
+    from genre.config import SHIPPED_MODELS_DIR
+
+    shipped = dashboard.models_folder(SHIPPED_MODELS_DIR)
+    assert shipped["shipped"] and shipped["name"] == "models"
+    mine = tmp_path / "deep" / "my_models"
+    mine.mkdir(parents=True)
+    (mine / "dataset.json").write_text(json.dumps({"classes": ["beats", "strings"]}))
+    info = dashboard.models_folder(mine)
+    assert info == {"name": "my_models", "shipped": False, "dataset": {"classes": ["beats", "strings"]}}
+    (mine / "dataset.json").write_text("{not json")
+    assert dashboard.models_folder(mine)["dataset"] == {}
+    mans = [{"name": "novelty", "kind": "novelty"}, {"name": "knn", "classes": ["a", "b"]},
+            {"name": "logreg", "classes": ["b", "c"]}]
+    assert dashboard.taxonomy(mans, "logreg") == ["b", "c"]
+    assert dashboard.taxonomy(mans, None) == ["a", "b"]
+    assert dashboard.taxonomy([], None) == []

@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import pytest
 
 from genre.app import plots
-from genre.config import FEATURE_COLUMNS, GENRES
+from genre.config import FEATURE_COLUMNS
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.training.datasets import published_table
 
 
@@ -15,9 +16,26 @@ def table():
     return published_table()
 
 
-def test_genre_colors_cover_every_genre_once():
-    assert list(plots.GENRE_COLORS) == list(GENRES)
-    assert len(set(plots.GENRE_COLORS.values())) == len(GENRES)
+def test_class_colours_follow_the_model_class_order_and_are_stable():
+    gtzan = plots.class_colors(GENRES)
+    assert list(gtzan) == list(GENRES) and len(set(gtzan.values())) == len(GENRES)
+    assert gtzan["blues"] == "#1f77b4" and gtzan["rock"] == "#17becf"  # the D3 colours GTZAN always had
+    mine = plots.class_colors(["strings", "beats", "tiny"])
+    assert mine == plots.class_colors(["strings", "beats", "tiny"])  # deterministic
+    assert list(mine.values()) == list(plots.PALETTE[:3])
+    many = plots.class_colors([f"c{i}" for i in range(40)])
+    assert len(set(many.values())) == len(plots.PALETTE) == 36  # distinct up to the palette size
+
+
+def test_charts_colour_any_taxonomy_by_its_class_order():
+    classes = ["strings", "beats", "tiny"]
+    colors = plots.class_colors(classes)
+    fig = plots.timeline([0, 3], np.full((2, 3), 1 / 3), classes)
+    assert [t.name for t in fig.data] == classes
+    assert [t.line.color for t in fig.data] == [colors[c] for c in classes]
+    bars = plots.probability_bars({"strings": 0.2, "beats": 0.7, "tiny": 0.1})
+    assert list(bars.data[0].y) == ["tiny", "strings", "beats"]
+    assert list(bars.data[0].marker.color) == [colors["tiny"], colors["strings"], colors["beats"]]
 
 
 @pytest.mark.parametrize("kind", ["box", "violin", "histogram"])
@@ -87,11 +105,11 @@ def test_probability_bars_sorted_best_on_top():
 
 def test_timeline_stacks_one_trace_per_genre_and_checks_shape():
     p = np.full((4, 10), 0.1)
-    fig = plots.timeline([0, 3, 6, 9], p, segment_s=3.0)
+    fig = plots.timeline([0, 3, 6, 9], p, GENRES, segment_s=3.0)
     assert len(fig.data) == 10
     np.testing.assert_allclose(fig.data[0].x, [1.5, 4.5, 7.5, 10.5])
     with pytest.raises(ValueError):
-        plots.timeline([0, 3], p)
+        plots.timeline([0, 3], p, GENRES)
 
 
 def test_waveform_envelope_is_small_and_bounds_signal():
@@ -126,7 +144,7 @@ def test_no_colour_collides_with_streamlit_theme_placeholders():
     """Streamlit's front end rewrites "#000001".."#000010" (its theme placeholders) in any figure."""
     placeholders = {f"#{i:06x}" for i in range(1, 17)} | {f"#{i:06d}" for i in range(1, 11)}
     fig = plots.spectrogram(np.zeros((4, 4)), 22050, 512)
-    used = {c.lower() for _, c in fig.data[0].colorscale} | set(plots.GENRE_COLORS.values())
+    used = {c.lower() for _, c in fig.data[0].colorscale} | set(plots.PALETTE)
     assert not used & placeholders
 
 
@@ -160,7 +178,7 @@ def test_per_genre_f1_shows_na_and_counts():
 
 def test_timeline_hover_gives_clock_time_and_mark_point_adds_a_star():
     p = np.full((3, 10), 0.1)
-    fig = plots.timeline([0, 3, 63], p)
+    fig = plots.timeline([0, 3, 63], p, GENRES)
     assert list(fig.data[0].customdata) == [0.0, 3.0, 63.0]
     assert plots.clock(63.4) == "1:03"
     pts = pd.DataFrame({"clip": ["a"], "genre": ["rock"], "x": [0.0], "y": [0.0]})

@@ -228,6 +228,7 @@ def test_missing_detector_is_flagged(tmp_path, monkeypatch):
     from genre import config
 
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)  # a models/ folder without novelty/
+    monkeypatch.setattr(config, "SHIPPED_MODELS_DIR", tmp_path)  # and no shipped one to fall back on
     path = write_tone(tmp_path / "a.wav", 4)
     p = P.predict(path, model=_Fixed(np.full(10, 0.1)))
     assert p.novelty_missing and p.novelty is None and not p.not_music
@@ -236,6 +237,20 @@ def test_missing_detector_is_flagged(tmp_path, monkeypatch):
     # asked not to check, nothing is missing
     q = P.predict(path, model=_Fixed(np.full(10, 0.1)), novelty=False)
     assert not q.novelty_missing and q.to_dict()["novelty_missing"] is False
+
+
+def test_a_models_folder_without_a_detector_uses_the_shipped_one(tmp_path, monkeypatch):
+    """``GENRE_MODELS_DIR`` (config.MODELS_DIR) naming a folder of your own without ``novelty/``, or
+    ``models_dir`` naming one: the shipped detector answers "is it music?"."""
+    from genre import config, novelty
+
+    if not (config.SHIPPED_MODELS_DIR / novelty.NAME / "manifest.json").is_file():
+        pytest.skip("no shipped detector")
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    assert P.load_detector() is not None
+    assert P.load_detector(str(tmp_path)) is not None
+    monkeypatch.setattr(config, "SHIPPED_MODELS_DIR", tmp_path)
+    assert P.load_detector() is None
 
 
 def test_a_broken_worker_pool_loses_nothing(tmp_path):

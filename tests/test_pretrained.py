@@ -7,7 +7,8 @@ import pytest
 
 from genre import registry
 from genre.models import pretrained
-from genre.config import GENRES, SR, data_dir
+from genre.config import SR, data_dir
+from genre.training.datasets import GTZAN_GENRES as GENRES
 from genre.results import load_result
 
 

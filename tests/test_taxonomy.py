@@ -2,8 +2,9 @@
 
 The package is searched (its syntax trees, so docstrings and comments do not count): only the GTZAN data
 loader and the pretrained network's zero-shot tag mapping may spell out the ten genre names; everything
-at prediction time reads the classes from the model (its manifest). The allow-lists below are explicit:
-entries marked PENDING belong to another branch's files and are to be removed when that work is merged.
+at prediction time, and everything the dashboard (``genre/app``, ``pages/``, ``app.py``) shows, reads
+the classes from the model (its manifest) or the results rows. ``genre.config.GENRES`` is gone: nothing
+may use a name ``GENRES`` again. The allow-list below is explicit.
 """
 
 from __future__ import annotations
@@ -20,21 +21,10 @@ from genre.training.datasets import GTZAN_GENRES
 NAMING_ALLOWED: dict[str, str] = {
     "genre/training/datasets.py": "the GTZAN data loader: GTZAN_GENRES",
     "genre/models/musicnn.py": "the pretrained network's zero-shot tag mapping: GENRE_TAGS (and MSD tag names)",
-    "genre/config.py": "PENDING: deprecated GENRES, kept only for genre/app and pages/ (dashboard branch)",
 }
-#: Modules that may use the deprecated ``genre.config.GENRES``.
-GENRES_ALLOWED: dict[str, str] = {
-    "genre/config.py": "defines it (PENDING removal)",
-    "genre/app/plots.py": "PENDING dashboard branch: GENRE_COLORS, genre_order, timeline default genres",
-    "genre/app/dashboard.py": "PENDING dashboard branch: per-genre F1 columns, live timeline columns",
-}
-#: Outside the package: the dashboard's pages (PENDING dashboard branch).
-PAGES_ALLOWED: dict[str, str] = {
-    "pages/classify.py": "PENDING: live-mode probability columns from GENRES",
-    "pages/common/__init__.py": "PENDING: timeline columns from GENRES",
-}
-#: Prediction-time modules (core and model families): they must not use GTZAN_GENRES either.
-RUNTIME_GLOBS: tuple[str, ...] = ("genre/*.py", "genre/models/*.py")
+#: Prediction-time modules (core and model families) and the dashboard's logic: they must not use
+#: GTZAN_GENRES either (the dashboard's pages are checked the same way below).
+RUNTIME_GLOBS: tuple[str, ...] = ("genre/*.py", "genre/models/*.py", "genre/app/*.py")
 
 
 def offences(source: str) -> list[tuple[int, str]]:
@@ -72,8 +62,6 @@ def test_only_the_gtzan_loader_and_the_zero_shot_mapping_name_the_genres():
             named = what.startswith("names")
             if named and rel in NAMING_ALLOWED:
                 continue
-            if what.endswith(" GENRES") and rel in GENRES_ALLOWED:
-                continue
             if what.endswith("GTZAN_GENRES") and not named:
                 continue  # checked below: only training code may use the loader's constant
             bad.append(f"{rel}:{line} {what}")
@@ -83,13 +71,20 @@ def test_only_the_gtzan_loader_and_the_zero_shot_mapping_name_the_genres():
 def test_prediction_time_code_reads_classes_from_the_model():
     bad = [f"{p.relative_to(ROOT).as_posix()}:{line} {what}"
            for pattern in RUNTIME_GLOBS for p in _files(pattern)
-           if p.relative_to(ROOT).as_posix() not in NAMING_ALLOWED | GENRES_ALLOWED
+           if p.relative_to(ROOT).as_posix() not in NAMING_ALLOWED
            for line, what in offences(p.read_text())]
     assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("pattern", ["pages/**/*.py", "app.py"])
-def test_pages_use_only_the_pending_allow_list(pattern):
+def test_pages_name_no_genre_and_use_no_genre_constant(pattern):
     bad = [f"{p.relative_to(ROOT).as_posix()}:{line} {what}" for p in _files(pattern)
-           if p.relative_to(ROOT).as_posix() not in PAGES_ALLOWED for line, what in offences(p.read_text())]
+           for line, what in offences(p.read_text())]
     assert not bad, "\n".join(bad)
+
+
+def test_the_deprecated_constant_is_gone():
+    import genre.config
+
+    assert not hasattr(genre.config, "GENRES")
+    assert _files("pages/**/*.py") and _files("genre/app/*.py")  # the searches above see files

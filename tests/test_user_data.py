@@ -1,6 +1,6 @@
 """Your own dataset and taxonomy: train, evaluate, register and predict with labels that are not GTZAN's.
 
-The dataset is made here from ``../shared`` GTZAN audio: 4-s excerpts of full clips, under three labels
+The dataset (``tests/conftest.py``) is made from ``../shared`` GTZAN audio: 4-s excerpts of full clips, under three labels
 that are not GTZAN genre names (one deliberately tiny), plus corrupt files. Feature models only, so the
 whole module runs in well under a minute.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -18,37 +17,12 @@ from genre import cli, config, registry
 from genre.errors import DataError
 from genre.training import datasets, user_data
 
-#: label -> (GTZAN genre the excerpts come from, number of source clips, excerpts per clip)
-LAYOUT = {"strings": ("classical", 4, 2), "beats": ("hiphop", 4, 2), "tiny": ("metal", 2, 1)}
-EXCERPT_S = 4.0
-
-
-def _sources(genre: str, n: int) -> list[str]:
-    c = datasets.clips_index()
-    rows = c[(c["genre"] == genre) & (c["kind"] == "full")].sort_values("clip")
-    return list(rows["path"][:n])
-
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """``root/<label>/<clip>.wav`` excerpts, two corrupt files, and a CSV with the source clip as group."""
-    root = tmp_path_factory.mktemp("my_labels")
-    rows = []
-    for label, (genre, n_src, per) in LAYOUT.items():
-        (root / label).mkdir()
-        for src in _sources(genre, n_src):
-            y, sr = sf.read(src, dtype="float32", always_2d=False)
-            for k in range(per):
-                a = int((3 + 10 * k) * sr)
-                name = f"{label}/{src.rsplit('/', 1)[-1].split('.')[1]}_{k}.wav"
-                sf.write(root / name, y[a:a + int(EXCERPT_S * sr)], sr)
-                rows.append({"path": name, "label": label, "group": src.rsplit("/", 1)[-1]})
-    (root / "strings" / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 20)
-    (root / "beats" / "noise.mp3").write_bytes(np.random.default_rng(0).bytes(3000))
-    (root / "notes.txt").write_text("not audio, not in a label folder")
-    csv = root / "labels.csv"
-    pd.DataFrame(rows).to_csv(csv, index=False)
-    return root, csv
+def dataset(user_dataset):
+    """``root/<label>/<clip>.wav`` excerpts, two corrupt files, and a CSV with the source clip as group
+    (``tests/conftest.py``)."""
+    return user_dataset
 
 
 @pytest.fixture()

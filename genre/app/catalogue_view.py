@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from genre.app.plots import GENRE_COLORS
+from genre.app.plots import class_colors
 from genre.config import DEMO_DIR
 from genre.errors import DataError
 
@@ -295,14 +295,18 @@ def to_csv(df: pd.DataFrame) -> bytes:
 _STATUS_STYLE = {"ok": 1.0, "low confidence": 0.55, "not music": 0.25}
 
 
-def genre_figure(counts: pd.DataFrame, *, title: str = "Tracks per genre") -> go.Figure:
-    """Stacked bars from :func:`genre_counts`: per genre, confident / low-confidence / not-music."""
+def genre_figure(counts: pd.DataFrame, *, title: str = "Tracks per genre",
+                 classes: Sequence[str] | None = None) -> go.Figure:
+    """Stacked bars from :func:`genre_counts`: per genre, confident / low-confidence / not-music.
+    Colours: :func:`genre.app.plots.class_colors` of ``classes`` (the model's, :func:`class_order`;
+    default: the genres of ``counts`` in their order)."""
+    color = class_colors(list(classes) if classes is not None else list(counts["genre"])).get
     fig = go.Figure()
     for status, opacity in _STATUS_STYLE.items():
         if status not in counts.columns:
             continue
         fig.add_bar(x=counts["genre"], y=counts[status], name=status, opacity=opacity,
-                    marker_color=[GENRE_COLORS.get(g, "#444444") for g in counts["genre"]],
+                    marker_color=[color(g, "#444444") for g in counts["genre"]],
                     hovertemplate="%{x}: %{y} tracks (" + status + ")<extra></extra>")
     fig.update_layout(barmode="stack", title=title, yaxis_title="tracks", legend_title="status", **_LAYOUT)
     return fig
@@ -321,14 +325,17 @@ def confidence_figure(df: pd.DataFrame, *, bins: int = 20, threshold: float | No
     return fig
 
 
-def timeline_figure(timeline: pd.DataFrame, *, title: str = "Timeline summary") -> go.Figure:
-    """One bar per stretch of the track (x: time in s), coloured by its top genre, height = its
-    mean probability."""
+def timeline_figure(timeline: pd.DataFrame, *, title: str = "Timeline summary",
+                    classes: Sequence[str] | None = None) -> go.Figure:
+    """One bar per stretch of the track (x: time in s), coloured by its top genre (colours of
+    ``classes``, the model's, as in :func:`genre_figure`), height = its mean probability."""
+    order = list(dict.fromkeys(timeline["genre"]))
+    color = class_colors(list(classes) if classes is not None else order).get
     fig = go.Figure()
     for g in dict.fromkeys(timeline["genre"]):
         t = timeline[timeline["genre"] == g]
         fig.add_bar(x=(t["start_s"] + t["end_s"]) / 2, y=t["probability"], width=t["end_s"] - t["start_s"],
-                    name=g, marker_color=GENRE_COLORS.get(g, "#444444"),
+                    name=g, marker_color=color(g, "#444444"),
                     customdata=np.c_[t["start_s"], t["end_s"]],
                     hovertemplate=g + " %{customdata[0]:.0f}-%{customdata[1]:.0f} s: %{y:.0%}<extra></extra>")
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="mean probability",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genre.config import DEMO_DIR, GENRES, MODELS_DIR, SR, data_dir
+from genre.config import DEMO_DIR, MODELS_DIR, SHIPPED_MODELS_DIR, SR, data_dir
 from genre.errors import DataError
 
 __all__ = [
@@ -28,8 +28,8 @@ __all__ = [
     "gap_table", "f1_table", "cost_table", "model_options", "model_label", "AUDIO", "prediction_csv", "prediction_json",
     "frame_to_mono", "LiveBuffer", "to_wav_bytes", "ice_servers", "IceConfigError",
     "shipped_dataset", "audio_paths", "public_message", "wilson_interval", "accuracy_table",
-    "genre_counts", "plain_text", "training_curves", "DataUnavailable",
-    "curve_models", "curves_summary", "retrain_command",
+    "genre_counts", "plain_text", "training_curves", "DataUnavailable", "headline_protocol",
+    "models_folder", "taxonomy", "curve_models", "curves_summary", "retrain_command",
 ]
 
 #: The headline (honest) protocol and the literature's optimistic one.
@@ -47,7 +47,8 @@ class DataUnavailable(DataError):
 
 def shipped_dataset(models_dir: str | Path | None = None,
                     gtzan_dir: str | Path | None = None) -> pd.DataFrame:
-    """The GTZAN table the pages show, from what the repository ships (``models/dataset.parquet``).
+    """The GTZAN table the pages show, from what the repository ships (``models/dataset.parquet``,
+    whatever models folder is in use: a folder of your own describes other data).
 
     Index ``clip``; the 57 features, ``genre, artist, title, split, has_audio, audio_kind,
     audio_sr, audio_file`` as written by ``python -m genre train``, plus ``audio_path``: the
@@ -60,7 +61,7 @@ def shipped_dataset(models_dir: str | Path | None = None,
     DataUnavailable
         Neither is available; the message names no path.
     """
-    path = Path(models_dir if models_dir is not None else MODELS_DIR) / "dataset.parquet"
+    path = Path(models_dir if models_dir is not None else SHIPPED_MODELS_DIR) / "dataset.parquet"
     root = Path(gtzan_dir) if gtzan_dir is not None else data_dir()
     if path.is_file():
         try:
@@ -161,6 +162,45 @@ def best_model(board: pd.DataFrame, protocol: str = HONEST, metric: str = "accur
     return row.to_dict()
 
 
+def headline_protocol(board: pd.DataFrame | None) -> str:
+    """The protocol a models folder's results are headlined on: :data:`HONEST` for the shipped
+    GTZAN models, ``group_cv`` (else ``group_holdout``) for a folder trained on your own labels,
+    else the first protocol of the board."""
+    from genre.results import USER_PROTOCOLS
+
+    present = [] if board is None or board.empty else list(dict.fromkeys(board["protocol"]))
+    for p in (HONEST, *reversed(USER_PROTOCOLS)):
+        if p in present:
+            return p
+    return present[0] if present else HONEST
+
+
+def models_folder(path: str | Path | None = None) -> dict[str, Any]:
+    """What the pages say about the models folder in use (``GENRE_MODELS_DIR`` or the shipped one):
+    ``name`` (the folder's own name only, never its full path), ``shipped`` (bool) and ``dataset``
+    (its ``dataset.json`` summary, ``{}`` when there is none or it cannot be read)."""
+    root = Path(path if path is not None else MODELS_DIR)
+    try:
+        shipped = root.resolve() == SHIPPED_MODELS_DIR.resolve()
+    except OSError:
+        shipped = False
+    summary: dict = {}
+    try:
+        data = json.loads((root / "dataset.json").read_text())
+        summary = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        pass
+    return {"name": root.name or str(root), "shipped": shipped, "dataset": summary}
+
+
+def taxonomy(manifests: list[dict], default: str | None = None) -> list[str]:
+    """The classes the folder's models answer in: the default model's manifest ``classes``, else
+    the first classifier's that names some (``[]`` when none does)."""
+    found = [m for m in manifests if m.get("classes") and m.get("name") != "novelty"]
+    found.sort(key=lambda m: m.get("name") != default)
+    return [str(c) for c in found[0]["classes"]] if found else []
+
+
 def protocol_table(board: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Wide table: one row per model, one ``metric`` column per protocol (headline protocol first),
     sorted by the headline protocol."""
@@ -192,27 +232,33 @@ def gap_table(board: pd.DataFrame, metric: str = "accuracy", honest: str = HONES
 
 
 def f1_table(board: pd.DataFrame, protocol: str = HONEST) -> pd.DataFrame:
-    """Per-genre F1 (rows = model display names, columns = GENRES) on one protocol.
+    """Per-class F1 (rows = model display names, columns = the classes of the results rows, in
+    their ``labels`` order) on one protocol.
 
-    NaN (shown as "n/a") where the genre has no test clip in that model's confusion matrix: an F1
-    of 0.00 there would be a score for clips that do not exist.
+    NaN (shown as "n/a") where the class has no test clip in that model's confusion matrix (or
+    the model does not have that class): an F1 of 0.00 there would be a score for clips that do
+    not exist.
     """
     rows = board[(board["protocol"] == protocol) & board["per_genre_f1"].notna()]
-    data = {}
+    data, columns = {}, {}
     for _, r in rows.iterrows():
-        n = genre_counts(r.get("confusion"), r.get("labels"))
-        data[r["display_name"]] = {g: ((r["per_genre_f1"] or {}).get(g, np.nan)
-                                       if n.get(g, 1) > 0 else np.nan) for g in GENRES}
-    return pd.DataFrame.from_dict(data, orient="index", columns=list(GENRES)).astype(float)
+        f1 = r["per_genre_f1"] or {}
+        labels = r.get("labels")
+        labels = list(labels) if isinstance(labels, (list, tuple, np.ndarray)) and len(labels) else list(f1)
+        columns.update(dict.fromkeys(map(str, labels)))
+        n = genre_counts(r.get("confusion"), labels)
+        data[r["display_name"]] = {g: (f1.get(g, np.nan) if n.get(g, 1) > 0 else np.nan) for g in map(str, labels)}
+    return pd.DataFrame.from_dict(data, orient="index", columns=list(columns)).astype(float)
 
 
 def genre_counts(confusion: Any, labels: Any = None) -> dict[str, int]:
-    """Test clips per true genre (row sums of a confusion matrix, ``labels`` order; GENRES by
-    default). ``{}`` when there is no matrix."""
+    """Test clips per true class (row sums of a confusion matrix, in ``labels`` order). ``{}``
+    when there is no matrix, or no labels of its size to name its rows."""
     if confusion is None or (isinstance(confusion, float) and np.isnan(confusion)):
         return {}
     cm = np.asarray([np.asarray(r, dtype=float) for r in confusion], dtype=float)
-    labels = list(labels) if labels is not None and len(labels) == len(cm) else list(GENRES)[:len(cm)]
+    if labels is None or len(labels) != len(cm):
+        return {}
     return {str(g): int(round(v)) for g, v in zip(labels, cm.sum(axis=1))}
 
 
@@ -347,11 +393,12 @@ def retrain_command(model: str) -> str:
             f"python scripts/export_onnx.py --keras-models {model}")
 
 
-def cost_table(board: pd.DataFrame) -> pd.DataFrame:
-    """Per model: ``model, display_name, family``, ``accuracy`` (on :data:`HONEST`, NaN where not
-    scored), ``audio_accuracy`` (on :data:`AUDIO`), ``fit_time_s`` (from the honest protocol,
-    else the audio one), ``latency_ms`` (per clip, from the results file), ``size_mb``;
-    best honest accuracy first."""
+def cost_table(board: pd.DataFrame, honest: str = HONEST) -> pd.DataFrame:
+    """Per model: ``model, display_name, family``, ``accuracy`` (on ``honest``, default
+    :data:`HONEST`; a folder of your own: :func:`headline_protocol`; NaN where not scored),
+    ``audio_accuracy`` (on :data:`AUDIO`), ``fit_time_s`` (from the honest protocol, else the
+    audio one), ``latency_ms`` (per clip, from the results file), ``size_mb``; best honest
+    accuracy first."""
     if board.empty:
         return pd.DataFrame(columns=["model", "display_name", "family", "accuracy", "audio_accuracy",
                                      "fit_time_s", "latency_ms", "size_mb"])
@@ -360,11 +407,11 @@ def cost_table(board: pd.DataFrame) -> pd.DataFrame:
         rows = board[board["protocol"] == proto].drop_duplicates("model").set_index("model")
         return rows[col].reindex(first.index) if col in rows else pd.Series(np.nan, index=first.index)
     lat = first["model_latency_ms"] if "model_latency_ms" in first else first.get("latency_ms")
-    fit = on(HONEST, "fit_time_s").fillna(on(AUDIO, "fit_time_s"))
+    fit = on(honest, "fit_time_s").fillna(on(AUDIO, "fit_time_s"))
     out = pd.DataFrame({
         "model": first.index, "display_name": first["display_name"].to_numpy(),
         "family": first["family"].to_numpy(),
-        "accuracy": on(HONEST, "accuracy").to_numpy(), "audio_accuracy": on(AUDIO, "accuracy").to_numpy(),
+        "accuracy": on(honest, "accuracy").to_numpy(), "audio_accuracy": on(AUDIO, "accuracy").to_numpy(),
         "fit_time_s": fit.to_numpy(), "latency_ms": pd.to_numeric(lat, errors="coerce").to_numpy(),
         "size_mb": pd.to_numeric(first["size_bytes"], errors="coerce").to_numpy() / 1e6,
     })
@@ -441,14 +488,15 @@ def model_label(option: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------ downloads
 
 def prediction_csv(pred_dict: Mapping[str, Any]) -> str:
-    """CSV of a prediction's timeline (``start_s, end_s`` + one column per genre) followed by
-    a ``clip`` row with the whole-input probabilities. ``pred_dict`` is ``Prediction.to_dict()``."""
+    """CSV of a prediction's timeline (``start_s, end_s`` + one column per class of the model, in
+    its order) after a ``clip`` row with the whole-input probabilities. ``pred_dict`` is ``Prediction.to_dict()``."""
     tl = pred_dict["timeline"]
+    classes = list(pred_dict.get("classes") or pred_dict["probabilities"])
     df = pd.DataFrame({"segment": [f"{i}" for i in range(len(tl["start_s"]))],
                        "start_s": tl["start_s"], "end_s": tl["end_s"],
-                       **{g: tl["probabilities"][g] for g in GENRES}})
+                       **{g: tl["probabilities"][g] for g in classes}})
     clip = {"segment": "clip", "start_s": 0.0, "end_s": pred_dict.get("duration_s"),
-            **{g: pred_dict["probabilities"][g] for g in GENRES}}
+            **{g: pred_dict["probabilities"][g] for g in classes}}
     df = pd.concat([pd.DataFrame([clip]), df], ignore_index=True)
     return df.to_csv(index=False, float_format="%.4f")
 

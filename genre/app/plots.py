@@ -1,8 +1,9 @@
 """Plotly figure builders for the dashboard: plain data in (arrays, DataFrames, dicts), figure out.
 
 Nothing here reads files, trains or extracts features; every function is usable from a notebook
-and testable without Streamlit. Genre colours are fixed (:data:`GENRE_COLORS`) so that a genre
-looks the same on every chart.
+and testable without Streamlit. Class colours come from the classes themselves, in the model's
+order (:func:`class_colors`), so a class looks the same on every chart of one model; no function
+assumes a taxonomy.
 """
 
 from __future__ import annotations
@@ -12,36 +13,34 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sequential
-
-from genre.config import GENRES
+from plotly.colors import qualitative, sequential
 
 __all__ = [
-    "GENRE_COLORS", "feature_by_genre", "correlation_heatmap", "embedding_scatter",
+    "PALETTE", "class_colors", "feature_by_genre", "correlation_heatmap", "embedding_scatter",
     "protocol_gap", "confusion_heatmap", "per_genre_f1", "cost_chart", "probability_bars",
     "timeline", "waveform", "waveform_envelope", "spectrogram", "mark_point", "training_curves",
     "clock",
 ]
 
-#: One colour per genre (Plotly's D3 palette), in :data:`genre.config.GENRES` order.
-GENRE_COLORS: dict[str, str] = dict(zip(GENRES, (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)))
-_OTHER = "#444444"
+#: Class colours, taken in the model's class order: Plotly's D3 palette (GTZAN's ten genres, in
+#: their order, get exactly these), then its Alphabet palette; beyond 36 classes they repeat.
+PALETTE: tuple[str, ...] = tuple(c.lower() for c in (*qualitative.D3, *qualitative.Alphabet))
 # Magma, but starting at pure black: Streamlit's front end rewrites the colours "#000001" to
 # "#000010" (placeholders of its chart theme), and Magma's first stop is "#000004".
 _MAGMA = ["#000000", *sequential.Magma[1:]]
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
 
 
-def _color(genre: str) -> str:
-    return GENRE_COLORS.get(str(genre), _OTHER)
+def class_colors(classes: Sequence[str]) -> dict[str, str]:
+    """One stable colour per class, by position in ``classes`` (the model's class order):
+    the same classes in the same order always get the same colours."""
+    names = list(dict.fromkeys(map(str, classes)))
+    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(names)}
 
 
 def _genre_order(values: Sequence[str]) -> list[str]:
-    present = set(map(str, values))
-    return [g for g in GENRES if g in present] + sorted(present - set(GENRES))
+    """The distinct labels of a table column, sorted (GTZAN's genres: their usual order)."""
+    return sorted(set(map(str, values)))
 
 
 def feature_by_genre(table: pd.DataFrame, feature: str, *, kind: str = "box",
@@ -60,16 +59,18 @@ def feature_by_genre(table: pd.DataFrame, feature: str, *, kind: str = "box",
     if feature not in table.columns:
         raise KeyError(f"No column {feature!r} in the table.")
     fig = go.Figure()
-    for g in _genre_order(table[genre_col]):
+    order = _genre_order(table[genre_col])
+    color = class_colors(order).get
+    for g in order:
         v = table.loc[table[genre_col] == g, feature]
         if kind == "violin":
-            fig.add_trace(go.Violin(y=v, name=g, line_color=_color(g), box_visible=True,
+            fig.add_trace(go.Violin(y=v, name=g, line_color=color(g), box_visible=True,
                                     meanline_visible=True, points=False, yhoverformat=".1f"))
         elif kind == "histogram":
-            fig.add_trace(go.Histogram(x=v, name=g, marker_color=_color(g), opacity=0.55,
+            fig.add_trace(go.Histogram(x=v, name=g, marker_color=color(g), opacity=0.55,
                                        xhoverformat=".1f"))
         elif kind == "box":
-            fig.add_trace(go.Box(y=v, name=g, marker_color=_color(g), boxpoints="outliers",
+            fig.add_trace(go.Box(y=v, name=g, marker_color=color(g), boxpoints="outliers",
                                  hovertext=_clip_labels(table.loc[v.index]), yhoverformat=".1f"))
         else:
             raise ValueError(f"kind must be 'box', 'violin' or 'histogram', not {kind!r}")
@@ -128,11 +129,13 @@ def embedding_scatter(points: pd.DataFrame, x: str, y: str, *, genre_col: str = 
     hover_cols = [c for c in hover_cols if c in points.columns]
     lines = "<br>".join(f"{c}: %{{customdata[{i}]}}" for i, c in enumerate(hover_cols))
     fig = go.Figure()
-    for g in _genre_order(points[genre_col]):
+    order = _genre_order(points[genre_col])
+    color = class_colors(order).get
+    for g in order:
         part = points[points[genre_col] == g]
         fig.add_trace(go.Scattergl(
             x=part[x], y=part[y], mode="markers", name=g,
-            marker=dict(color=_color(g), size=6, opacity=0.8),
+            marker=dict(color=color(g), size=6, opacity=0.8),
             customdata=part[hover_cols].astype(str).to_numpy(),
             hovertemplate=f"<b>{g}</b><br>{lines}<extra></extra>"))
     if highlight is not None and bool(np.asarray(highlight).any()):
@@ -245,30 +248,36 @@ def cost_chart(costs: pd.DataFrame, *, x: str = "latency_ms", y: str = "accuracy
 
 
 def probability_bars(probabilities: Mapping[str, float], *, top: int | None = None,
-                     title: str = "") -> go.Figure:
-    """Horizontal bars of genre probabilities, highest on top."""
+                     title: str = "", colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Horizontal bars of class probabilities, highest on top.
+
+    ``probabilities`` in the model's class order (``Prediction.to_dict()["probabilities"]``): the
+    colours are :func:`class_colors` of that order unless ``colors`` gives them.
+    """
+    color = (colors or class_colors(list(probabilities))).get
     items = sorted(probabilities.items(), key=lambda kv: kv[1], reverse=True)
     if top:
         items = items[:top]
     items = items[::-1]
     fig = go.Figure(go.Bar(
         x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
-        marker_color=[_color(k) for k, _ in items], text=[f"{v:.0%}" for _, v in items],
+        marker_color=[color(k) for k, _ in items], text=[f"{v:.0%}" for _, v in items],
         textposition="auto", hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
                       height=60 + 34 * len(items), **_LAYOUT)
     return fig
 
 
-def timeline(starts_s: Sequence[float], probabilities: np.ndarray, *,
-             genres: Sequence[str] = GENRES, segment_s: float | None = None,
-             title: str = "Genre probabilities over time") -> go.Figure:
-    """Stacked area of per-segment genre probabilities.
+def timeline(starts_s: Sequence[float], probabilities: np.ndarray, genres: Sequence[str], *,
+             segment_s: float | None = None, title: str = "Genre probabilities over time",
+             colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Stacked area of per-segment class probabilities.
 
     Parameters
     ----------
     starts_s : (n,) segment start times (s).
     probabilities : (n, len(genres)) rows summing to 1.
+    genres : the model's classes, in column order (colours: :func:`class_colors` of them).
     segment_s : segment length (s); points are drawn at segment centres if given.
 
     Each point's ``customdata`` is its segment's start (s), so a click can seek a player there.
@@ -277,11 +286,12 @@ def timeline(starts_s: Sequence[float], probabilities: np.ndarray, *,
     t = np.asarray(starts_s, dtype=float) + (segment_s / 2 if segment_s else 0.0)
     if p.ndim != 2 or p.shape != (len(t), len(genres)):
         raise ValueError(f"probabilities has shape {p.shape}, expected ({len(t)}, {len(genres)})")
+    color = (colors or class_colors(genres)).get
     fig = go.Figure()
     starts = [float(v) for v in np.asarray(starts_s, dtype=float)]  # customdata: segment start (s)
     for j, g in enumerate(genres):
         fig.add_trace(go.Scatter(x=t, y=p[:, j], name=g, mode="lines+markers", stackgroup="one",
-                                 line=dict(width=0.5, color=_color(g)), marker=dict(size=3),
+                                 line=dict(width=0.5, color=color(g)), marker=dict(size=3),
                                  customdata=starts,
                                  hovertemplate=f"{g}: %{{y:.0%}}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis=dict(range=[0, 1], tickformat=".0%"),

@@ -219,7 +219,7 @@ def make_head(kind: str, params: dict, seed: int = 0):
 
 
 def _logits10(head, X: np.ndarray) -> np.ndarray:
-    """Head logits in GENRES columns (genres the head never saw get -inf-like -1e9)."""
+    """Head logits in GTZAN_GENRES columns (genres the head never saw get -inf-like -1e9)."""
     z = pretrained.head_logits(head, X)
     if z.ndim == 1:  # binary decision_function
         z = np.stack([-z, z], axis=1)

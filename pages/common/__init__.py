@@ -26,7 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from genre.app import analysis, dashboard, placement, plots
-from genre.config import GENRES, SEGMENT_SECONDS
+from genre.config import SEGMENT_SECONDS, SHIPPED_MODELS_DIR
 from genre.errors import GenreError
 
 log = logging.getLogger("genre.app")
@@ -110,7 +110,7 @@ def protocol_descriptions() -> dict[str, str]:
 def embeddings() -> pd.DataFrame:
     from genre.training.embeddings import load
     try:
-        return load()
+        return load(SHIPPED_MODELS_DIR / "embeddings.parquet")  # GTZAN's maps, whatever folder is in use
     except GenreError as exc:
         raise dashboard.DataUnavailable("The 2-D maps of the clips are not shipped with this "
                                         "deployment.") from exc
@@ -143,6 +143,31 @@ def default_model() -> str | None:
         return default_name()
     except GenreError:
         return None
+
+
+@st.cache_data(show_spinner=False)
+def models_folder() -> dict:
+    """The models folder in use: its name (never a full path), whether it is the shipped one,
+    its dataset summary (:func:`genre.app.dashboard.models_folder`)."""
+    return dashboard.models_folder()
+
+
+@st.cache_data(show_spinner=False)
+def taxonomy() -> list[str]:
+    """The classes of the folder's default model (:func:`genre.app.dashboard.taxonomy`)."""
+    return dashboard.taxonomy(manifests(), default_model())
+
+
+def gtzan_note(what: str) -> None:
+    """Say plainly, when the models folder in use is not the shipped one, that ``what`` shows
+    the shipped GTZAN data, not the data or classes of the models in use."""
+    folder = models_folder()
+    if folder["shipped"]:
+        return
+    classes = ", ".join(taxonomy()) or "their own"
+    st.info(f"{what} the shipped GTZAN data and its genres, not the data the models in use "
+            f"(folder {dashboard.plain_text(folder['name'])}; classes: {dashboard.plain_text(classes)}) "
+            "were trained on.", icon="ℹ️")
 
 
 @st.cache_data(show_spinner=False)
@@ -345,8 +370,8 @@ def _analysed_span(result: dict) -> str:
 
 
 def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> None:
-    """Draw one classification. A not-music result leads with that and shows no genre metrics;
-    detector numbers go in an expander."""
+    """Draw one classification. A not-music result leads with that and draws no genre metrics,
+    bars or timeline: detector numbers and the model's genre guess go in collapsed expanders."""
     pred, result = out.prediction, out.result
     nov = pred.novelty or {}
     if detector_missing() or getattr(pred, "novelty_missing", False):
@@ -358,8 +383,9 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
         with st.expander("Why, in numbers"):
             for reason in nov.get("reasons", []):
                 st.markdown(f"- {reason}")
-            st.caption("The genre probabilities the model produced anyway, for the curious: "
-                       + ", ".join(f"{g} {p:.0%}" for g, p in pred.top(3)))
+        with st.expander("What the model would have said if it were music (not an answer)"):
+            st.caption("Its top classes, for the curious; they mean nothing for a recording that "
+                       "is not music: " + ", ".join(f"{g} {p:.0%}" for g, p in pred.top(3)))
         st.caption(_analysed_span(result))
         for note in pred.notes:
             st.caption(f"Note: {note}")
@@ -422,13 +448,14 @@ def _timeline_chart(out: analysis.Analysis, key: str, *, selectable: bool = Fals
     if not len(tl):
         st.info("Too short for a timeline.")
         return None
+    classes = list(out.prediction.classes)  # the model's own classes, in its order
     starts, probs, bin_s = analysis.aggregate_timeline(
-        tl["start_s"].to_numpy(), tl[list(GENRES)].to_numpy(), max_points=analysis.TIMELINE_POINTS)
+        tl["start_s"].to_numpy(), tl[classes].to_numpy(), max_points=analysis.TIMELINE_POINTS)
     title = (f"Genre probabilities per {SEGMENT_SECONDS:.0f} s" if bin_s == SEGMENT_SECONDS
              else f"Genre probabilities, averaged over {bin_s:.0f}-s stretches")
     if selectable:
         title += " (click a point to play from there)"
-    fig = plots.timeline(starts, probs, segment_s=bin_s, title=title)
+    fig = plots.timeline(starts, probs, classes, segment_s=bin_s, title=title)
     kwargs = dict(on_select="rerun", selection_mode="points") if selectable else {}
     return chart(fig, key=f"{key}_tl", **kwargs)
 
@@ -464,6 +491,14 @@ def where_it_sits(out: analysis.Analysis, key: str) -> None:
     except GenreError:
         maps = None
     near = space.neighbours(out.vector)
+    try:
+        gtzan = set(dataset_table()["genre"].astype(str))
+    except GenreError:
+        gtzan = set()
+    if set(map(str, out.prediction.classes)) != gtzan:
+        st.caption("These are the shipped GTZAN clips, with GTZAN's genre labels: the model in use "
+                   "answers in other classes (" + dashboard.plain_text(", ".join(out.prediction.classes))
+                   + "), so the labels below are not its answers.")
     left, right = st.columns([3, 2])
     with right:
         st.markdown(f"**Sounds like** (nearest in {space.name}):")
