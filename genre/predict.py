@@ -250,9 +250,13 @@ def _verdict(genre: str, conf: float, second: tuple[str, float], low: bool, not_
         text = (f"Uncertain: best guess {genre} ({conf:.0%}), then {second[0]} ({second[1]:.0%}); "
                 "the model is more likely wrong than right here.")
         if nov is not None and nov.get("suspect"):
-            text += (" The recording is also unusual for music (features at the "
-                     f"{nov['percentile']:.0f}th percentile of held-out GTZAN music, low-energy "
-                     f"rate at the {nov['ler_percentile']:.0f}th): it may not be music.")
+            if nov.get("method") == "pretrained":
+                text += (" The recording is also unusual for music (less typical than "
+                         f"{nov['percentile']:.0f} % of held-out GTZAN music): it may not be music.")
+            else:
+                text += (" The recording is also unusual for music (features at the "
+                         f"{nov['percentile']:.0f}th percentile of held-out GTZAN music, low-energy "
+                         f"rate at the {nov['ler_percentile']:.0f}th): it may not be music.")
         return text
     return f"{genre.capitalize()} ({conf:.0%})."
 
@@ -328,7 +332,13 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
     notes = list(sig.notes)
     nov = None
     novelty_missing = False
-    if novelty:
+    own_check = getattr(predictor, "music_check", None)
+    if novelty and callable(own_check) and getattr(predictor, "detector", None) is not None:
+        # a model with its own music detector on its network outputs (the pretrained ensemble)
+        from genre.novelty import low_energy_rate
+
+        nov = own_check(sig.y, low_energy_rate(sig.y, sig.sr))
+    elif novelty:
         det = load_detector(None if models_dir is None else str(models_dir))
         if det is None:
             novelty_missing = True

@@ -100,7 +100,7 @@ RESULTS_DIRNAME = "results"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 __all__ = [
-    "LOADERS", "TRUSTED_TYPES", "FILE_FIELDS", "untrusted", "model_file", "tree_sha256",
+    "LOADERS", "TRUSTED_TYPES", "default_info", "FILE_FIELDS", "untrusted", "model_file", "tree_sha256",
     "check_pin", "sha256", "library_versions", "model_dir", "save",
     "save_sklearn", "load_skops", "verify", "read_manifest", "load", "list_models",
     "default_name", "choose_default",
@@ -477,6 +477,17 @@ def default_name(models_dir: str | Path | None = None) -> str:
         return name
     chosen = choose_default(models_dir=models_dir, write=False)
     return chosen["model"]
+
+
+def default_info(models_dir: str | Path | None = None) -> dict:
+    """``models/default.json`` as written (``model``, ``rule``, and ``why`` when the choice was made
+    by hand), or ``{}`` if there is none or it cannot be read."""
+    path = _root(models_dir) / DEFAULT_FILE
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def choose_default(protocol: str = "filtered_holdout", metric: str = "accuracy", *,

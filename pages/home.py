@@ -90,6 +90,16 @@ with right:
                 f"On the {n}fault-filtered test clips that have audio (where the "
                 f"deep models are scored too), the best is **{audio['display_name']}** with "
                 f"{audio['accuracy']:.1%}.")
+    default = common.default_model()
+    dman = next((m for m in common.manifests() if m.get("name") == default), None) if default else None
+    if dman is not None:
+        from genre.registry import default_info
+
+        why = default_info().get("why")
+        st.markdown(f"**Default model** (Classify, the command line, catalogues): "
+                    f"{dashboard.plain_text(dman.get('display_name', default))}.")
+        if why:
+            st.caption(dashboard.plain_text(why))
     if board is not None and not board.empty:
         st.page_link("pages/leaderboard.py", label="See every model on every protocol", icon="🏆")
 

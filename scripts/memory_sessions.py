@@ -13,6 +13,10 @@ click to the answer with the background warm-up on and off (``GENRE_WARMUP=0``),
 Streamlit runs ``app.py`` (which starts the warm-up) when the first page is opened, so the
 warm-up has the visitor's reading time to finish.
 
+Every model (``--every-model``): one session picks every shipped classifier in turn and classifies
+the shipped sample with it; prints the server's RSS after each, the peak and the settled end
+(issue 9's target: under 800 MB after every shipped model).
+
 Figures depend on the machine's load: run it on a quiet machine for the README.
 """
 
@@ -158,18 +162,58 @@ def first_use(delay_s: float) -> int:
     return 0
 
 
+def every_model(timeout_s: float) -> int:
+    """One session classifies the shipped sample with every shipped classifier in turn (the
+    picker's order); the server's RSS is sampled throughout. Prints RSS after each model, the
+    peak, and the RSS at the end (target of issue 9: under 800 MB)."""
+    from genre.registry import list_models
+
+    names = [m for m in list_models() if m.get("kind") not in ("novelty",)]
+    with shots.streamlit_server() as url, shots.browser() as ctx:
+        pid = shots.SERVER_PIDS[url]
+        page = ctx.new_page()
+        shots.open_page(page, f"{url}/classify", "Classify a recording")
+        base = settle(pid)
+        print(f"server RSS, one idle session after the warm-up: {base:.0f} MB; {len(names)} models")
+        failed = []
+        with Sampler(pid) as s:
+            shots.choose_radio(page, "🎼 Shipped sample")
+            for m in names:
+                t0 = time.monotonic()
+                try:
+                    shots.choose_option(page, "Model", m["display_name"], timeout_ms=int(timeout_s * 1000))
+                    page.locator('[data-testid="stMetric"], [data-testid="stAlertContentWarning"]').first.wait_for(
+                        timeout=int(timeout_s * 1000))
+                except Exception as exc:  # noqa: BLE001 - report and go on to the next model
+                    failed.append(m["name"])
+                    print(f"  {m['name']}: no answer ({type(exc).__name__})")
+                    continue
+                print(f"  {m['name']:20s} answer after {time.monotonic() - t0:5.1f} s; RSS now "
+                      f"{shots.rss_mb(pid):.0f} MB")
+            time.sleep(2)
+        end = settle(pid)
+        errors = page.locator('[data-testid="stException"]').count()
+    print(f"peak server RSS: {s.peak:.0f} MB; settled at the end: {end:.0f} MB (target < 800 MB); "
+          f"exceptions shown: {errors}; models without an answer: {failed or 'none'}")
+    return 0 if not failed and errors == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--mb", type=float, default=150.0, help="size of the uploaded WAV (MB)")
     ap.add_argument("--timeout", type=float, default=1200.0, help="give up after this many seconds")
     ap.add_argument("--first-use", action="store_true", help="measure first-use latency instead")
+    ap.add_argument("--every-model", action="store_true",
+                    help="one session classifies the shipped sample with every shipped model in turn")
     ap.add_argument("--delay", type=float, default=15.0,
                     help="--first-use: seconds between the first page view and the click")
     args = ap.parse_args(argv)
     os.environ.setdefault("GENRE_SERVER_LOG", str(Path(tempfile.gettempdir()) / "genre-memory-server.log"))
     if args.first_use:
         return first_use(args.delay)
+    if args.every_model:
+        return every_model(min(args.timeout, 300.0))
     return memory(args.sessions, args.mb, args.timeout)
 
 

@@ -33,12 +33,25 @@ def sample_predictions():
 #: test accepts the expected genre in second place only if the answer is flagged unsure, and
 #: fails if the miss is gone (so the list stays true).
 KNOWN_MISSES: dict[str, set[str]] = {"logreg": {"macleod_vibe_ace.ogg"}}
+#: The pretrained ensemble (the default) answers pop (0.37, unsure) on the country sample, then
+#: blues; version 1 answered pop at 0.82. Reported, not tuned away (the samples are never used to
+#: fit or choose anything). The test fails if the miss is gone or if the answer becomes confident.
+KNOWN_WRONG_UNSURE: dict[str, dict[str, str]] = {"pretrained": {"hobbs_lets_go_fishin.ogg": "pop"}}
+#: Non-music samples a model's detector measurably misses: the pretrained ensemble's music
+#: detector scores the humpback whale above its "unusual" threshold (5.44 > 5.15) but below its
+#: "not music" one (6.07), without speech-like gaps, so it answers (classical). Measured after the
+#: detector was fitted and its thresholds set on training clips and synthetic sounds only.
+KNOWN_DETECTOR_MISSES: dict[str, set[str]] = {"pretrained": {"humpback_whale.ogg"}}
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_music_samples_get_their_genre(sample_predictions, name):
     p = sample_predictions[name]
     assert not p.not_music, p.verdict
+    if name in KNOWN_WRONG_UNSURE.get(p.model, {}):
+        assert p.genre == KNOWN_WRONG_UNSURE[p.model][name], f"{p.model} changed its answer: update the list"
+        assert p.low_confidence and EXPECTED[name] in [g for g, _ in p.top(3)], p.top(3)
+        pytest.xfail(f"known miss of {p.model}: {p.top(3)}")
     if name in KNOWN_MISSES.get(p.model, ()):
         assert p.genre != EXPECTED[name], f"{p.model} now gets {name} right: update KNOWN_MISSES"
         assert EXPECTED[name] in [g for g, _ in p.top(2)], p.top(3)
@@ -50,6 +63,10 @@ def test_music_samples_get_their_genre(sample_predictions, name):
 @pytest.mark.parametrize("name", NOT_MUSIC)
 def test_non_music_samples_are_flagged(sample_predictions, name):
     p = sample_predictions[name]
+    if name in KNOWN_DETECTOR_MISSES.get(p.model, ()):
+        assert not p.not_music, f"{p.model} now flags {name}: update KNOWN_DETECTOR_MISSES"
+        assert p.novelty["suspect"], p.novelty  # unusual for music, but under the threshold
+        pytest.xfail(f"known detector miss of {p.model}: score {p.novelty['score']:.2f}")
     assert p.not_music, (p.novelty, p.top(3))
     assert "not sound like music" in p.verdict
 
@@ -58,10 +75,17 @@ def test_prediction_structure(sample_predictions):
     p = sample_predictions["hobbs_lets_go_fishin.ogg"]
     assert p.probabilities.shape == (len(GENRES),)
     assert p.probabilities.sum() == pytest.approx(1.0)
-    # timeline: one row per 3-s segment covering the clip, each row a distribution
+    # timeline: one row per analysed 3-s segment, each row a distribution: every segment of the
+    # clip, or, for a model that pools a bounded number of patches (the pretrained default's
+    # max_patches), that many, spread from the start to the end
     tl = p.timeline
     assert list(tl.columns) == ["start_s", "end_s", *GENRES]
-    assert len(tl) == pytest.approx(p.duration_s / SEGMENT_SECONDS, abs=1)
+    cap = (P.load_model(None).manifest.get("vector") or {}).get("max_patches")
+    if cap:
+        assert len(tl) == cap and tl["start_s"].iloc[0] == 0 and tl["end_s"].iloc[-1] > p.duration_s - 1
+        assert tl["start_s"].is_monotonic_increasing
+    else:
+        assert len(tl) == pytest.approx(p.duration_s / SEGMENT_SECONDS, abs=1)
     assert (tl["end_s"] > tl["start_s"]).all() and tl["end_s"].max() <= p.duration_s + 1e-6
     np.testing.assert_allclose(tl[list(GENRES)].sum(axis=1), 1.0, atol=1e-6)
     # ranked top-k agrees with the probability vector

@@ -32,7 +32,7 @@ from genre.errors import ModelError
 __all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "MAX_GAIN_DB", "normalise_loudness",
            "patches", "select_patches",
            "network_outputs", "clip_vector", "segment_vectors", "feature_names", "transform", "softmax",
-           "PretrainedPredictor", "load"]
+           "detector_columns", "MusicDetector", "PretrainedPredictor", "load"]
 
 #: The four networks, in the order their blocks appear in the clip vector.
 NETS: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
@@ -177,6 +177,116 @@ def head_logits(head: Any, X: np.ndarray) -> np.ndarray:
     return np.log(np.clip(head.predict_proba(X), 1e-12, None))
 
 
+def detector_columns() -> np.ndarray:
+    """Clip-vector columns :class:`MusicDetector` reads: every network's mean and max embedding."""
+    return np.array([i for i, n in enumerate(feature_names()) if ".emb_" in n])
+
+
+class MusicDetector:
+    """Is this music? A detector that knows music, on the four networks' pooled embeddings.
+
+    The clip vector's embedding columns (:func:`detector_columns`: mean and max over patches, 912
+    values) are standardised and projected on a whitened PCA basis; each genre is a Gaussian there
+    (Ledoit-Wolf covariance). The score is the Mahalanobis distance to the nearest genre. The
+    networks were trained on hundreds of thousands of songs, so solo piano, a cappella or sparse
+    jazz lie near some genre, while speech, animal sounds, noise and test tones do not. Fitted by
+    ``genre/training/pretrained_fit.py`` on GTZAN train+valid clips and their augmented copies; the
+    thresholds are the 99th / 95th percentiles of held-out (artist-grouped) scores of that music.
+    It reuses the ensemble's network outputs, so it costs no extra network pass.
+
+    Parameters
+    ----------
+    arrays : dict
+        ``scale_mean``, ``scale_std``, ``pca_mean``, ``pca_components``, ``pca_variance``,
+        ``class_means`` ``(k, d)``, ``class_precisions`` ``(k, d, d)``, ``heldout_scores``,
+        ``thresholds`` (``[novel, suspect]``).
+    """
+
+    ARRAYS: tuple[str, ...] = ("scale_mean", "scale_std", "pca_mean", "pca_components", "pca_variance",
+                               "class_means", "class_precisions", "heldout_scores", "thresholds")
+    #: ``thresholds``: ``[novel, suspect, low-energy rate]``.
+
+    def __init__(self, arrays: dict):
+        missing = [k for k in self.ARRAYS if k not in arrays]
+        if missing:
+            raise ModelError(f"The music detector's file lacks {missing}.")
+        self.a = {k: np.asarray(arrays[k], dtype=np.float64) for k in self.ARRAYS}
+        if self.a["thresholds"].shape != (3,):
+            raise ModelError("The music detector's thresholds must be [novel, suspect, low-energy rate].")
+        self.threshold, self.suspect_threshold, self.ler_threshold = (float(v) for v in self.a["thresholds"])
+        self._cols = detector_columns()
+        self._held = np.sort(self.a["heldout_scores"])
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "MusicDetector":
+        """Load the ``.npz`` written by :meth:`to_bytes` (plain arrays; nothing is unpickled)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls({k: z[k] for k in z.files})
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"The music detector {Path(path).name} cannot be read: {exc}") from exc
+
+    def to_bytes(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **self.a)
+        return buf.getvalue()
+
+    def scores(self, V: np.ndarray) -> np.ndarray:
+        """``(n,)`` scores of clip vectors ``V`` ``(n, FEATURE_DIM)`` (or of their detector columns)."""
+        V = np.asarray(V, dtype=np.float64)
+        if V.shape[-1] == FEATURE_DIM:
+            V = V[..., self._cols]
+        a = self.a
+        Z = (V - a["scale_mean"]) / a["scale_std"]
+        W = (Z - a["pca_mean"]) @ a["pca_components"].T / np.sqrt(a["pca_variance"])
+        D = W[:, None, :] - a["class_means"][None]
+        d2 = np.einsum("nkd,kde,nke->nk", D, a["class_precisions"], D)
+        return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+    def percentile_of(self, score: float) -> float:
+        """Share (%) of held-out GTZAN music that scored at most ``score``."""
+        return 100.0 * np.searchsorted(self._held, score, side="right") / max(1, len(self._held))
+
+    def decide(self, score: np.ndarray, ler: np.ndarray) -> np.ndarray:
+        """Not music: the score above the novel threshold, or above the suspect threshold *and* a
+        low-energy rate (share of quiet gaps, :func:`genre.novelty.low_energy_rate`) above its
+        threshold, the classic speech cue. NaN rates count as low."""
+        score, ler = np.asarray(score, dtype=np.float64), np.asarray(ler, dtype=np.float64)
+        gaps = np.nan_to_num(ler, nan=0.0) > self.ler_threshold
+        return (score > self.threshold) | ((score > self.suspect_threshold) & gaps)
+
+    def check(self, vector: np.ndarray, ler: float = float("nan")) -> dict:
+        """The detector's answer for one clip vector (and the clip's low-energy rate), in
+        :func:`genre.predict.predict`'s format."""
+        s = float(self.scores(np.asarray(vector)[None])[0])
+        pct = self.percentile_of(s)
+        novel = bool(self.decide(np.array([s]), np.array([ler]))[0])
+        suspect = s > self.suspect_threshold
+        reasons = []
+        if s > self.threshold:
+            reasons.append(f"to the four music networks it sounds less like music than {pct:.1f} % of "
+                           f"held-out GTZAN music (score {s:.1f}, threshold {self.threshold:.1f})")
+        elif novel:
+            reasons.append(f"to the four music networks it is unusual for music (less typical than "
+                           f"{pct:.1f} % of held-out GTZAN music: score {s:.1f}, unusual above "
+                           f"{self.suspect_threshold:.1f}) and {ler:.0%} of it is quiet gaps, as in "
+                           f"speech (threshold {self.ler_threshold:.0%})")
+        elif suspect:
+            reasons.append(f"to the four music networks it is unusual for music: less typical than "
+                           f"{pct:.1f} % of held-out GTZAN music (score {s:.1f}, unusual above "
+                           f"{self.suspect_threshold:.1f})")
+        return {"method": "pretrained", "score": s, "threshold": self.threshold,
+                "suspect_threshold": self.suspect_threshold, "percentile": pct, "novel": bool(novel),
+                "low_energy_rate": float(ler), "ler_threshold": self.ler_threshold,
+                "suspect": bool(suspect), "reasons": reasons,
+                "summary": (f"Music-network score {s:.1f} (not music above {self.threshold:.1f}, "
+                            f"unusual above {self.suspect_threshold:.1f}): less typical than {pct:.1f} % "
+                            f"of held-out GTZAN music. Quiet-gap share {ler:.0%} (speech-like above "
+                            f"{self.ler_threshold:.0%}, counted only when the score is unusual).")}
+
+
 class PretrainedPredictor:
     """Four ONNX musicnn networks + a calibrated linear head behind the Predictor interface.
 
@@ -192,8 +302,9 @@ class PretrainedPredictor:
     """
 
     def __init__(self, head: Any, temperature: float, folder: str | Path, manifest: dict,
-                 max_patches: int | None = None):
+                 max_patches: int | None = None, detector: MusicDetector | None = None):
         self.head = head
+        self.detector = detector
         self.max_patches = max_patches
         self.temperature = float(temperature)
         self.folder = Path(folder)
@@ -249,6 +360,15 @@ class PretrainedPredictor:
         _, outs = self.outputs(y)
         return self._proba(clip_vector(outs)[None])[0]
 
+    def music_check(self, y: np.ndarray, ler: float = float("nan")) -> dict | None:
+        """:meth:`MusicDetector.check` on ``y`` (reusing the networks' outputs of the last
+        prediction on the same audio) with its low-energy rate ``ler``; None if this model ships
+        no detector."""
+        if self.detector is None:
+            return None
+        _, outs = self.outputs(y)
+        return self.detector.check(clip_vector(outs), ler)
+
     def predict_vectors(self, F: np.ndarray) -> np.ndarray:
         """``(n, 10)`` probabilities from precomputed clip vectors (evaluation)."""
         return self._proba(np.asarray(F, dtype=np.float32))
@@ -263,5 +383,9 @@ def load(model_dir: str | Path, manifest: dict) -> PretrainedPredictor:
     if missing:
         raise ModelError(f"Model {manifest.get('name')}: networks {missing} are not in its manifest.")
     head = load_skops(model_dir / "head.skops", manifest)
+    detector = None
+    if "novelty.npz" in (manifest.get("files") or {}):
+        detector = MusicDetector.from_file(model_dir / "novelty.npz")
     return PretrainedPredictor(head, manifest.get("temperature", 1.0), model_dir, manifest,
-                               max_patches=(manifest.get("vector") or {}).get("max_patches"))
+                               max_patches=(manifest.get("vector") or {}).get("max_patches"),
+                               detector=detector)

@@ -120,6 +120,29 @@ def model_probs(name: str, manifest: dict, comp: dict[str, np.ndarray]) -> np.nd
     raise ValueError(f"no robustness path for model kind {kind!r}")
 
 
+def pretrained_probs(name: str, paths: Sequence[str], conditions: Sequence[str],
+                     jobs: int = 1) -> dict[str, np.ndarray]:
+    """Per condition, ``(n, k)`` probabilities of the pretrained ensemble ``name`` through its own
+    front end (loudness level, patches pooled), from cached network outputs."""
+    from joblib import Parallel, delayed
+
+    from genre.training import degrade
+    from genre.training.pretrained_fit import clip_outputs, limited_vector
+
+    m = _model(name)
+
+    def job(path):
+        import os
+
+        os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+        return [limited_vector(clip_outputs(path, c, None if c == "clean" else degrade.DEGRADATIONS[c],
+                                            max_seconds=MAX_SECONDS, rms_dbfs=m.rms_dbfs), m.max_patches)
+                for c in conditions]
+
+    V = Parallel(n_jobs=jobs)(delayed(job)(str(p)) for p in paths)
+    return {c: m.predict_vectors(np.stack([v[j] for v in V])) for j, c in enumerate(conditions)}
+
+
 def table_markdown() -> str:
     """Markdown table of accuracy per model (rows) and condition (columns) from ``models/results``."""
     from genre.results import load_result
@@ -154,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS), choices=list(CONDITIONS))
     ap.add_argument("--limit", type=int, default=None, help="only the first N test clips (timing)")
     ap.add_argument("--table", action="store_true", help="only print the accuracy table from models/results")
+    ap.add_argument("--models", nargs="*", default=None, help="only these models (default: every shipped one)")
     ap.add_argument("--reverse", action="store_true",
                     help="work through the clips last to first (a second process can share the cache)")
     args = ap.parse_args(argv)
@@ -173,13 +197,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         test = test.head(args.limit)
     y_te = np.array([GTZAN_GENRES.index(g) for g in test["genre"]])
-    models = [m for m in registry.list_models() if m.get("kind") != "novelty"]
+    models = [m for m in registry.list_models() if m.get("kind") != "novelty"
+              and (args.models is None or m["name"] in args.models)]
     _say(f"{len(test)} test clips x {len(args.conditions)} conditions; models: "
          + ", ".join(m["name"] for m in models))
     t0 = time.perf_counter()
     paths = list(test["path"])
     order = list(reversed(range(len(paths)))) if args.reverse else list(range(len(paths)))
-    done = Parallel(n_jobs=args.jobs, verbose=5)(
+    only_pre = all(m.get("kind") == "pretrained_onnx" for m in models)
+    done = [[{}] * len(args.conditions)] * len(order) if only_pre else Parallel(n_jobs=args.jobs, verbose=5)(
         delayed(_components_job)(paths[i], args.conditions) for i in order)
     comps = [None] * len(paths)
     for i, c in zip(order, done):
@@ -187,13 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _say(f"components in {time.perf_counter() - t0:.0f} s")
     if args.limit:
         return 0
+    pre = {m["name"]: pretrained_probs(m["name"], paths, args.conditions, args.jobs)
+           for m in models if m.get("kind") == "pretrained_onnx"}
     for j, cond in enumerate(args.conditions):
         doc = "undegraded audio through the prediction path" if cond == "clean" else \
             f"genre.training.degrade.DEGRADATIONS[{cond!r}] (deterministic)"
         doc += f"; each clip cut to its first {MAX_SECONDS:g} s (excerpts whole)"
         line = []
         for m in models:
-            P = np.stack([model_probs(m["name"], m, c[j]) for c in comps])
+            P = (pre[m["name"]][cond] if m["name"] in pre
+                 else np.stack([model_probs(m["name"], m, c[j]) for c in comps]))
             res = {**metrics(y_te, P), "n_train": m.get("n_train"),
                    "params": {"condition": cond, "applied": doc, "clips": "the 144 fault-filtered test "
                               "clips with audio", "max_seconds": MAX_SECONDS}}

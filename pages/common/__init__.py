@@ -402,11 +402,14 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
             with st.expander("Non-music check, in numbers"):
                 for reason in nov.get("reasons", []):
                     st.markdown(f"- {reason}")
-                st.markdown(f"Feature score {nov.get('score', float('nan')):.1f} (threshold "
-                            f"{nov.get('threshold', float('nan')):.1f}, unusual above "
-                            f"{nov.get('suspect_threshold', float('nan')):.1f}); quiet-gap share "
-                            f"{nov.get('low_energy_rate', float('nan')):.0%} (threshold "
-                            f"{nov.get('ler_threshold', float('nan')):.0%}).")
+                if nov.get("summary"):
+                    st.markdown(nov["summary"])
+                else:
+                    st.markdown(f"Feature score {nov.get('score', float('nan')):.1f} (threshold "
+                                f"{nov.get('threshold', float('nan')):.1f}, unusual above "
+                                f"{nov.get('suspect_threshold', float('nan')):.1f}); quiet-gap share "
+                                f"{nov.get('low_energy_rate', float('nan')):.0%} (threshold "
+                                f"{nov.get('ler_threshold', float('nan')):.0%}).")
     else:
         st.success(f"**{pred.genre.capitalize()}**, {pred.confidence:.0%} probability.", icon="🎵")
     c1, c2, c3 = st.columns([1, 1, 1])
