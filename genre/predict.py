@@ -165,11 +165,23 @@ class Prediction:
 # ------------------------------------------------------------------------------ models
 
 @functools.lru_cache(maxsize=8)
+def _load_model(name: str, models_dir: str | None):
+    from genre import registry
+
+    model = registry.load(name, models_dir)
+    if not (hasattr(model, "predict_segments") and hasattr(model, "predict_clip")):
+        raise ModelError(f"Model {name!r} is not a genre classifier (it is a "
+                         f"{type(model).__name__}); choose one of `python -m genre models`.")
+    return model
+
+
 def load_model(name: str | None = None, models_dir: str | None = None):
     """Load (verify + build) a registry model once per process; ``None`` = the default model.
 
     ``models_dir``: a models folder other than ``GENRE_MODELS_DIR`` / ``models/`` (e.g. one
-    trained on your own labelled data).
+    trained on your own labelled data). The default is resolved to its name first, so
+    ``load_model()``, ``load_model("pretrained")`` and ``load_model("pretrained", None)`` return
+    the same cached object: one copy of a model per process, however it is asked for.
 
     Raises
     ------
@@ -178,11 +190,12 @@ def load_model(name: str | None = None, models_dir: str | None = None):
     """
     from genre import registry
 
-    model = registry.load(name, models_dir)
-    if not (hasattr(model, "predict_segments") and hasattr(model, "predict_clip")):
-        raise ModelError(f"Model {name!r} is not a genre classifier (it is a "
-                         f"{type(model).__name__}); choose one of `python -m genre models`.")
-    return model
+    folder = None if models_dir is None else str(models_dir)
+    return _load_model(name if name is not None else registry.default_name(folder), folder)
+
+
+load_model.cache_info = _load_model.cache_info  # type: ignore[attr-defined]
+load_model.cache_clear = _load_model.cache_clear  # type: ignore[attr-defined]
 
 
 def load_detector(models_dir: str | None = None):

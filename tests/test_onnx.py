@@ -127,6 +127,26 @@ def test_threads_setting(monkeypatch):
         runtime.threads()
 
 
+def test_memory_modes_give_the_same_outputs(monkeypatch):
+    """Every GENRE_ONNX_MEMORY mode is its own session and gives identical outputs; a bad value is
+    a clear error."""
+    path = registry.model_dir("cnn_r16") / "model.onnx"
+    X = np.random.default_rng(0).standard_normal((3, *runtime.session(path).get_inputs()[0].shape[1:])).astype(np.float32)
+    outs, sessions = {}, set()
+    for mode in ("shrink", "arena", "off"):
+        monkeypatch.setenv(runtime.MEMORY_ENV, mode)
+        assert runtime.memory_mode() == mode
+        sessions.add(id(runtime.session(path)))
+        outs[mode] = runtime.run(path, X)
+    assert len(sessions) == 3
+    for mode in ("arena", "off"):
+        for k in outs["shrink"]:
+            np.testing.assert_array_equal(outs[mode][k], outs["shrink"][k])
+    monkeypatch.setenv(runtime.MEMORY_ENV, "lots")
+    with pytest.raises(ModelError, match="GENRE_ONNX_MEMORY"):
+        runtime.memory_mode()
+
+
 def test_missing_or_corrupt_network_is_a_model_error(tmp_path):
     with pytest.raises(ModelError):
         runtime.session(tmp_path / "nothing.onnx")
