@@ -695,13 +695,18 @@ def test_a_file_name_is_shown_as_plain_text(clip_bytes):
 @needs_model
 def test_long_upload_timeline_is_aggregated_and_playable(clip_bytes, monkeypatch):
     """A long input's timeline is averaged into at most analysis.TIMELINE_POINTS stretches (100:
-    a 10-min file has 200 segments); here 10 points for a 90-s input, to keep the test short."""
+    a 10-min file has 200 segments); here 10 points for a 90-s input, to keep the test short.
+    With a model that has one segment every 3 s (the soft-voting ensemble: the default
+    pretrained ensemble listens to six excerpts, see the next test)."""
     from genre.app import analysis
 
     monkeypatch.setattr(analysis, "TIMELINE_POINTS", 10)
     clip, sr = sf.read(io.BytesIO(clip_bytes), dtype="float32")
     y = np.tile(clip, 3)[: 90 * sr]  # 30 segments of 3 s
     at = _classify()
+    opts = at.selectbox(key="classify_model").options
+    at.selectbox(key="classify_model").set_value([j for j, o in enumerate(opts) if o.startswith("Soft-voting")][0])
+    at.run()
     at.file_uploader(key="classify_upload").upload("long.wav", _wav(y, sr), "audio/wav")
     at.run()
     _ok(at)
@@ -715,6 +720,26 @@ def test_long_upload_timeline_is_aggregated_and_playable(clip_bytes, monkeypatch
     assert len(x) == 10 and "9-s stretches" in str(tl[0]["layout"]["title"])
     assert at.get("audio"), "the analysed upload has no player"
     assert "Analysed all 1:30" in " ".join(c.value for c in at.caption)
+
+
+@needs_model
+def test_default_model_says_it_listens_to_excerpts(clip_bytes):
+    """The default pretrained ensemble pools six 3-s patches spread over the input: the page says
+    so (not "Analysed all"), and its timeline has those six segments."""
+    from genre.predict import load_model
+
+    cap = (load_model(None).manifest.get("vector") or {}).get("max_patches")
+    if not cap:
+        pytest.skip("the default model analyses every segment")
+    clip, sr = sf.read(io.BytesIO(clip_bytes), dtype="float32")
+    y = np.tile(clip, 3)[: 90 * sr]
+    at = _classify()
+    at.file_uploader(key="classify_upload").upload("long.wav", _wav(y, sr), "audio/wav")
+    at.run()
+    _ok(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Analysed {cap} excerpts of 3 s spread over all 1:30" in captions
+    assert "Analysed all" not in captions
 
 
 @needs_model

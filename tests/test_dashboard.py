@@ -420,7 +420,8 @@ def test_long_input_reports_progress_per_window():
     t = np.arange(sr * 95) / sr
     y = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.random.default_rng(0).normal(size=len(t)))
     texts = []
-    analysis.analyse(dashboard.to_wav_bytes(y.astype(np.float32), sr), None, keep_audio=False,
+    # a feature model analyses 30-s windows (the default pretrained ensemble six fixed excerpts)
+    analysis.analyse(dashboard.to_wav_bytes(y.astype(np.float32), sr), "soft_voting", keep_audio=False,
                      progress=lambda f, text: texts.append(text))
     windows = [x for x in texts if x.startswith("Analysed window")]
     assert windows[-1] == "Analysed window 4 of 4..." and len(windows) == 4

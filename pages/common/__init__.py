@@ -360,12 +360,17 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     return opts[i]["name"]
 
 
-def _analysed_span(result: dict) -> str:
+def _analysed_span(result: dict, timeline=None) -> str:
     dur = float(result.get("duration_s") or 0)
     orig = result.get("original_duration_s")
     if result.get("truncated"):
         total = f" of {plots.clock(orig)}" if orig else ""
         return f"Analysed the first {plots.clock(dur)}{total} (longer inputs are cut)."
+    n = 0 if timeline is None else len(timeline)
+    if n and (timeline["end_s"] - timeline["start_s"]).sum() < dur - 3:
+        # a model that pools a bounded number of excerpts (the pretrained ensemble: six 3-s patches)
+        return (f"Analysed {n} excerpts of 3 s spread over all {plots.clock(dur)} (this model "
+                "listens to a fixed number of excerpts, so any length costs the same).")
     return f"Analysed all {plots.clock(dur)}."
 
 
@@ -386,7 +391,7 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
         with st.expander("What the model would have said if it were music (not an answer)"):
             st.caption("Its top classes, for the curious; they mean nothing for a recording that "
                        "is not music: " + ", ".join(f"{g} {p:.0%}" for g, p in pred.top(3)))
-        st.caption(_analysed_span(result))
+        st.caption(_analysed_span(result, pred.timeline))
         for note in pred.notes:
             st.caption(f"Note: {note}")
         if not compact:  # what was heard, without genre charts that would read as an answer
@@ -417,7 +422,7 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
     c2.metric("Probability", f"{pred.confidence:.0%}")
     c3.metric("Time", f"{pred.timings_ms.get('total', float('nan')) / 1000:.2f} s")
     st.markdown(f"**Model:** {dashboard.plain_text(pred.model_display_name)}")
-    st.caption(_analysed_span(result))
+    st.caption(_analysed_span(result, pred.timeline))
     for note in pred.notes:
         st.caption(f"Note: {note}")
     left, right = st.columns([2, 3])
