@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["mp3", "phone", "noise", "reverb", "gain_clip", "DEGRADATIONS", "AUGMENTATIONS", "augment", "apply"]
+__all__ = ["mp3", "phone", "noise", "reverb", "gain_clip", "DEGRADATIONS", "AUGMENTATIONS", "PROTOCOL_MAX_SECONDS", "augment", "apply"]
 
 
 def _f32(y) -> np.ndarray:
@@ -145,6 +145,9 @@ DEGRADATIONS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "gain_clip": lambda y, sr: gain_clip(y, sr, -20.0, 0.25),
 }
 
+
+#: The robustness protocol cuts each clip to its first this many seconds before degrading it.
+PROTOCOL_MAX_SECONDS: float = 10.0
 
 #: Training augmentations (:func:`augment`): names of the degraded copies made of each training clip.
 AUGMENTATIONS: tuple[str, ...] = ("aug_band", "aug_mix")

@@ -323,8 +323,7 @@ def _degraded_job(path: str, rms_dbfs: float | None, max_patches: int | None) ->
     import os
 
     os.environ.setdefault("GENRE_ONNX_THREADS", "1")
-    from genre.training.degrade import DEGRADATIONS
-    from genre.training.robustness import MAX_SECONDS
+    from genre.training.degrade import DEGRADATIONS, PROTOCOL_MAX_SECONDS as MAX_SECONDS
 
     out = {}
     for cond, fn in [("clean", None), *DEGRADATIONS.items()]:

@@ -35,13 +35,14 @@ import numpy as np
 
 from genre.config import CACHE_DIR, SR
 from genre.training.datasets import GTZAN_GENRES
+from genre.training.degrade import PROTOCOL_MAX_SECONDS
 
 CACHE = CACHE_DIR / "robust"
 VERSION = "1"
 CONDITIONS: tuple[str, ...] = ("clean", "mp3_64k", "phone", "noise_20db", "reverb", "gain_clip")
 #: Each clip is cut to its first MAX_SECONDS before degrading (the 65 excerpts, 2-3 s, are whole):
 #: the protocol's cost on this 2-core machine (six conditions x 144 clips through every model).
-MAX_SECONDS: float = 10.0
+MAX_SECONDS: float = PROTOCOL_MAX_SECONDS
 
 _MODELS: dict = {}
 
