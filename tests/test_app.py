@@ -201,7 +201,13 @@ def test_leaderboard_tables_and_pickers():
         return
     table = at.table[0].value  # the overview: one row per model, one column per protocol
     assert len(table) == board["model"].nunique()
-    assert sum(c != "Family" for c in table.columns) == board["protocol"].nunique()
+    robust = {p for p in board["protocol"] if p.startswith("robust_")}
+    assert sum(c != "Family" for c in table.columns) == board["protocol"].nunique() - len(robust)
+    if robust:  # the robustness protocols in their own table: one column each, plus the worst drop
+        rob = at.table[1].value
+        assert len(rob.columns) == len(robust) + 1 and "worst drop (points)" in rob.columns
+        scored = board[board["protocol"] == "robust_clean"]["model"].nunique()
+        assert len(rob) == scored
     for section in at.radio(key="lb_section").options:
         at.radio(key="lb_section").set_value(section)
         at.run()
