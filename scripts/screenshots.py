@@ -181,28 +181,41 @@ def choose_option(page, label: str, text: str, timeout_ms: int = 300_000) -> Non
     """Open the selectbox labelled ``label``, pick the first option containing ``text`` and wait
     for the rerun it triggers.
 
-    A click on an option can be lost (the list re-renders under the pointer while the server is
-    busy, as on a loaded CI machine): then no rerun starts and the box still shows the old value.
-    So the pick is checked against the box's shown value and retried, up to three times, before
-    waiting out the (long) rerun itself.
+    A click on an option can be lost (seen only inside the full CI suite, on a loaded machine):
+    then no rerun starts and the box (a text input) still holds the old value. So the pick is
+    checked against the input's value and retried, the last time by typing the option's text
+    and pressing Enter; a pick that took but whose run was not seen starting is waited out. If
+    nothing works, a screenshot of the page is saved next to the other screenshots.
     """
-    box = page.locator('[data-testid="stSelectbox"]').filter(
-        has=page.get_by_role("combobox", name=label)).first
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-    for _ in range(3):
-        page.get_by_role("combobox", name=label).first.click()
-        option = page.get_by_role("option").filter(has_text=text).first
-        option.wait_for(timeout=30_000)
+    box = page.get_by_role("combobox", name=label).first
+    for attempt in range(3):
         try:
-            rerun_after(page, option.click, timeout_ms=30_000)
+            if attempt < 2:
+                box.click()
+                option = page.get_by_role("option").filter(has_text=text).first
+                option.wait_for(timeout=30_000)
+                rerun_after(page, option.click, timeout_ms=60_000)
+            else:
+                def typed() -> None:
+                    box.click()
+                    box.fill(text)
+                    page.get_by_role("option").filter(has_text=text).first.wait_for(timeout=30_000)
+                    page.keyboard.press("ArrowDown")
+                    page.keyboard.press("Enter")
+                rerun_after(page, typed, timeout_ms=60_000)
+            wait_idle(page, timeout_ms)
             return
         except PlaywrightTimeoutError:
-            if text in box.inner_text():  # picked; the run is slow, not lost: wait it out
+            if text in box.input_value():  # picked; its run was missed or is slow: wait it out
                 wait_idle(page, timeout_ms)
                 return
             page.keyboard.press("Escape")
-    raise AssertionError(f"could not pick {text!r} in {label!r}: box shows {box.inner_text()!r}")
+    shot = Path(tempfile.gettempdir()) / "choose_option_failure.png"
+    page.screenshot(path=str(shot), full_page=True)
+    raise AssertionError(f"could not pick {text!r} in {label!r}: it holds {box.input_value()!r} "
+                         f"(page saved to {shot})")
 
 
 def start_live(page, timeout_ms: int = 180_000):
