@@ -87,18 +87,24 @@ def _forget(predict_mod, name) -> None:
         m._last = None
 
 
+def _warm_wall_ms(predict_mod, clip: Path, model: str | None, runs: int) -> list[float]:
+    """Wall time (ms) of ``runs`` warm ``predict()`` calls, each after :func:`_forget`."""
+    wall = []
+    for _ in range(runs):
+        _forget(predict_mod, model)
+        t = time.perf_counter()
+        predict_mod.predict(clip, model=model)
+        wall.append((time.perf_counter() - t) * 1e3)
+    return wall
+
+
 def compare_models(predict_mod, clip: Path, models: list[str], runs: int, cold_runs: int) -> list[dict]:
     """Cold (fresh process) and warm latency of ``models``, measured in the same run."""
     out = []
     for name in models:
         cold = cold_fresh_process(clip, name, cold_runs)
         predict_mod.predict(clip, model=name)  # warm up this process
-        wall = []
-        for _ in range(runs):
-            _forget(predict_mod, name)
-            t = time.perf_counter()
-            predict_mod.predict(clip, model=name)
-            wall.append((time.perf_counter() - t) * 1e3)
+        wall = _warm_wall_ms(predict_mod, clip, name, runs)
         out.append({"model": name, **cold, "warm_wall_ms": _stats(wall),
                     "warm_under_target": statistics.median(wall) <= WARM_TARGET_MS,
                     "cold_under_target": cold["cold_process_wall_ms"]["median"] <= COLD_TARGET_MS})
@@ -123,12 +129,7 @@ def bench_model(predict_mod, clip: Path, model: str | None, runs: int) -> dict:
         _forget(predict_mod, model)
         warm.append(predict_mod.predict(clip, model=model))
     parts = {k: _stats([w.timings_ms[k] for w in warm]) for k in warm[0].timings_ms}
-    wall = []
-    for _ in range(runs):
-        _forget(predict_mod, model)
-        t = time.perf_counter()
-        predict_mod.predict(clip, model=model)
-        wall.append((time.perf_counter() - t) * 1e3)
+    wall = _warm_wall_ms(predict_mod, clip, model, runs)
     tracemalloc.start()
     predict_mod.predict(clip, model=model)
     _, peak = tracemalloc.get_traced_memory()

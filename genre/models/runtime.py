@@ -105,8 +105,9 @@ def run(path: str | Path, X: np.ndarray, batch_size: int = 32) -> dict[str, np.n
     if X.shape[0] == 0:
         raise ValueError("X holds no examples.")
     parts: dict[str, list[np.ndarray]] = {o: [] for o in outs}
+    ro = _run_options()
     for i in range(0, X.shape[0], batch_size):
-        for o, v in zip(outs, s.run(outs, {name: X[i:i + batch_size]}, _run_options())):
+        for o, v in zip(outs, s.run(outs, {name: X[i:i + batch_size]}, ro)):
             parts[o].append(v)
     return {o: np.concatenate(v, axis=0) for o, v in parts.items()}
 

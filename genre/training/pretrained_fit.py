@@ -318,27 +318,33 @@ def ece(P: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
 
 # ------------------------------------------------------------------------------------ detector
 
-def _degraded_job(path: str, rms_dbfs: float | None, max_patches: int | None) -> dict[str, tuple]:
-    """Per robustness condition: (clip vector, low-energy rate) of the clip's first 10 s, degraded."""
+def _degraded_job(path: str, rms_dbfs: float | None, max_patches: int | None,
+                  conditions: Sequence[str] | None = None, with_ler: bool = True) -> dict[str, tuple]:
+    """Per robustness condition (default: clean and every degradation): (clip vector, low-energy
+    rate or NaN without ``with_ler``) of the clip's first 10 s, degraded."""
     import os
 
     os.environ.setdefault("GENRE_ONNX_THREADS", "1")
     from genre.training.degrade import DEGRADATIONS, PROTOCOL_MAX_SECONDS as MAX_SECONDS
 
     out = {}
-    for cond, fn in [("clean", None), *DEGRADATIONS.items()]:
+    for cond in conditions or ["clean", *DEGRADATIONS]:
+        fn = None if cond == "clean" else DEGRADATIONS[cond]
         o = clip_outputs(path, cond, fn, max_seconds=MAX_SECONDS, rms_dbfs=rms_dbfs)
-        out[cond] = (limited_vector(o, max_patches), clip_ler(path, degrade=fn, max_seconds=MAX_SECONDS))
+        ler = clip_ler(path, degrade=fn, max_seconds=MAX_SECONDS) if with_ler else float("nan")
+        out[cond] = (limited_vector(o, max_patches), ler)
     return out
 
 
 def degraded_test_vectors(paths: Sequence[str], rms_dbfs: float | None, max_patches: int | None,
-                          jobs: int = 1) -> list[dict[str, tuple]]:
+                          jobs: int = 1, conditions: Sequence[str] | None = None,
+                          with_ler: bool = True) -> list[dict[str, tuple]]:
     """:func:`_degraded_job` for every test clip (cached network outputs; the robustness protocol's
     conditions and cut)."""
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=jobs)(delayed(_degraded_job)(str(p), rms_dbfs, max_patches) for p in paths)
+    return Parallel(n_jobs=jobs)(delayed(_degraded_job)(str(p), rms_dbfs, max_patches, conditions, with_ler)
+                                 for p in paths)
 
 
 def detector_main(train: pd.DataFrame, test: pd.DataFrame, X_tr, y_tr, X_te, aug_tr, folds_tr,

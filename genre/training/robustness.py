@@ -124,24 +124,13 @@ def model_probs(name: str, manifest: dict, comp: dict[str, np.ndarray]) -> np.nd
 def pretrained_probs(name: str, paths: Sequence[str], conditions: Sequence[str],
                      jobs: int = 1) -> dict[str, np.ndarray]:
     """Per condition, ``(n, k)`` probabilities of the pretrained ensemble ``name`` through its own
-    front end (loudness level, patches pooled), from cached network outputs."""
-    from joblib import Parallel, delayed
-
-    from genre.training import degrade
-    from genre.training.pretrained_fit import clip_outputs, limited_vector
+    front end (loudness level, patches pooled), from cached network outputs
+    (:func:`genre.training.pretrained_fit.degraded_test_vectors`)."""
+    from genre.training.pretrained_fit import degraded_test_vectors
 
     m = _model(name)
-
-    def job(path):
-        import os
-
-        os.environ.setdefault("GENRE_ONNX_THREADS", "1")
-        return [limited_vector(clip_outputs(path, c, None if c == "clean" else degrade.DEGRADATIONS[c],
-                                            max_seconds=MAX_SECONDS, rms_dbfs=m.rms_dbfs), m.max_patches)
-                for c in conditions]
-
-    V = Parallel(n_jobs=jobs)(delayed(job)(str(p)) for p in paths)
-    return {c: m.predict_vectors(np.stack([v[j] for v in V])) for j, c in enumerate(conditions)}
+    V = degraded_test_vectors(paths, m.rms_dbfs, m.max_patches, jobs, conditions, with_ler=False)
+    return {c: m.predict_vectors(np.stack([v[c][0] for v in V])) for c in conditions}
 
 
 def table_markdown() -> str:
