@@ -39,10 +39,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from genre.models import deep
+    from genre.training import networks
     from genre.training.datasets import GTZAN_GENRES
     from genre.training.train_deep import clip_table
 
-    keras = deep.configure_tensorflow(deterministic=True)
+    keras = networks.configure_tensorflow(deterministic=True)
     df = clip_table()
     train = df[df["split"].isin(["train", "valid"])].sort_values("clip").iloc[:: max(1, 371 // args.clips)]
     mels = deep.logmel_cache(list(train["path"]), progress=None)
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     for name in args.models:
         s = ARCH_SETTINGS[name]
         keras.utils.set_random_seed(0)
-        model = deep.build_model(s["arch"], n_classes=len(GTZAN_GENRES), resolution=s["resolution"])
+        model = networks.build_model(s["arch"], n_classes=len(GTZAN_GENRES), resolution=s["resolution"])
         model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="categorical_crossentropy")
         model.fit(Xn, Y, batch_size=32, epochs=1, verbose=0)  # warm-up: tracing, allocation
         models[name] = model

@@ -10,7 +10,7 @@ It reads the checkpoint with ``tf.compat.v1.train.NewCheckpointReader`` at the p
 ``musicnn/MSD_musicnn/`` (the files are named ``.index``/``.data-00000-of-00001``, i.e. an empty
 basename; the shipped ``checkpoint`` file points at the author's home directory and is not used),
 keeps the 64 inference arrays (drops Adam slots and step counters), checks that each matches
-a layer of :func:`genre.models.musicnn.build_network`, and writes them as float32 arrays named after the
+a layer of :func:`genre.training.networks.build_musicnn`, and writes them as float32 arrays named after the
 TF1 variables to ``msd_musicnn.npz``. The wheel's ISC licence is copied to ``LICENSE`` and the folder
 is registered (``genre.registry.save``, kind ``"musicnn"``: the zero-shot Predictor) with SHA-256
 hashes in ``manifest.json``.
@@ -76,11 +76,12 @@ def main(argv=None) -> int:
 
     from genre import registry
     from genre.models import musicnn
+    from genre.training import networks
 
     ckpt_dir = args.wheel_dir / "musicnn" / "MSD_musicnn"
     weights = read_checkpoint(str(ckpt_dir) + "/")
     # fails loudly if any array is missing, unused or of the wrong shape
-    musicnn.set_weights(musicnn.build_network(), weights)
+    networks.set_musicnn_weights(networks.build_musicnn(), weights)
 
     licence = (args.wheel_dir / "musicnn-0.1.0.dist-info" / "LICENSE.md").read_text()
     config = json.loads((ckpt_dir / "config.json").read_text())
@@ -112,7 +113,8 @@ def main(argv=None) -> int:
                            manifest, args.models_dir)
     size = (folder / musicnn.WEIGHTS_FILE).stat().st_size
     print(f"wrote {folder}: {len(weights)} arrays, {n_params} parameters, "
-          f"{musicnn.WEIGHTS_FILE} {size / 1e6:.2f} MB")
+          f"{musicnn.WEIGHTS_FILE} {size / 1e6:.2f} MB; next: scripts/export_onnx.py --wheel-dir "
+          f"{args.wheel_dir} (prediction loads the ONNX export only)")
     return 0
 
 

@@ -10,8 +10,8 @@ What it does, once (offline):
 
 1. The four networks of the musicnn 0.1.0 wheel (``MSD_musicnn``, ``MTT_musicnn``, ``MSD_vgg``,
    ``MTT_vgg``): the TF1 checkpoint is read (``scripts/convert_musicnn.read_checkpoint``), loaded into
-   the Keras 3 port (:func:`genre.models.musicnn.build`, checked against the original graphs by
-   ``tests/test_musicnn.py``/``tests/test_onnx.py``) and converted with ``tf2onnx`` to
+   the Keras 3 port (:func:`genre.training.networks.build_pretrained`, checked against the original
+   graphs by ``tests/test_networks.py``/``tests/test_onnx.py``) and converted with ``tf2onnx`` to
    ``.cache/onnx/<net>.onnx``. One ONNX call returns two outputs: ``probs`` (n, 50) sigmoid tag
    probabilities and ``embedding`` (the penultimate layer: musicnn's 200-unit ``penultimate``,
    vgg's 256-value flattened ``pool5``). Input ``logmel`` (n, 187, 96) float32 patches
@@ -45,63 +45,30 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-OPSET = 17
+from genre.training.networks import OPSET  # noqa: E402
+
 ONNX_DIR = ROOT / ".cache" / "onnx"
 
 
+PRODUCER = "genre scripts/export_onnx.py (tf2onnx)"
+
+
 def to_onnx(keras_model, input_shape: tuple, outputs: dict[str, str]) -> bytes:
-    """Convert a Keras model whose call returns a dict into ONNX bytes.
+    """:func:`genre.training.networks.to_onnx` with this script's producer name."""
+    from genre.training import networks
 
-    Parameters
-    ----------
-    keras_model : keras.Model
-    input_shape : tuple
-        Input shape without the batch axis (the batch axis is dynamic).
-    outputs : dict
-        ONNX output name -> key of the Keras model's output dict (or "" for a single output).
-    """
-    import onnx
-    import tensorflow as tf
-    import tf2onnx
-
-    spec = [tf.TensorSpec([None, *input_shape], tf.float32, name="logmel")]
-
-    @tf.function(input_signature=spec)
-    def fn(x):
-        out = keras_model(x, training=False)
-        return {name: tf.identity(out[key] if key else out, name=name) for name, key in outputs.items()}
-
-    proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=OPSET)
-    # rename the graph outputs to the dict keys (tf2onnx names them after the TF tensors)
-    concrete = fn.get_concrete_function()
-    flat_names = [t.name for t in concrete.outputs]
-    keys = list(tf.nest.flatten({k: k for k in outputs}))  # dict flattening order (sorted keys)
-    rename = dict(zip(flat_names, keys))
-    for node in proto.graph.node:
-        node.output[:] = [rename.get(o, o) for o in node.output]
-        node.input[:] = [rename.get(i, i) for i in node.input]
-    for out in proto.graph.output:
-        out.name = rename.get(out.name, out.name)
-    proto.graph.input[0].name = "logmel"
-    for node in proto.graph.node:
-        node.input[:] = ["logmel" if i in ("logmel:0", "x:0") else i for i in node.input]
-    proto.producer_name = "genre scripts/export_onnx.py (tf2onnx)"
-    onnx.checker.check_model(proto)
-    return proto.SerializeToString()
+    return networks.to_onnx(keras_model, input_shape, outputs, producer=PRODUCER)
 
 
 def check(onnx_bytes: bytes, keras_out: dict[str, np.ndarray], X: np.ndarray, what: str) -> float:
-    """Max abs difference between the ONNX and Keras outputs on ``X``; raise above 1e-4."""
-    import onnxruntime as ort
+    """Max abs difference between the ONNX and Keras outputs on ``X``; exit above 1e-4."""
+    from genre.errors import ModelError
+    from genre.training import networks
 
-    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    got = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: X})))
-    diff = max(float(np.abs(got[k] - np.asarray(v)).max()) for k, v in keras_out.items())
-    print(f"{what}: outputs {names}, max |ONNX - Keras| = {diff:.2e}")
-    if diff > 1e-4:
-        raise SystemExit(f"{what}: ONNX differs from Keras by {diff}")
-    return diff
+    try:
+        return networks.check_onnx(onnx_bytes, keras_out, X, what)
+    except ModelError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def real_clip(seconds: float = 12.0) -> np.ndarray:
@@ -115,13 +82,14 @@ def export_musicnn_nets(wheel_dir: Path) -> dict[str, Path]:
     from convert_musicnn import read_checkpoint
 
     from genre.models import musicnn
+    from genre.training import networks
 
     X = musicnn.patches(real_clip())[1]
     ONNX_DIR.mkdir(parents=True, exist_ok=True)
     out = {}
     for net, (arch, _) in musicnn.NETWORKS.items():
-        model = musicnn.build(net)
-        musicnn.set_weights(model, read_checkpoint(str(wheel_dir / "musicnn" / net) + "/"))
+        model = networks.build_pretrained(net)
+        networks.set_musicnn_weights(model, read_checkpoint(str(wheel_dir / "musicnn" / net) + "/"))
         emb = "pool5" if arch == "vgg" else "penultimate"
         data = to_onnx(model, (musicnn.PATCH_FRAMES, musicnn.MUSICNN_N_MELS),
                        {"probs": "probs", "embedding": emb})
@@ -138,8 +106,9 @@ def export_keras_file(path: Path, embed_layer: str, scale: float) -> bytes:
     import keras
 
     from genre.models import deep
+    from genre.training import networks
 
-    deep.configure_tensorflow()
+    networks.configure_tensorflow()
     model = keras.saving.load_model(path, compile=False)
     both = keras.Model(model.input, {"probs": model.output, "embedding": model.get_layer(embed_layer).output})
     m = deep.logmel(real_clip())
@@ -160,7 +129,9 @@ def export_keras_models(names) -> int:
     import keras
 
     from genre import registry
+    from genre.training import networks
 
+    networks.configure_tensorflow()
     versions = registry.library_versions(("onnx", "onnxruntime", "tf2onnx", "tensorflow-cpu", "keras"))
     for name in names:
         folder = registry.model_dir(name)
@@ -168,8 +139,7 @@ def export_keras_models(names) -> int:
         if man.get("kind") != "keras":
             raise SystemExit(f"{name}: kind {man.get('kind')!r}, not a Keras patch model")
         model = keras.saving.load_model(folder / "model.keras", compile=False)
-        layers = [layer.name for layer in model.layers]
-        layer = layers[layers.index("head_drop") - 1]
+        layer = networks.embedding_layer(model)
         data = export_keras_file(folder / "model.keras", layer, float(man["preprocessing"]["scale"]))
         files = {f: (folder / f).read_bytes() for f in man["files"] if f != "model.onnx"}
         files["model.onnx"] = data

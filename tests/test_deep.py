@@ -1,4 +1,5 @@
-"""genre.models.deep: patches, sampling, the training loop, and the shipped CNN/CRNN through the registry."""
+"""genre.models.deep: patches, sampling, and the shipped CNN/CRNN through the registry (building and
+training the networks: tests/test_networks.py)."""
 
 from __future__ import annotations
 
@@ -75,65 +76,6 @@ def test_sampler_is_reproducible_from_its_seed():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("arch", ["cnn", "crnn"])
-def test_training_smoke_two_steps(arch):
-    keras = deep.configure_tensorflow(deterministic=True)
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    mels = [rng.normal(-40, 10, size=(64, 200)).astype(np.float32) for _ in range(4)]
-    sampler = deep.PatchSampler(mels, [0, 1, 2, 3], seed=0)
-    model = deep.build_model(arch, filters=(4, 4, 4, 4, 4), gru_units=4)
-    w0 = [w.copy() for w in model.get_weights()]
-    info = deep.train(model, sampler, scale=10.0, epochs=1, patches_per_epoch=8, batch_size=4,
-                      progress=None)
-    assert np.isfinite(info["loss"])
-    assert any(not np.allclose(a, b) for a, b in zip(w0, model.get_weights()))  # it learned something
-    P = deep.predict_mels(model, mels, 10.0)
-    assert P.shape == (4, len(GENRES))
-    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-5)
-
-
-def test_train_records_one_entry_per_epoch_and_validation_every_k():
-    """Per-epoch curves: training loss/accuracy and wall seconds every epoch, clip-level validation
-    on the epochs asked for (and the last), all rounded; validating never changes the fit."""
-    keras = deep.configure_tensorflow(deterministic=True)
-    rng = np.random.default_rng(0)
-    mels = [rng.normal(-40, 10, size=(64, 200)).astype(np.float32) for _ in range(4)]
-    val = ([rng.normal(-40, 10, size=(64, 150)).astype(np.float32) for _ in range(3)], [0, 1, 3])
-
-    def fit(validation, every=1):
-        keras.utils.set_random_seed(0)
-        model = deep.build_model("cnn", filters=(4, 4, 4, 4, 4), n_classes=4, resolution=16)
-        info = deep.train(model, deep.PatchSampler(mels, [0, 1, 2, 3], seed=0), scale=10.0, epochs=3,
-                          patches_per_epoch=8, batch_size=4, progress=None, validation=validation,
-                          validate_every=every)
-        return info, model.get_weights()
-
-    info, w_plain = fit(None)
-    h = info["history"]
-    assert set(h) == {"loss", "accuracy", "epoch_seconds"}             # no validation clips: no val curve
-    assert len(h["loss"]) == len(h["accuracy"]) == len(h["epoch_seconds"]) == info["epochs"] == 3
-    assert all(0 <= a <= 1 for a in h["accuracy"]) and all(s > 0 for s in h["epoch_seconds"])
-    assert h["loss"][-1] == round(info["loss"], deep.HISTORY_DIGITS)
-    assert all(v == round(v, deep.HISTORY_DIGITS) for v in h["loss"] + h["accuracy"])
-    json.dumps(h)                                                         # small, plain JSON
-
-    info_v, w_val = fit(val, every=2)
-    hv = info_v["history"]
-    assert hv["val_every"] == 2 and len(hv["val_loss"]) == len(hv["val_accuracy"]) == 3
-    assert hv["val_loss"][0] is None and hv["val_accuracy"][0] is None   # epoch 1 not validated
-    assert hv["val_loss"][1] is not None and hv["val_loss"][2] is not None   # epoch 2, and the last
-    assert hv["val_loss"][2] > 0 and hv["val_accuracy"][2] in (0.0, 0.3333, 0.6667, 1.0)
-    assert hv["loss"] == h["loss"]                                        # validation did not steer the fit
-    for a, b in zip(w_plain, w_val):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_build_model_rejects_unknown_arch():
-    with pytest.raises(ValueError):
-        deep.build_model("transformer")
-
-
 # ---------------------------------------------------------------- shipped models (CI does not retrain)
 
 SHIPPED = [a for a in ("cnn", "crnn") if (MODELS_DIR / a / "manifest.json").is_file()]
@@ -186,24 +128,6 @@ def test_holdout_training_set_shares_no_artist_with_the_test_set():
 
 
 VARIANTS = [a for a in ("cnn_r4", "cnn_r16", "lstm", "lstm_r4", "lstm_r16") if (MODELS_DIR / a / "manifest.json").is_file()]
-
-
-def test_build_model_resolutions_and_lstm():
-    """The input resolution is a fixed average-pooling of both axes; the LSTM reads the mel frames."""
-    shapes = {}
-    for arch in deep.ARCHS:
-        for r in deep.RESOLUTIONS:
-            m = deep.build_model(arch, n_classes=3, resolution=r)
-            assert m.output_shape == (None, 3) and m.input_shape == (None, deep.MEL["n_mels"], deep.PATCH_FRAMES, 1)
-            if r > 1:
-                pool = m.get_layer(f"resolution_div{r}")
-                shapes[(arch, r)] = tuple(pool.output.shape[1:3])
-    assert shapes[("cnn", 4)] == (32, 65) and shapes[("cnn", 16)] == (16, 32)
-    lstm = deep.build_model("lstm")
-    assert [type(layer).__name__ for layer in lstm.layers].count("LSTM") == 2
-    assert lstm.get_layer("lstm1").kernel_regularizer is not None
-    with pytest.raises(ValueError, match="resolution"):
-        deep.build_model("cnn", resolution=8)
 
 
 @pytest.mark.parametrize("name", VARIANTS)

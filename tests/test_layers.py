@@ -36,6 +36,22 @@ def test_upward_import_is_reported_by_name(tmp_path):
     assert "genre.registry -> genre.training.evaluate" in res.stdout
 
 
+def test_tensorflow_at_prediction_time_is_reported_by_name(tmp_path):
+    # a copy of the package with one deliberate `import tensorflow` inside a function of a
+    # prediction-time module (genre.models.deep.load): the forbidden contract names it
+    shutil.copytree(ROOT / "genre", tmp_path / "genre", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    deep = tmp_path / "genre" / "models" / "deep.py"
+    anchor = "    if not manifest.get(\"onnx\"):\n"
+    assert anchor in deep.read_text()
+    deep.write_text(deep.read_text().replace(anchor, "    import tensorflow  # noqa: F401\n" + anchor, 1))
+    res = _lint(tmp_path)
+    assert res.returncode != 0
+    assert "prediction never imports TensorFlow" in res.stdout and "BROKEN" in res.stdout
+    assert "genre.models is not allowed to import tensorflow" in res.stdout
+    assert "genre.models.deep -> tensorflow" in res.stdout
+
+
 def test_prediction_modules_never_import_training():
     # the rule a reader relies on: nothing used at prediction time reaches genre.training
     code = ("import sys; import genre.predict, genre.cli, genre.models.feature_models, "

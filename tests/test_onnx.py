@@ -57,12 +57,13 @@ def _keras_and_onnx(name):
     pytest.importorskip("tensorflow")
     from genre.models import deep
     from genre.audio import load
+    from genre.training import networks
 
     man = registry.verify(name)
     y = load(CLIP).y
     _, P = deep.segment_patches(deep.logmel(y))
     X = deep.normalise(P, float(man["preprocessing"]["scale"])).astype(np.float32)
-    keras = deep.configure_tensorflow()
+    keras = networks.configure_tensorflow()
     model = keras.saving.load_model(registry.model_dir(name) / "model.keras", compile=False)
     return np.asarray(model(X, training=False)), runtime.run(registry.model_dir(name) / man["onnx"], X)
 
@@ -87,9 +88,10 @@ def test_msd_musicnn_onnx_matches_keras_port_on_a_real_clip():
     pytest.importorskip("tensorflow")
     from genre.models import musicnn
     from genre.audio import load
+    from genre.training import networks
 
     _, X = musicnn.patches(load(CLIP).y)
-    ref = musicnn.forward(X)  # Keras port, .npz weights
+    ref = networks.musicnn_forward(X)  # Keras port, .npz weights
     out = musicnn.forward(X, weights=_net_file("MSD_musicnn"))
     assert np.abs(out["probs"] - ref["probs"]).max() <= TOL
     assert np.abs(out["penultimate"] - ref["penultimate"]).max() <= TOL * np.abs(ref["penultimate"]).max()
@@ -156,16 +158,40 @@ def test_missing_or_corrupt_network_is_a_model_error(tmp_path):
         runtime.session(bad)
 
 
-def test_old_manifest_without_onnx_still_loads_through_keras(tmp_path):
-    """A manifest written before the ONNX export (no "onnx" key) still loads (Keras fallback)."""
-    pytest.importorskip("tensorflow")
-    from genre.models import deep
-
+def _old_cnn_manifest(tmp_path) -> None:
+    """``cnn_old`` in ``tmp_path``: the shipped CNN as registered before the ONNX export (no "onnx")."""
     man = registry.verify("cnn")
     old = {k: v for k, v in man.items() if k not in ("onnx", "onnx_info", "files", "name")}
     registry.save("cnn_old", {"model.keras": registry.model_dir("cnn") / "model.keras"}, old, tmp_path)
-    pred = registry.load("cnn_old", tmp_path)
-    assert isinstance(pred, deep.KerasPredictor) and not isinstance(pred, deep.OnnxPatchPredictor)
+
+
+def test_old_manifest_without_onnx_is_a_clear_model_error(tmp_path):
+    """A manifest written before the ONNX export (no "onnx" key) does not load at prediction time:
+    the error says why and names the command that fixes it; TensorFlow is never imported."""
+    _old_cnn_manifest(tmp_path)
+    with pytest.raises(ModelError) as err:
+        registry.load("cnn_old", tmp_path)
+    msg = str(err.value)
+    assert "python scripts/export_onnx.py --keras-models cnn_old" in msg
+    assert "no ONNX export" in msg and "model.keras" in msg
+    code = ("import sys; from genre import registry; from genre.errors import ModelError\n"
+            f"try:\n    registry.load('cnn_old', {str(tmp_path)!r})\nexcept ModelError:\n    pass\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "False False"
+
+
+def test_old_manifest_still_loads_explicitly_through_the_training_module(tmp_path):
+    """Offline code can still run such a model's model.keras (genre.training.networks.load_keras)."""
+    pytest.importorskip("tensorflow")
+    from genre.models import deep
+    from genre.training import networks
+
+    _old_cnn_manifest(tmp_path)
+    pred = networks.load_keras(registry.model_dir("cnn_old", tmp_path), registry.verify("cnn_old", tmp_path))
+    assert isinstance(pred, networks.KerasPredictor) and not isinstance(pred, deep.OnnxPatchPredictor)
+    assert pred.classes == tuple(registry.verify("cnn")["classes"])
 
 
 def test_every_shipped_model_predicts_without_tensorflow():

@@ -370,7 +370,7 @@ def curve_models(board: pd.DataFrame, recorded: Sequence[str] = ()) -> list[str]
 def curves_summary(curves: pd.DataFrame) -> dict[str, Any]:
     """What a model's recorded curves (:func:`training_curves` rows of one protocol) hold:
     ``epochs``, ``folds``, ``validation`` (any ``val_*`` value), ``val_every`` (the first validated
-    epoch, which is the interval: :func:`genre.models.deep.train` validates every k epochs and after
+    epoch, which is the interval: :func:`genre.training.networks.train` validates every k epochs and after
     the last; ``None`` without), ``seconds_median`` / ``seconds_total`` (wall seconds per epoch,
     NaN when not recorded)."""
     if curves.empty:

@@ -2,8 +2,9 @@
 
 Everything here is built for a small CPU: 64 mel bands up to 8 kHz, patches of 130 frames
 (3 s at 22050 Hz, hop 512), five small convolution blocks (16-64 filters) and a global-pooling head.
-TensorFlow/Keras is imported **inside functions only**, so importing :mod:`genre.models.deep` is cheap; it is
-loaded the first time a deep model is built, trained or used.
+This module runs at prediction time and never imports TensorFlow/Keras: the shipped networks run
+through their ONNX export (:class:`OnnxPatchPredictor`, :mod:`genre.models.runtime`). Building,
+training and Keras inference are offline, in :mod:`genre.training.networks`.
 
 Pipeline
 --------
@@ -18,16 +19,19 @@ Pipeline
    additive noise floor, and one frequency and one time mask. Gain changes are absorbed by the
    per-patch normalisation (each patch's mean dB is subtracted), so level differences between the
    gain-scaled excerpts and the full clips cannot be learned.
-3. :func:`build_model` makes the CNN (``"cnn"``), the parallel CRNN (``"crnn"``: the same conv
+3. :func:`genre.training.networks.build_model` (offline) makes the CNN (``"cnn"``), the parallel CRNN (``"crnn"``: the same conv
    stack plus a bidirectional GRU on a frequency-pooled copy of the spectrogram, concatenated) or a
    2-layer LSTM over the mel frames (``"lstm"``, dropout + L2), at full input resolution or with the
    input average-pooled to 1/4 or 1/16 of its values (:data:`RESOLUTIONS`). Each has as many outputs
    as the model's classes (any label set; GTZAN's ten genres for the shipped models).
-4. :func:`train` fits a model with a fixed schedule (no early stopping on test data) and records
+4. :func:`genre.training.networks.train` fits a model with a fixed schedule (no early stopping on test data) and records
    per-epoch curves (training loss/accuracy, wall seconds, and clip-level validation loss/accuracy
    when it is given held-out clips that are not test clips).
-5. :class:`KerasPredictor` cuts any input into 3-s segments, predicts each and averages the segment
-   probabilities for the clip; :func:`load` is the registry loader for kind ``"keras"``.
+5. :class:`PatchPredictor` cuts any input into 3-s segments, predicts each and averages the segment
+   probabilities for the clip; :class:`OnnxPatchPredictor` runs the ONNX export
+   (``scripts/export_onnx.py``); :func:`load` is the registry loader for kind ``"keras"`` (a manifest
+   without an ``onnx`` entry is a :class:`~genre.errors.ModelError`; :func:`genre.training.networks.load_keras`
+   loads such a ``model.keras`` offline).
 
 Sample rates: every input is resampled to 22050 Hz; the mel filterbank stops at 8 kHz, so the clips
 that reached us at 16 kHz (nothing above 8 kHz) look like the others to the model.
@@ -51,10 +55,8 @@ from genre.errors import DataError, ModelError
 
 __all__ = [
     "MEL", "MEL_VERSION", "PATCH_FRAMES", "SEGMENT_SECONDS", "logmel", "clip_logmel", "logmel_cache",
-    "segment_patches", "normalise", "PatchSampler", "RESOLUTIONS", "ARCHS", "build_model", "train",
-    "HISTORY_DIGITS",
-    "predict_mels", "KerasPredictor", "OnnxPatchPredictor", "load",
-    "configure_tensorflow",
+    "segment_patches", "normalise", "PatchSampler", "eval_patches", "RESOLUTIONS", "ARCHS", "pool_factor",
+    "PatchPredictor", "OnnxPatchPredictor", "load",
 ]
 
 #: Log-mel settings of every deep model here (recorded in each manifest).
@@ -67,45 +69,6 @@ SEGMENT_SECONDS: float = 3.0
 PATCH_FRAMES: int = 1 + int(SEGMENT_SECONDS * MEL["sr"]) // MEL["hop_length"]
 #: Floor of the dB scale (power 1e-10); constant added to nothing else.
 _DB_FLOOR = -100.0
-
-
-# --------------------------------------------------------------------------------------------------
-# TensorFlow set-up
-
-
-def configure_tensorflow(threads: int | None = None, deterministic: bool = False) -> Any:
-    """Import TensorFlow once, quietly, with a bounded thread pool.
-
-    Parameters
-    ----------
-    threads : int, optional
-        Intra-op threads (default: ``GENRE_TF_THREADS`` or 2). Inter-op threads are 1.
-    deterministic : bool
-        Enable TensorFlow's deterministic ops (used in training; costs little on CPU).
-
-    Returns
-    -------
-    module
-        The ``keras`` module.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import tensorflow as tf  # noqa: PLC0415 - deliberate lazy import
-    import keras  # noqa: PLC0415
-
-    n = int(threads or os.environ.get("GENRE_TF_THREADS", 2))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # already initialised in this process: keep what it has
-    if deterministic:
-        try:
-            tf.config.experimental.enable_op_determinism()
-        except Exception:  # pragma: no cover - older TF
-            pass
-    return keras
 
 
 # --------------------------------------------------------------------------------------------------
@@ -352,208 +315,40 @@ def eval_patches(mels: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 #: by average-pooling both the mel and the time axis by its square root (1: 64 x 130, 4: 32 x 65,
 #: 16: 16 x 32), as in the MagnaTagATune study's resolution comparison.
 RESOLUTIONS: tuple[int, ...] = (1, 4, 16)
-#: Architectures :func:`build_model` makes.
+#: Architectures :func:`genre.training.networks.build_model` makes.
 ARCHS: tuple[str, ...] = ("cnn", "crnn", "lstm")
 
 
-def _pool_factor(resolution: int) -> int:
+def pool_factor(resolution: int) -> int:
+    """Average-pooling factor along each axis for input ``resolution`` (:data:`RESOLUTIONS`)."""
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS} (the input divided by it), not {resolution!r}.")
     return int(round(resolution ** 0.5))
-
-
-def build_model(arch: str = "cnn", n_mels: int = MEL["n_mels"], frames: int = PATCH_FRAMES,
-                filters: Sequence[int] = (16, 32, 48, 64, 64), dropout: float = 0.1,
-                head_dropout: float = 0.3, gru_units: int = 32, n_classes: int = 10,
-                resolution: int = 1, lstm_units: int = 64, lstm_dropout: float = 0.3,
-                l2: float = 1e-4) -> Any:
-    """A small CNN, parallel CRNN or 2-layer LSTM on ``(n_mels, frames, 1)`` normalised log-mel patches.
-
-    Parameters
-    ----------
-    arch : {"cnn", "crnn", "lstm"}
-        ``cnn``: 5 blocks of conv 3x3 -> batch norm -> ReLU -> max-pool 2x2 -> dropout, then global
-        average and max pooling concatenated and a softmax layer. ``crnn``: the same conv branch in
-        parallel with a bidirectional GRU over time on the spectrogram max-pooled 4x2 (frequency x
-        time); the two branch outputs are concatenated before the softmax. ``lstm``: two stacked
-        LSTM layers (``lstm_units`` each) over the time axis, one mel frame per step, dropout
-        ``lstm_dropout`` after each and L2 weight decay ``l2`` on every kernel (the MagnaTagATune
-        study's recurrent model, regularised with dropout and L2 as it settled on).
-    filters : sequence of int
-        Filters per convolution block (five blocks).
-    n_classes : int
-        Number of output classes (the length of the model's manifest ``classes``).
-    resolution : {1, 4, 16}
-        Input resolution: the network sees the patch average-pooled by ``sqrt(resolution)`` along
-        both the mel and the time axis (a fixed first layer, so the model's input and its
-        preprocessing stay the same at every resolution).
-
-    Returns
-    -------
-    keras.Model
-    """
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}.")
-    f = _pool_factor(resolution)
-    keras = configure_tensorflow()
-    from keras import layers, regularizers  # noqa: PLC0415
-
-    inp = keras.Input((n_mels, frames, 1), name="logmel")
-    src = layers.AveragePooling2D(f, name=f"resolution_div{resolution}")(inp) if f > 1 else inp
-    if arch == "lstm":
-        reg = regularizers.l2(l2)
-        r = layers.Permute((2, 1, 3), name="time_major")(src)                # (time, freq, 1)
-        r = layers.Reshape((r.shape[1], r.shape[2]), name="frames")(r)      # (time, freq)
-        r = layers.LSTM(lstm_units, return_sequences=True, kernel_regularizer=reg,
-                        recurrent_regularizer=reg, name="lstm1")(r)
-        r = layers.Dropout(lstm_dropout, name="drop1")(r)
-        r = layers.LSTM(lstm_units, kernel_regularizer=reg, recurrent_regularizer=reg, name="lstm2")(r)
-        h = layers.Dropout(lstm_dropout, name="head_drop")(r)
-        out = layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg, name="probs")(h)
-        return keras.Model(inp, out, name=arch if resolution == 1 else f"{arch}_r{resolution}")
-    x = src
-    for i, nf in enumerate(filters):
-        x = layers.Conv2D(nf, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
-        x = layers.ReLU(name=f"relu{i + 1}")(x)
-        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
-        x = layers.Dropout(dropout, name=f"drop{i + 1}")(x)
-    conv = layers.Concatenate(name="conv_pool")([layers.GlobalAveragePooling2D(name="gap")(x),
-                                                 layers.GlobalMaxPooling2D(name="gmp")(x)])
-    if arch == "crnn":
-        r = layers.MaxPooling2D((4, 2), name="rnn_pool")(src)             # (n_mels/4, frames/2, 1)
-        r = layers.Permute((2, 1, 3), name="rnn_time_major")(r)           # (time, freq, 1)
-        r = layers.Reshape((r.shape[1], r.shape[2]), name="rnn_seq")(r)   # (time, freq)
-        r = layers.Bidirectional(layers.GRU(gru_units), name="bigru")(r)
-        conv = layers.Concatenate(name="parallel")([conv, r])
-    h = layers.Dropout(head_dropout, name="head_drop")(conv)
-    out = layers.Dense(n_classes, activation="softmax", name="probs")(h)
-    return keras.Model(inp, out, name=arch if resolution == 1 else f"{arch}_r{resolution}")
-
-
-#: Digits kept for every per-epoch value recorded in :func:`train`'s ``history``.
-HISTORY_DIGITS = 4
-
-
-def _clip_loss_accuracy(probs: np.ndarray, labels: Sequence[int]) -> tuple[float, float]:
-    """Clip-level cross-entropy (mean ``-log p(true class)``, no label smoothing) and accuracy."""
-    y = np.asarray(labels, dtype=int)
-    p = np.clip(np.asarray(probs, dtype=np.float64)[np.arange(len(y)), y], 1e-7, 1.0)
-    return float(-np.log(p).mean()), float((np.asarray(probs).argmax(axis=1) == y).mean())
-
-
-def train(model: Any, sampler: PatchSampler, *, scale: float, epochs: int = 30,
-          patches_per_epoch: int = 1600, batch_size: int = 32, lr: float = 2e-3,
-          label_smoothing: float = 0.05, progress: Callable[[str], None] | None = print,
-          name: str = "", validation: tuple[Sequence[np.ndarray], Sequence[int]] | None = None,
-          validate_every: int = 1) -> dict:
-    """Fit ``model`` on freshly sampled, augmented patches every epoch (Adam, cosine-decayed LR).
-
-    There is no validation-based early stopping: the schedule is fixed, so no held-out clip ever
-    steers training. Per-epoch curves are recorded, never acted on.
-
-    Parameters
-    ----------
-    validation : (mels, labels), optional
-        Held-out clips that are **not** test clips (log-mel spectrograms and class indices). When
-        given, every ``validate_every`` epochs (and after the last) the clip-level loss and accuracy
-        on them are recorded (:func:`predict_mels`: mean of each clip's 3-s segment
-        probabilities; the loss is the mean ``-log p(true class)``, no label smoothing). They only
-        describe training: nothing reads them back during the fit.
-    validate_every : int
-        Validate every this many epochs (the other epochs get ``None``).
-
-    Returns
-    -------
-    dict
-        ``{"epochs", "patches_per_epoch", "batch_size", "lr", "label_smoothing", "loss" (last),
-        "accuracy" (last, on the augmented training patches), "fit_time_s", "history"}``.
-        ``history`` holds one entry per epoch, rounded to :data:`HISTORY_DIGITS` digits:
-        ``loss`` and ``accuracy`` (Keras' running mean over that epoch's augmented training
-        patches; the loss includes the label smoothing and any L2 penalty), ``epoch_seconds``
-        (wall seconds to draw that epoch's patches and fit them; validation excluded) and, with
-        ``validation``, ``val_loss`` / ``val_accuracy`` (``None`` on epochs not validated) and
-        ``val_every``.
-    """
-    keras = configure_tensorflow()
-    steps = max(1, patches_per_epoch // batch_size) * epochs
-    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-                  metrics=["accuracy"])
-    n_classes = model.output_shape[-1]
-    every = max(1, int(validate_every))
-    r = lambda v: None if v is None else round(float(v), HISTORY_DIGITS)  # noqa: E731
-    history: dict[str, Any] = {"loss": [], "accuracy": [], "epoch_seconds": []}
-    if validation is not None:
-        val_mels, val_y = list(validation[0]), np.asarray(validation[1], dtype=int)
-        if not len(val_mels) or len(val_mels) != len(val_y):
-            raise DataError("validation needs one label per spectrogram and at least one clip.")
-        history.update({"val_loss": [], "val_accuracy": [], "val_every": every})
-    t0 = time.perf_counter()
-    hist: dict = {}
-    for ep in range(epochs):
-        t_ep = time.perf_counter()
-        X, y = sampler.sample(patches_per_epoch)
-        Y = np.eye(n_classes, dtype=np.float32)[y]
-        h = model.fit(normalise(X, scale), Y, batch_size=batch_size, epochs=ep + 1, initial_epoch=ep,
-                      verbose=0, shuffle=True)
-        hist = {k: float(v[-1]) for k, v in h.history.items()}
-        history["loss"].append(r(hist.get("loss")))
-        history["accuracy"].append(r(hist.get("accuracy")))
-        history["epoch_seconds"].append(r(time.perf_counter() - t_ep))
-        line = (f"  [{name}] epoch {ep + 1}/{epochs} loss {hist.get('loss', float('nan')):.3f} "
-                f"acc {hist.get('accuracy', float('nan')):.3f}")
-        if validation is not None:
-            v_loss = v_acc = None
-            if (ep + 1) % every == 0 or ep + 1 == epochs:
-                v_loss, v_acc = _clip_loss_accuracy(predict_mels(model, val_mels, scale), val_y)
-                line += f" val_loss {v_loss:.3f} val_acc {v_acc:.3f}"
-            history["val_loss"].append(r(v_loss))
-            history["val_accuracy"].append(r(v_acc))
-        if progress:
-            progress(f"{line} ({time.perf_counter() - t0:.0f} s)")
-    return {"epochs": epochs, "patches_per_epoch": patches_per_epoch, "batch_size": batch_size,
-            "lr": lr, "label_smoothing": label_smoothing, "loss": hist.get("loss"),
-            "accuracy": hist.get("accuracy"), "fit_time_s": round(time.perf_counter() - t0, 1),
-            "history": history}
-
-
-def predict_mels(model: Any, mels: Sequence[np.ndarray], scale: float,
-                 batch_size: int = 64) -> np.ndarray:
-    """Clip probabilities ``(len(mels), n_classes)``: mean of each clip's 3-s segment probabilities."""
-    P, owner = eval_patches(mels)
-    probs = np.asarray(model.predict(normalise(P, scale), batch_size=batch_size, verbose=0))
-    out = np.zeros((len(mels), probs.shape[1]))
-    np.add.at(out, owner, probs)
-    return out / np.bincount(owner, minlength=len(mels))[:, None]
 
 
 # --------------------------------------------------------------------------------------------------
 # Predictor and registry loader
 
 
-class KerasPredictor:
-    """A trained CNN/CRNN/LSTM behind the shared Predictor interface.
+class PatchPredictor:
+    """A CNN/CRNN/LSTM on log-mel patches behind the shared Predictor interface: log-mel, 3-s
+    segments, normalisation and averaging; subclasses run the network (:meth:`_probs`).
 
     Parameters
     ----------
-    model : keras.Model
     manifest : dict
         Its manifest; ``manifest["preprocessing"]`` holds the mel settings and ``scale``.
+    name : str, optional
+        Name used when the manifest has none.
     """
 
-    def __init__(self, model: Any, manifest: dict):
-        self.model = model
+    def __init__(self, manifest: dict, name: str = ""):
         self.manifest = manifest
-        self.name = manifest["name"] if "name" in manifest else model.name
+        self.name = manifest["name"] if "name" in manifest else name
         pre = manifest.get("preprocessing", {})
         self.mel = {k: pre.get(k, v) for k, v in MEL.items()}
         self.scale = float(pre.get("scale", 1.0))
-        self._fn = None
         self.classes = tuple(str(c) for c in manifest.get("classes") or ())
-        if model is not None:
-            self._check_outputs(int(model.output_shape[-1]))
 
     def _check_outputs(self, n_out: int | None) -> None:
         if n_out is not None and len(self.classes) != n_out:
@@ -561,15 +356,8 @@ class KerasPredictor:
                              f"network has {n_out} outputs.")
 
     def _probs(self, patches: np.ndarray) -> np.ndarray:
-        x = normalise(patches, self.scale)
-        if self._fn is None:
-            # one traced graph for any batch size: no predict() loop set-up, and the GRU runs as a
-            # graph loop instead of step by step in Python (eager CRNN calls take seconds)
-            import tensorflow as tf  # noqa: PLC0415
-
-            spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
-            self._fn = tf.function(lambda t: self.model(t, training=False), input_signature=[spec])
-        return np.asarray(self._fn(x), dtype=np.float64)
+        """``(n, k)`` probabilities of ``(n, n_mels, frames)`` dB patches."""
+        raise NotImplementedError
 
     def predict_segments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-3-s-segment probabilities.
@@ -596,15 +384,15 @@ class KerasPredictor:
         return self.predict_segments(y)[1].mean(axis=0)
 
 
-class OnnxPatchPredictor(KerasPredictor):
-    """:class:`KerasPredictor` with the network run by onnxruntime (``genre.models.runtime``), no TensorFlow.
+class OnnxPatchPredictor(PatchPredictor):
+    """:class:`PatchPredictor` with the network run by onnxruntime (``genre.models.runtime``), no TensorFlow.
 
     ``path`` is the ``.onnx`` export of the Keras model (``scripts/export_onnx.py``: input ``logmel``
     (n, 64, 130, 1) normalised patches, outputs ``probs`` and ``embedding``).
     """
 
     def __init__(self, path: str | Path, manifest: dict):
-        super().__init__(None, {"name": Path(path).parent.name, **manifest})
+        super().__init__({"name": Path(path).parent.name, **manifest})
         self.path = Path(path)
         from genre.models import runtime  # noqa: PLC0415
 
@@ -619,20 +407,20 @@ class OnnxPatchPredictor(KerasPredictor):
         return np.asarray(runtime.run(self.path, x)["probs"], dtype=np.float64)
 
 
-def load(model_dir: str | Path, manifest: dict) -> KerasPredictor:
+def load(model_dir: str | Path, manifest: dict) -> OnnxPatchPredictor:
     """Registry loader for kind ``"keras"``: ``manifest["onnx"]`` (e.g. ``model.onnx``) ->
-    :class:`OnnxPatchPredictor` (no TensorFlow); a manifest without it (made before the ONNX export)
-    falls back to ``model_dir/model.keras`` -> :class:`KerasPredictor` (imports TensorFlow)."""
-    if manifest.get("onnx"):
-        from genre.registry import model_file
+    :class:`OnnxPatchPredictor` (no TensorFlow).
 
-        return OnnxPatchPredictor(model_file(model_dir, manifest, manifest["onnx"]), manifest)
-    path = Path(model_dir) / "model.keras"
-    if not path.is_file():
-        raise ModelError(f"Model file missing: {path}.")
-    keras = configure_tensorflow()
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:
-        raise ModelError(f"Could not load {path}: {type(exc).__name__}: {exc}") from exc
-    return KerasPredictor(model, manifest)
+    A manifest without ``onnx`` (made before the ONNX export) is a :class:`ModelError` naming the fix,
+    ``python scripts/export_onnx.py --keras-models NAME``; offline code can still run its
+    ``model.keras`` through :func:`genre.training.networks.load_keras`."""
+    if not manifest.get("onnx"):
+        name = manifest.get("name") or Path(model_dir).name
+        raise ModelError(
+            f"Model {name!r} has no ONNX export (its manifest was made before the export and names only "
+            f"model.keras), and prediction does not run Keras. Export it once, with the training "
+            f"requirements installed: python scripts/export_onnx.py --keras-models {name} "
+            f"(set GENRE_MODELS_DIR to its models folder if it is not the shipped one).")
+    from genre.registry import model_file
+
+    return OnnxPatchPredictor(model_file(model_dir, manifest, manifest["onnx"]), manifest)

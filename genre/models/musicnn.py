@@ -1,12 +1,14 @@
-"""Pretrained musicnn (MSD_musicnn) in Keras 3: 50 Million-Song-Dataset tags, zero-shot genres, embeddings.
+"""Pretrained musicnn (MSD_musicnn) on onnxruntime: 50 Million-Song-Dataset tags, zero-shot genres, embeddings.
 
 musicnn (Pons & Serra, 2019, "musicnn: pre-trained convolutional neural networks for music audio
 tagging", ISMIR late-breaking demo; ISC licence, see ``models/musicnn/LICENSE``) is a tagger trained
 on the Million Song Dataset's 50 most frequent last.fm tags. ``scripts/convert_musicnn.py`` ports the
 TensorFlow 1 checkpoint shipped in the ``musicnn==0.1.0`` wheel to ``models/musicnn/msd_musicnn.npz``;
-:func:`build_network` rebuilds the MSD_musicnn graph of the wheel's ``models.py`` layer for layer, and
-``tests/test_musicnn.py`` checks it against the original graph's outputs
-(``tests/fixtures/musicnn_reference.npz``, made by ``scripts/musicnn_reference.py``).
+:func:`genre.training.networks.build_musicnn` (offline) rebuilds the MSD_musicnn graph of the wheel's
+``models.py`` layer for layer in Keras, ``tests/test_networks.py`` checks it against the original graph's
+outputs (``tests/fixtures/musicnn_reference.npz``, made by ``scripts/musicnn_reference.py``), and
+``scripts/export_onnx.py`` exports it to ``msd_musicnn.onnx`` (:data:`ONNX_FILE`), which is what runs here
+(:func:`forward`, :mod:`genre.models.runtime`).
 
 Input pipeline (the wheel's ``extractor.batch_data``): audio resampled to 16 kHz (soxr_hq), mel power
 spectrogram with librosa (``n_fft=512``, ``hop_length=256``, 96 bands, librosa's defaults otherwise),
@@ -20,21 +22,22 @@ Public functions (``y`` is mono float audio at ``sr`` Hz, 22050 by default, e.g.
 ``Signal.y``):
 
 - :func:`tags` -> ``{tag: probability}`` averaged over patches; :func:`taggram` -> per patch.
-- :func:`embed` -> ``(n_patches, 200)`` penultimate-layer embeddings (or the 1506-d pooled mid-end).
+- :func:`embed` -> ``(n_patches, 200)`` penultimate-layer embeddings (the 1506-d pooled mid-end only
+  comes from the Keras port, :func:`genre.training.networks.musicnn_forward`).
 - :func:`embed_clip` -> ``(400,)``: mean and max of :func:`embed` over patches.
 - :func:`zero_shot` maps tag probabilities onto the 10 GTZAN genres with :data:`GENRE_TAGS`.
 - :class:`MusicnnZeroShot` and :class:`MusicnnHead` are registry Predictors; :func:`load_classifier`
   is the registry loader for kind ``"musicnn"``; :func:`save_head` registers a classifier trained on
   :func:`embed_clip` vectors (e.g. logistic regression on GTZAN) with the weights beside it.
 
-TensorFlow is imported inside functions only; importing this module is cheap.
+This module runs at prediction time and never imports TensorFlow: the Keras port and everything else
+that needs TensorFlow is in :mod:`genre.training.networks`.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -43,8 +46,9 @@ from genre.errors import ModelError
 
 __all__ = [
     "MSD_LABELS", "MUSICNN_SR", "MUSICNN_N_FFT", "MUSICNN_HOP", "MUSICNN_N_MELS", "PATCH_FRAMES",
-    "PATCH_SECONDS", "EMBED_DIM", "MTT_LABELS", "NETWORKS", "VGG_EMBED_DIM", "build_vgg", "build", "POOL_DIM", "WEIGHTS_FILE", "DEFAULT_DIR", "GENRE_TAGS",
-    "UNMAPPED_GENRES", "ZERO_SHOT_CLASSES", "logmel", "patches", "build_network", "set_weights", "network", "forward", "taggram", "tags",
+    "PATCH_SECONDS", "EMBED_DIM", "MTT_LABELS", "NETWORKS", "VGG_EMBED_DIM", "POOL_DIM", "MIDEND_DIM",
+    "WEIGHTS_FILE", "ONNX_FILE", "DEFAULT_DIR", "GENRE_TAGS",
+    "UNMAPPED_GENRES", "ZERO_SHOT_CLASSES", "logmel", "patches", "forward", "taggram", "tags",
     "embed", "embed_clip", "pool_embeddings", "zero_shot", "MusicnnZeroShot", "MusicnnHead",
     "save_head", "load_classifier",
 ]
@@ -85,14 +89,16 @@ MUSICNN_N_MELS: int = 96
 PATCH_FRAMES: int = 187
 #: Length of one patch and step between patches (s).
 PATCH_SECONDS: float = PATCH_FRAMES * MUSICNN_HOP / MUSICNN_SR
-#: Width of the penultimate layer (musicnn's ``penultimate`` feature) and of the pooled mid-end
-#: (max and mean over time of 753 channels, interleaved, as fed to the back-end).
+#: Width of the penultimate layer (musicnn's ``penultimate`` feature), of the pooled mid-end
+#: (max and mean over time of 753 channels, interleaved, as fed to the back-end) and of the mid-end.
 EMBED_DIM: int = 200
 POOL_DIM: int = 1506
-_MIDEND_DIM: int = 753
+MIDEND_DIM: int = 753
 
-#: Converted weights (``scripts/convert_musicnn.py``) and the registry folder they ship in.
+#: Converted weights (``scripts/convert_musicnn.py``; read by the Keras port only), their ONNX export
+#: (``scripts/export_onnx.py``; what runs here) and the registry folder they ship in.
 WEIGHTS_FILE: str = "msd_musicnn.npz"
+ONNX_FILE: str = "msd_musicnn.onnx"
 DEFAULT_DIR: Path = Path(MODELS_DIR) / "musicnn"
 
 #: Zero-shot mapping: GTZAN genre -> the MSD tags that stand for it. A genre's score is the largest
@@ -123,9 +129,6 @@ GENRE_TAGS: dict[str, tuple[str, ...]] = {
 #: The zero-shot model's classes, in its probability-column order: the mapping's genres (GTZAN's ten).
 ZERO_SHOT_CLASSES: tuple[str, ...] = tuple(GENRE_TAGS)
 UNMAPPED_GENRES: tuple[str, ...] = tuple(g for g in ZERO_SHOT_CLASSES if not GENRE_TAGS[g])
-
-_LOCK = threading.Lock()
-_NETWORKS: dict[str, Any] = {}
 
 
 # --------------------------------------------------------------------------------------- input
@@ -196,215 +199,37 @@ def patches(y: np.ndarray, sr: int = SR) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------- network
-def build_network():
-    """The MSD_musicnn graph of musicnn 0.1.0's ``models.build_musicnn`` as a Keras 3 model.
-
-    Layers carry the TF1 checkpoint's variable-scope names (``conv2d_5``, ``batch_normalization_9``...)
-    so weights map one to one. The mid-end's ``[7, width]`` convolutions over a ``(time, width, 1)``
-    map are written as the equivalent ``Conv1D``s. Batch normalisation uses the stored moving
-    statistics and epsilon 0.001 (TF1 ``tf.layers.batch_normalization`` at inference).
-
-    Returns
-    -------
-    keras.Model
-        Input ``(batch, 187, 96)`` log-mel patches (any number of frames >= 128 works); outputs a dict
-        ``probs`` (sigmoid, 50), ``logits`` (50), ``penultimate`` (200), ``pool`` (1506, max and mean
-        over time interleaved), ``mean_pool`` and ``max_pool`` (753 each).
-    """
-    import keras
-    from keras import layers, ops
-
-    def bn(name):
-        return layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.99, name=name)
-
-    def freq_max(name):  # max over the whole frequency axis, then drop it
-        return layers.Lambda(lambda t: ops.max(t, axis=2), name=name)
-
-    x_in = keras.Input(shape=(None, MUSICNN_N_MELS), name="logmel")
-    x = layers.Reshape((-1, MUSICNN_N_MELS, 1), name="expand")(x_in)
-    x = bn("batch_normalization")(x)
-
-    # front-end: two timbral blocks (7 x 38 and 7 x 67), time padded by 3 ('same' in time only)
-    xp = layers.ZeroPadding2D(((3, 3), (0, 0)), name="pad_timbral")(x)
-    front = []
-    specs = [("conv2d", "batch_normalization_1", 204, (7, int(0.4 * MUSICNN_N_MELS)), "valid"),
-             ("conv2d_1", "batch_normalization_2", 204, (7, int(0.7 * MUSICNN_N_MELS)), "valid"),
-             # three temporal blocks (128/64/32 x 1), TF 'same' padding
-             ("conv2d_2", "batch_normalization_3", 51, (128, 1), "same"),
-             ("conv2d_3", "batch_normalization_4", 51, (64, 1), "same"),
-             ("conv2d_4", "batch_normalization_5", 51, (32, 1), "same")]
-    for conv_name, bn_name, filters, kernel, padding in specs:
-        src = xp if padding == "valid" else x
-        h = layers.Conv2D(filters, kernel, padding=padding, activation="relu", name=conv_name)(src)
-        h = bn(bn_name)(h)
-        front.append(freq_max(f"{conv_name}_freqmax")(h))
-    frontend = layers.Concatenate(axis=-1, name="frontend")(front)  # (b, t, 561)
-
-    # mid-end: three 7-frame convolutions with residual connections
-    h1 = layers.Conv1D(64, 7, padding="valid", activation="relu", name="conv2d_5")(
-        layers.ZeroPadding1D(3, name="pad_mid1")(frontend))
-    h1 = bn("batch_normalization_6")(h1)
-    h2 = layers.Conv1D(64, 7, padding="valid", activation="relu", name="conv2d_6")(
-        layers.ZeroPadding1D(3, name="pad_mid2")(h1))
-    h2 = layers.Add(name="res2")([bn("batch_normalization_7")(h2), h1])
-    h3 = layers.Conv1D(64, 7, padding="valid", activation="relu", name="conv2d_7")(
-        layers.ZeroPadding1D(3, name="pad_mid3")(h2))
-    h3 = layers.Add(name="res3")([bn("batch_normalization_8")(h3), h2])
-    midend = layers.Concatenate(axis=-1, name="midend")([frontend, h1, h2, h3])  # (b, t, 753)
-
-    # back-end: max and mean over time, interleaved as TF1's concat([max, mean], 2) + flatten
-    max_pool = layers.Lambda(lambda t: ops.max(t, axis=1), name="max_pool")(midend)
-    mean_pool = layers.Lambda(lambda t: ops.mean(t, axis=1), name="mean_pool")(midend)
-    pool = layers.Lambda(lambda ts: ops.reshape(ops.stack(ts, axis=-1), (-1, 2 * _MIDEND_DIM)),
-                         name="pool")([max_pool, mean_pool])
-    h = bn("batch_normalization_9")(pool)
-    h = layers.Dense(EMBED_DIM, activation="relu", name="dense")(h)
-    penultimate = bn("batch_normalization_10")(h)
-    logits = layers.Dense(len(MSD_LABELS), name="dense_1")(penultimate)
-    probs = layers.Activation("sigmoid", name="probs")(logits)
-    return keras.Model(x_in, {"probs": probs, "logits": logits, "penultimate": penultimate,
-                              "pool": pool, "mean_pool": mean_pool, "max_pool": max_pool},
-                       name="MSD_musicnn")
-
-
-def build_vgg(num_filters: int = 128, n_tags: int = 50, name: str = "MSD_vgg"):
-    """The ``vgg`` graph of musicnn 0.1.0's ``models.vgg`` (MSD_vgg, MTT_vgg) as a Keras 3 model.
-
-    Five blocks of 3x3 convolution (``num_filters``, ReLU, 'same') -> batch norm -> max pooling
-    (``[4, 1]`` stride 2, then ``[2, 2]`` x3, then ``[4, 4]``; TF1 'valid' pooling), on a batch-normed
-    ``(187, 96, 1)`` patch; the last pooling map ``(2, 1, 128)`` is flattened (``pool5``, 256 values,
-    the network's embedding) and a dense layer gives the 50 tag logits. Layer names are the TF1
-    checkpoint's (``1CNN`` ... ``5CNN``, ``batch_normalization`` ... ``_5``, ``dense``). Dropout is
-    the identity at inference and is left out.
-
-    Returns
-    -------
-    keras.Model
-        Input ``(batch, 187, 96)`` (the vgg networks only take 3-s patches); outputs a dict ``probs``
-        (sigmoid, 50), ``logits`` (50), ``pool5`` (256).
-    """
-    import keras
-    from keras import layers
-
-    def bn(n):
-        return layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.99, name=n)
-
-    x_in = keras.Input(shape=(PATCH_FRAMES, MUSICNN_N_MELS), name="logmel")
-    x = layers.Reshape((PATCH_FRAMES, MUSICNN_N_MELS, 1), name="expand")(x_in)
-    x = bn("batch_normalization")(x)
-    pools = [((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4))]
-    for i, (size, stride) in enumerate(pools):
-        x = layers.Conv2D(num_filters, 3, padding="same", activation="relu", name=f"{i + 1}CNN")(x)
-        x = bn(f"batch_normalization_{i + 1}")(x)
-        x = layers.MaxPooling2D(size, strides=stride, padding="valid", name=f"pool{i + 1}")(x)
-    pool5 = layers.Flatten(name="pool5_flat")(x)
-    logits = layers.Dense(n_tags, name="dense")(pool5)
-    probs = layers.Activation("sigmoid", name="probs")(logits)
-    return keras.Model(x_in, {"probs": probs, "logits": logits, "pool5": pool5}, name=name)
-
-
-def build(net: str = "MSD_musicnn"):
-    """Keras port of one of the wheel's :data:`NETWORKS` (weights not loaded: see :func:`set_weights`)."""
-    if net not in NETWORKS:
-        raise ValueError(f"net must be one of {sorted(NETWORKS)}, not {net!r}.")
-    arch, labels = NETWORKS[net]
-    if arch == "vgg":
-        return build_vgg(n_tags=len(labels), name=net)
-    return build_network()
-
-
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise ModelError(f"musicnn weights {path} are missing; run scripts/convert_musicnn.py.")
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def set_weights(model, weights: Mapping[str, np.ndarray]) -> None:
-    """Copy checkpoint-named arrays (``"conv2d/kernel"``, ``"batch_normalization/gamma"``...) into
-    :func:`build_network`'s layers. Every layer with weights must be covered and every array used."""
-    used = set()
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        n = layer.name
-        if n.startswith("batch_normalization"):
-            keys = [f"{n}/gamma", f"{n}/beta", f"{n}/moving_mean", f"{n}/moving_variance"]
-        else:
-            keys = [f"{n}/kernel", f"{n}/bias"]
-        missing = [k for k in keys if k not in weights]
-        if missing:
-            raise ModelError(f"musicnn weights lack {missing}.")
-        vals = [np.asarray(weights[k], dtype=np.float32) for k in keys]
-        targets = [w.shape for w in layer.get_weights()]
-        vals = [v.reshape(t) if v.size == int(np.prod(t)) else v for v, t in zip(vals, targets)]
-        if [v.shape for v in vals] != [tuple(t) for t in targets]:
-            raise ModelError(f"musicnn weights for {n}: shapes {[v.shape for v in vals]} != {targets}.")
-        layer.set_weights(vals)
-        used.update(keys)
-    unused = sorted(set(weights) - used)
-    if unused:
-        raise ModelError(f"musicnn weights file has arrays no layer uses: {unused}.")
-
-
-def network(weights: str | Path | None = None):
-    """The Keras model with the converted weights loaded (built once per process and cached).
-
-    Parameters
-    ----------
-    weights : path, optional
-        ``.npz`` of checkpoint-named arrays; default ``models/musicnn/msd_musicnn.npz``.
-    """
-    path = Path(weights) if weights is not None else DEFAULT_DIR / WEIGHTS_FILE
-    key = str(path.resolve())
-    with _LOCK:
-        if key not in _NETWORKS:
-            model = build_network()
-            set_weights(model, _read_weights(path))
-            import tensorflow as tf
-
-            fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                             input_signature=[tf.TensorSpec([None, None, MUSICNN_N_MELS], tf.float32)])
-            _NETWORKS[key] = (model, fn)
-        return _NETWORKS[key]
-
-
 def forward(X: np.ndarray, weights: str | Path | None = None, batch_size: int = 16) -> dict[str, np.ndarray]:
-    """Run the network on log-mel patches.
+    """Run the ONNX export of MSD_musicnn on log-mel patches (onnxruntime, no TensorFlow).
 
     Parameters
     ----------
     X : np.ndarray
         ``(n, frames, 96)`` float32 patches (``frames`` is 187 for musicnn's own patches).
     weights : path, optional
-        Weights file (see :func:`network`), or an ``.onnx`` export of the network
-        (``scripts/export_onnx.py``): then onnxruntime runs it without TensorFlow and only ``probs``
-        and ``penultimate`` are returned.
+        The ``.onnx`` export of the network (``scripts/export_onnx.py``); default the shipped
+        ``models/musicnn/msd_musicnn.onnx``. The ``.npz`` weights are the Keras port's
+        (:func:`genre.training.networks.musicnn_forward`, offline): passing one is a :class:`ModelError`.
     batch_size : int
-        Patches per call (bounds memory: about 25 MB per patch in the front-end).
+        Patches per call (bounds memory).
 
     Returns
     -------
     dict
-        ``probs`` (n, 50), ``logits`` (n, 50), ``penultimate`` (n, 200), ``pool`` (n, 1506),
-        ``mean_pool`` and ``max_pool`` (n, 753), float32 numpy arrays.
+        ``probs`` (n, 50) and ``penultimate`` (n, 200), float32 numpy arrays.
     """
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[2] != MUSICNN_N_MELS:
         raise ValueError(f"X must have shape (n, frames, {MUSICNN_N_MELS}); got {X.shape}.")
-    if weights is not None and Path(weights).suffix == ".onnx":
-        # the ONNX export (scripts/export_onnx.py): onnxruntime, no TensorFlow; outputs probs + embedding
-        from genre.models import runtime
+    path = Path(weights) if weights is not None else DEFAULT_DIR / ONNX_FILE
+    if path.suffix != ".onnx":
+        raise ModelError(f"{path} is not an ONNX export: prediction runs musicnn through onnxruntime only. "
+                         "Export it with scripts/export_onnx.py, or run the Keras port offline "
+                         "(genre.training.networks.musicnn_forward).")
+    from genre.models import runtime
 
-        out = runtime.run(weights, X, batch_size=batch_size)
-        return {"probs": out["probs"], "penultimate": out["embedding"]}
-    _, fn = network(weights)
-    outs: dict[str, list] = {}
-    for i in range(0, X.shape[0], batch_size):
-        res = fn(X[i:i + batch_size])
-        for k, v in res.items():
-            outs.setdefault(k, []).append(v.numpy())
-    return {k: np.concatenate(v, axis=0) for k, v in outs.items()}
+    out = runtime.run(path, X, batch_size=batch_size)
+    return {"probs": out["probs"], "penultimate": out["embedding"]}
 
 
 # ------------------------------------------------------------------------------- public helpers
@@ -429,21 +254,23 @@ def embed(y: np.ndarray, sr: int = SR, layer: str = "penultimate") -> np.ndarray
         Mono audio, shape ``(n,)``, at ``sr`` Hz (22050 by default).
     sr : int
         Sample rate (Hz).
-    layer : {"penultimate", "pool"}
-        ``"penultimate"``: the 200-unit dense layer after batch norm (musicnn's ``penultimate``
-        feature, the usual transfer-learning embedding); ``"pool"``: the 1506-d max+mean-over-time
-        pooled mid-end that feeds it.
+    layer : {"penultimate"}
+        The 200-unit dense layer after batch norm (musicnn's ``penultimate`` feature, the usual
+        transfer-learning embedding). ``"pool"`` (the 1506-d max+mean-over-time pooled mid-end) is
+        not in the ONNX export: a :class:`ModelError` naming
+        :func:`genre.training.networks.musicnn_forward` (offline, Keras), which gives it.
 
     Returns
     -------
     np.ndarray
-        ``(n_patches, 200)`` or ``(n_patches, 1506)`` float32; ``n_patches = max(1, floor(duration /
-        2.992 s))`` (see :func:`patches`). Cost: about 0.06 CPU-seconds per patch once the network
-        is built (a 30-s clip: 10 patches, about 0.6 CPU-s); the first call in a process also imports
-        TensorFlow and builds the network (several seconds).
+        ``(n_patches, 200)`` float32; ``n_patches = max(1, floor(duration / 2.992 s))`` (see
+        :func:`patches`), through the shipped ONNX network (:func:`forward`).
     """
     if layer not in ("penultimate", "pool"):
         raise ValueError(f"layer must be 'penultimate' or 'pool', not {layer!r}.")
+    if layer == "pool":
+        raise ModelError("The ONNX musicnn network gives only the penultimate layer; the pooled mid-end "
+                         "comes from the Keras port: genre.training.networks.musicnn_forward (offline).")
     _, X = patches(y, sr)
     return forward(X)[layer]
 
@@ -456,7 +283,7 @@ def pool_embeddings(E: np.ndarray) -> np.ndarray:
 
 def embed_clip(y: np.ndarray, sr: int = SR, layer: str = "penultimate") -> np.ndarray:
     """One vector per clip: mean and max over patches of :func:`embed` (``(400,)`` for the penultimate
-    layer, ``(3012,)`` for ``"pool"``). For a single patch mean = max, so a 3-s segment's vector is
+    layer). For a single patch mean = max, so a 3-s segment's vector is
     ``pool_embeddings(embed(segment))`` with the same layout, which is what :class:`MusicnnHead` feeds
     its classifier per segment."""
     return pool_embeddings(embed(y, sr, layer))
@@ -552,7 +379,7 @@ class MusicnnHead:
         return out
 
     def _embed(self, y):
-        if self.layer != "penultimate" and Path(str(self.weights)).suffix == ".onnx":
+        if self.layer != "penultimate":
             raise ModelError(f"{self.name}: the ONNX network only gives the penultimate layer.")
         _, X = patches(y, SR)
         return forward(X, self.weights)[self.layer]
@@ -574,49 +401,67 @@ def save_head(name: str, head, manifest: dict, models_dir: str | Path | None = N
     """Register a classifier trained on musicnn embeddings as model ``name`` (kind ``"musicnn"``).
 
     Writes ``head.skops`` (with its skops types recorded in ``trusted_types``, checked against
-    ``genre.registry.TRUSTED_TYPES``), a copy of the converted weights and the licence
-    notice, and the manifest, through ``genre.registry.save``. ``head`` must have been fitted on
-    :func:`embed_clip` vectors of ``layer`` (``predict_proba``, ``classes_`` = class names or indices
-    into ``manifest["classes"]``). ``manifest`` supplies display_name, trained_on, protocol, n_train, metrics...
+    ``genre.registry.TRUSTED_TYPES``), a copy of the ONNX network (:data:`ONNX_FILE`, from
+    :data:`DEFAULT_DIR`, named in ``manifest["onnx"]``) and the licence notice, and the manifest,
+    through ``genre.registry.save``. ``head`` must have been fitted on :func:`embed_clip` vectors of
+    the ``"penultimate"`` layer (the only one the ONNX network gives; ``predict_proba``, ``classes_`` =
+    class names or indices into ``manifest["classes"]``). ``manifest`` supplies display_name,
+    trained_on, protocol, n_train, metrics...
 
     Returns
     -------
     Path
         The model folder.
     """
+    import json
+
     import skops.io as sio
 
     from genre import registry
 
+    if layer != "penultimate":
+        raise ModelError(f"musicnn head {name!r}: layer {layer!r} is not in the ONNX network; only "
+                         "'penultimate' heads can be registered.")
     data = sio.dumps(head)
     trusted = sorted(sio.get_untrusted_types(data=data))
     bad = registry.untrusted(trusted)
     if bad:
         raise ModelError(f"musicnn head {name!r} uses types that are not trusted: {bad}.")
+    source = DEFAULT_DIR / "manifest.json"
+    onnx_info = (json.loads(source.read_text()).get("onnx_info") if source.is_file() else None) or {
+        "input": "logmel", "outputs": ["probs", "embedding"], "embedding": "penultimate (200)",
+        "net": "MSD_musicnn"}
     man = {"family": "pretrained", "input": "audio", "feature_columns": None, **manifest,
-           "kind": "musicnn", "weights": WEIGHTS_FILE, "trusted_types": trusted,
-           "embedding": {"layer": layer, "pooling": "mean+max over 2.992-s patches",
-                         "dim": 2 * (EMBED_DIM if layer == "penultimate" else POOL_DIM)}}
-    files = {"head.skops": data, WEIGHTS_FILE: DEFAULT_DIR / WEIGHTS_FILE,
-             "LICENSE": DEFAULT_DIR / "LICENSE"}
+           "kind": "musicnn", "onnx": ONNX_FILE, "onnx_info": onnx_info, "trusted_types": trusted,
+           "embedding": {"layer": layer, "pooling": "mean+max over 2.992-s patches", "dim": 2 * EMBED_DIM}}
+    man.pop("weights", None)
+    files = {"head.skops": data, ONNX_FILE: DEFAULT_DIR / ONNX_FILE, "LICENSE": DEFAULT_DIR / "LICENSE"}
     return registry.save(name, files, man, models_dir)
 
 
 def load_classifier(model_dir: str | Path, manifest: dict):
     """Registry loader for kind ``"musicnn"`` (``genre.registry.LOADERS``).
 
-    The folder must hold the network: ``manifest["onnx"]`` (the ONNX export, run by onnxruntime
-    without TensorFlow: what shipped models use) or else the converted weights
-    (``manifest["weights"]``, default ``msd_musicnn.npz``, run by Keras). With a ``head.skops`` file listed in ``manifest["files"]`` the result is a
-    :class:`MusicnnHead` (``manifest["embedding"] = {"layer": "penultimate"}`` picks the layer; skops
-    types must be recorded in ``manifest["trusted_types"]``, as ``registry.save_sklearn`` does);
-    otherwise a :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
+    The folder must hold the network's ONNX export, named in ``manifest["onnx"]`` (run by onnxruntime
+    without TensorFlow); a manifest without it (made before the export, naming only the ``.npz``
+    weights of the Keras port) is a :class:`ModelError` naming the fix (``scripts/export_onnx.py``).
+    With a ``head.skops`` file listed in ``manifest["files"]`` the result is a :class:`MusicnnHead`
+    (``manifest["embedding"] = {"layer": "penultimate"}`` picks the layer; skops types must be recorded
+    in ``manifest["trusted_types"]``, as ``registry.save_sklearn`` does); otherwise a
+    :class:`MusicnnZeroShot`. Register a head with :func:`save_head`.
     """
     model_dir = Path(model_dir)
     from genre.registry import model_file
 
-    # shipped manifests name an ONNX export (no TensorFlow at prediction time); older ones the .npz
-    weights = model_file(model_dir, manifest, manifest.get("onnx") or manifest.get("weights", WEIGHTS_FILE))
+    if not manifest.get("onnx"):
+        name = manifest.get("name") or model_dir.name
+        raise ModelError(
+            f"Model {name!r} has no ONNX export of its musicnn network (its manifest was made before the "
+            f"export and names only the Keras port's weights), and prediction does not run Keras. "
+            f"Export it with the training requirements installed: python scripts/export_onnx.py "
+            f"--wheel-dir DIR (re-registers musicnn and musicnn_logreg), or register the head again "
+            f"with genre.models.musicnn.save_head, which ships the ONNX network.")
+    weights = model_file(model_dir, manifest, manifest["onnx"])
     files = manifest.get("files") or {}
     if "head.skops" in files:
         from genre.registry import load_skops

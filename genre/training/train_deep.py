@@ -23,7 +23,7 @@ Protocols (``models/results/<model>.json``)
 The shipped models are the ``audio_holdout`` models (trained on train+valid only), so the test score
 shown for a shipped model is the score of that very model on clips it never saw.
 
-Every network's per-epoch curves (:func:`genre.models.deep.train`: training loss and accuracy on the
+Every network's per-epoch curves (:func:`genre.training.networks.train`: training loss and accuracy on the
 augmented patches, wall seconds per epoch) go into its results file as ``history`` of the protocol
 whose fit they describe (one per fold for the CV protocols) and into its manifest's ``training``.
 There is no validation curve: ``audio_holdout`` fits on train+valid, so no held-out clip other than
@@ -39,7 +39,7 @@ feature models.
 
 Networks (:data:`ARCH_SETTINGS`): the CNN and CRNN, and the MagnaTagATune study's models: a 2-layer LSTM
 on the log-mel frames (dropout + L2), and the CNN and LSTM at input resolution 1/4 and 1/16
-(``_r4``, ``_r16``; :func:`genre.models.deep.build_model`), trained with the same recipe (epochs,
+(``_r4``, ``_r16``; :func:`genre.training.networks.build_model`), trained with the same recipe (epochs,
 patches, schedule, seed), so their training times and scores compare.
 
 Imbalance: training patches are drawn genre-balanced (:class:`genre.models.deep.PatchSampler`); the
@@ -60,6 +60,7 @@ import pandas as pd
 
 from genre.config import CACHE_DIR, MODELS_DIR
 from genre.errors import DataError, GenreError
+from genre.training import networks
 from genre.training.datasets import GTZAN_GENRES
 from genre.training.reporting import dir_size as _dir_size, latency_ms, metrics, write_model_result as _write_result
 
@@ -115,7 +116,7 @@ def clip_table(data_root: str | Path | None = None) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------- deep models
 
-#: Every network trained here: registry name -> display name, architecture (:func:`genre.models.deep.build_model`),
+#: Every network trained here: registry name -> display name, architecture (:func:`genre.training.networks.build_model`),
 #: input resolution (the number of log-mel values divided by it) and epochs. The ``_r4`` / ``_r16`` variants and
 #: the LSTM reproduce the MagnaTagATune study's comparison of input resolutions and of a recurrent model.
 ARCH_SETTINGS = {
@@ -143,7 +144,7 @@ def fit_deep(name: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: 
     """Train one network of :data:`ARCH_SETTINGS` from scratch. Returns ``(model, scale, info)``.
 
     ``n_classes`` defaults to ``max(labels) + 1``; ``info`` holds the training record
-    (:func:`genre.models.deep.train`, with its per-epoch ``history``) plus ``scale``, ``params``
+    (:func:`genre.training.networks.train`, with its per-epoch ``history``) plus ``scale``, ``params``
     (weights), ``arch`` and ``resolution``. ``validation`` (held-out clips that are not test clips:
     ``(mels, labels)``) adds clip-level validation curves every ``validate_every`` epochs; it never
     steers the fit. None of this module's protocols has such clips (``audio_holdout`` fits on
@@ -152,15 +153,15 @@ def fit_deep(name: str, mels: list[np.ndarray], labels: Sequence[int], *, seed: 
     from genre.models import deep
 
     setting = ARCH_SETTINGS[name]
-    keras = deep.configure_tensorflow(deterministic=True)
+    keras = networks.configure_tensorflow(deterministic=True)
     keras.utils.set_random_seed(seed)
     sampler = deep.PatchSampler(mels, labels, seed=seed)
     probe, _ = sampler.sample(512)
     scale = float((probe - probe.mean(axis=(1, 2), keepdims=True)).std())
     sampler = deep.PatchSampler(mels, labels, seed=seed)  # restart the stream after the probe
     k = int(n_classes or (int(np.max(labels)) + 1))
-    model = deep.build_model(setting["arch"], n_classes=k, resolution=setting["resolution"])
-    info = deep.train(model, sampler, scale=scale, epochs=epochs or setting["epochs"],
+    model = networks.build_model(setting["arch"], n_classes=k, resolution=setting["resolution"])
+    info = networks.train(model, sampler, scale=scale, epochs=epochs or setting["epochs"],
                       name=log_name or name, validation=validation, validate_every=validate_every)
     info.update({"scale": scale, "params": int(model.count_params()), "arch": setting["arch"],
                  "resolution": setting["resolution"]})
@@ -175,6 +176,9 @@ def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, t
     from genre import registry
     from genre.models import deep
 
+    # the ONNX export, checked against Keras on fixed random normalised patches: prediction runs it
+    X = np.random.default_rng(0).standard_normal((8, deep.MEL["n_mels"], deep.PATCH_FRAMES, 1))
+    onnx_bytes, onnx_info = networks.export_patch_model(model, X.astype(np.float32), what=arch, say=_say)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.keras"
         model.save(path)
@@ -185,11 +189,14 @@ def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, t
             "preprocessing": {**deep.MEL, "scale": scale, "patch_frames": deep.PATCH_FRAMES,
                               "segment_seconds": deep.SEGMENT_SECONDS, "mel_version": deep.MEL_VERSION,
                               "normalisation": "per-patch mean dB subtracted, divided by scale"},
-            "training": info, "libraries": registry.library_versions(("tensorflow", "keras")),
+            "training": info,
+            "libraries": registry.library_versions(("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")),
             "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]}
                         for k, v in protocol_metrics.items()},
+            "onnx": "model.onnx",
+            "onnx_info": {**onnx_info, "exported_by": "genre.training.train_deep"},
         }
-        return registry.save(arch, {"model.keras": path}, man, models_dir)
+        return registry.save(arch, {"model.keras": path, "model.onnx": onnx_bytes}, man, models_dir)
 
 
 # ------------------------------------------------------------------------------------------ musicnn
@@ -213,7 +220,7 @@ def musicnn_embeddings(paths: Sequence[str], cache_dir: Path | None = None) -> n
         else:
             y = load_audio(p, min_seconds=0.5).y
             _, X = musicnn.patches(y)
-            f = musicnn.forward(X)
+            f = networks.musicnn_forward(X)  # the Keras port (.npz weights), as the cache was made
             emb, tags = musicnn.pool_embeddings(f["penultimate"]), f["probs"].mean(axis=0)
             np.savez(key, emb=emb, tags=tags)
             out.append((emb, tags))
@@ -329,13 +336,14 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
             continue
         if evaluate_only:
             from genre import registry
-            pred = registry.load(arch)
+            # the Keras model itself (registry.load gives the ONNX predictor, which has no .model)
+            pred = networks.load_keras(registry.model_dir(arch), registry.verify(arch))
             model, scale, info = pred.model, pred.scale, pred.manifest["training"]
             _say(f"{arch}: re-scoring the shipped model (trained {pred.manifest.get('created')})")
         else:
             _say(f"{arch}: training on {len(train)} clips (audio_holdout)")
             model, scale, info = fit_deep(arch, mel_tr, y_tr, seed=seed, epochs=epochs, n_classes=len(GTZAN_GENRES))
-        P = deep.predict_mels(model, mel_te, scale) if len(test) else np.zeros((0, len(GTZAN_GENRES)))
+        P = networks.predict_mels(model, mel_te, scale) if len(test) else np.zeros((0, len(GTZAN_GENRES)))
         extra = {"fit_time_s": info["fit_time_s"], "params": {
             "epochs": info["epochs"], "n_params": info["params"], "mel_bands": deep.MEL["n_mels"], "seed": seed,
             "arch": ARCH_SETTINGS[arch]["arch"], "resolution": ARCH_SETTINGS[arch]["resolution"]}}
@@ -420,8 +428,8 @@ def train_all(seed: int = 0, data_root: str | Path | None = None, *, models: Seq
             if not (MODELS_DIR / arch / "manifest.json").is_file():
                 _say(f"stack: {arch} is not shipped; left out")
                 continue
-            pred = registry.load(arch)
-            test_probs[arch] = deep.predict_mels(pred.model, mel_te, pred.scale)
+            pred = networks.load_keras(registry.model_dir(arch), registry.verify(arch))
+            test_probs[arch] = networks.predict_mels(pred.model, mel_te, pred.scale)
             oof_probs[arch] = _oof_deep(arch, train, mel_tr, y_tr, folds_tr, seed,
                                         oof_epochs or epochs or pred.manifest["training"]["epochs"])
             members.append(arch)
@@ -448,7 +456,7 @@ def _oof_deep(arch: str, train: pd.DataFrame, mel_tr, y_tr, folds, seed: int, ep
         _say(f"{arch}: stack fold {k + 1}/{len(folds)} (train {len(tr)}, predict {len(te)}, {epochs} epochs)")
         m_k, s_k, _ = fit_deep(arch, [mel_tr[i] for i in tr], y_tr[tr], seed=seed + 1 + k,
                                epochs=epochs, n_classes=len(GTZAN_GENRES), log_name=f"{arch} fold {k + 1}")
-        P[te] = deep.predict_mels(m_k, [mel_tr[i] for i in te], s_k)
+        P[te] = networks.predict_mels(m_k, [mel_tr[i] for i in te], s_k)
     np.save(path, P)
     _say(f"{arch}: out-of-fold accuracy on the training clips {float((P.argmax(1) == y_tr).mean()):.3f}")
     return P
@@ -478,7 +486,7 @@ def _artist_cv_deep(arch, use, seed, epochs):  # pragma: no cover - long run
         m, s, info_k = fit_deep(arch, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
                                 n_classes=len(GTZAN_GENRES), log_name=f"{arch} cv {k + 1}")
         histories.append(info_k.get("history"))
-        P[te] = deep.predict_mels(m, [mels[i] for i in te], s)
+        P[te] = networks.predict_mels(m, [mels[i] for i in te], s)
         fold_acc.append(float((P[te].argmax(1) == y[te]).mean()))
         _say(f"{arch}: fold {k + 1} accuracy {fold_acc[-1]:.3f} ({time.perf_counter() - t_k:.0f} s)")
     out = {**metrics(y, P), "n_train": int(round(len(use) * (len(folds) - 1) / len(folds))),
@@ -659,7 +667,7 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
         _say(f"{name}: training on {len(tr)} clips, testing on {len(te)} (group_holdout)")
         model, scale, info = fit_deep(name, [mels[i] for i in tr], y[tr], seed=seed, epochs=epochs,
                                       n_classes=len(classes))
-        P = deep.predict_mels(model, [mels[i] for i in te], scale)
+        P = networks.predict_mels(model, [mels[i] for i in te], scale)
         params = {"epochs": info["epochs"], "n_params": info["params"], "seed": seed,
                   "arch": ARCH_SETTINGS[name]["arch"], "resolution": ARCH_SETTINGS[name]["resolution"]}
         res = {"group_holdout": {**metrics(y[te], P, classes), "n_train": int(len(tr)),
@@ -673,7 +681,7 @@ def train_on_folder(data_root: str | Path | None, labels_csv: str | Path | None 
                 m_k, s_k, info_k = fit_deep(name, [mels[i] for i in a], y[a], seed=seed, epochs=epochs,
                                             n_classes=len(classes), log_name=f"{name} fold {k + 1}")
                 histories.append(info_k["history"])
-                P_cv[b] = deep.predict_mels(m_k, [mels[i] for i in b], s_k)
+                P_cv[b] = networks.predict_mels(m_k, [mels[i] for i in b], s_k)
             res["group_cv"] = {**metrics(y, P_cv, classes), "n_folds": len(folds), "params": params,
                                "n_train": int(round(np.mean([len(a) for a, _ in folds]))),
                                "fit_time_s": round((time.perf_counter() - t0) / len(folds), 1),
