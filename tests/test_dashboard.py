@@ -67,24 +67,24 @@ def test_best_model_gap_and_tables():
     assert all(cost[c].dtype == float for c in ("accuracy", "audio_accuracy", "latency_ms"))
 
 
-def test_model_options_order_and_heavy_flag():
+def test_model_options_order_and_no_onnx_flag():
     mans = [{"name": "a", "kind": "sklearn"}, {"name": "b", "kind": "sklearn"},
             {"name": "cnn", "kind": "keras"}, {"name": "novelty", "kind": "novelty"}]
     opts = dashboard.model_options(mans, _board())
     assert [o["name"] for o in opts] == ["b", "a", "cnn"]
-    assert [o["heavy"] for o in opts] == [False, False, True]
+    assert [o["no_onnx"] for o in opts] == [False, False, True]
     opts = dashboard.model_options(mans, _board(), default="a")
     assert [o["name"] for o in opts] == ["a", "b", "cnn"]
     assert dashboard.model_label(opts[0]).endswith("(default)")
-    assert "loads TensorFlow" in dashboard.model_label(opts[2])
+    assert "not exported to ONNX" in dashboard.model_label(opts[2])
     assert "not scored" in dashboard.model_label(opts[2])
-    # networks exported to ONNX (and stacks of them) run on onnxruntime: not heavy
+    # networks exported to ONNX (and stacks of them) run on onnxruntime
     onnx = [{"name": "cnn", "kind": "keras", "onnx": "model.onnx"},
             {"name": "st", "kind": "stack", "members": ["cnn"]},
             {"name": "st_old", "kind": "stack", "members": ["cnn_old"]},
             {"name": "cnn_old", "kind": "keras"}, {"name": "pretrained", "kind": "pretrained_onnx"}]
-    heavy = {o["name"]: o["heavy"] for o in dashboard.model_options(onnx, _board())}
-    assert heavy == {"cnn": False, "st": False, "st_old": True, "cnn_old": True, "pretrained": False}
+    no_onnx = {o["name"]: o["no_onnx"] for o in dashboard.model_options(onnx, _board())}
+    assert no_onnx == {"cnn": False, "st": False, "st_old": True, "cnn_old": True, "pretrained": False}
 
 
 def test_dataset_summary_counts():

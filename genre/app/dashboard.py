@@ -427,9 +427,9 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
 
     Returns dicts ``name, display_name, family, input, accuracy`` (on :data:`HONEST`, NaN if not
     scored there), ``audio_accuracy`` (on ``audio_holdout``, the filtered test clips with audio,
-    the one protocol every model is scored on), ``heavy`` (loading it imports TensorFlow: a
-    network model whose manifest names no ONNX file, or a stack with such a member; shipped networks
-    run on onnxruntime) and ``default`` (bool).
+    the one protocol every model is scored on), ``no_onnx`` (a network model whose manifest names no
+    ONNX file, or a stack with such a member: prediction runs networks only through onnxruntime, so
+    it cannot run until exported; every shipped network is) and ``default`` (bool).
     """
     acc: dict = {}
     audio: dict = {}
@@ -439,14 +439,14 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
             dest.update(zip(rows["model"], rows["accuracy"]))
     by_name = {m.get("name"): m for m in manifests}
 
-    def loads_tf(m: Mapping[str, Any]) -> bool:
-        # networks run through onnxruntime when the manifest names an ONNX file; a stack is as heavy
-        # as its heaviest member
+    def no_onnx(m: Mapping[str, Any]) -> bool:
+        # networks run only through onnxruntime, from the ONNX file the manifest names; a stack
+        # needs every member to run
         kind = m.get("kind", "sklearn")
         if kind in ("keras", "musicnn"):
             return not m.get("onnx")
         if kind == "stack":
-            return any(loads_tf(by_name.get(n, {"kind": "keras"})) for n in m.get("members") or [])
+            return any(no_onnx(by_name.get(n, {"kind": "keras"})) for n in m.get("members") or [])
         return False
 
     out = []
@@ -458,7 +458,7 @@ def model_options(manifests: list[dict], board: pd.DataFrame | None = None,
                     "family": m.get("family", ""), "input": m.get("input", ""),
                     "accuracy": float(acc.get(m["name"], np.nan)),
                     "audio_accuracy": float(audio.get(m["name"], np.nan)),
-                    "heavy": loads_tf(m),
+                    "no_onnx": no_onnx(m),
                     "default": m["name"] == default})
 
     def key(d):
@@ -480,8 +480,8 @@ def model_label(option: Mapping[str, Any]) -> str:
     text = f"{option['display_name']} - " + (", ".join(parts) if parts else "not scored")
     if option.get("default"):
         text += " (default)"
-    if option.get("heavy"):
-        text += "; loads TensorFlow, slower"
+    if option.get("no_onnx"):
+        text += "; not exported to ONNX, cannot run here"
     return text
 
 

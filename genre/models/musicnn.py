@@ -41,7 +41,7 @@ from typing import Mapping
 
 import numpy as np
 
-from genre.config import MODELS_DIR, SR
+from genre.config import SHIPPED_MODELS_DIR, SR
 from genre.errors import ModelError
 
 __all__ = [
@@ -99,7 +99,7 @@ MIDEND_DIM: int = 753
 #: (``scripts/export_onnx.py``; what runs here) and the registry folder they ship in.
 WEIGHTS_FILE: str = "msd_musicnn.npz"
 ONNX_FILE: str = "msd_musicnn.onnx"
-DEFAULT_DIR: Path = Path(MODELS_DIR) / "musicnn"
+DEFAULT_DIR: Path = Path(SHIPPED_MODELS_DIR) / "musicnn"  # the shipped network, whatever GENRE_MODELS_DIR says
 
 #: Zero-shot mapping: GTZAN genre -> the MSD tags that stand for it. A genre's score is the largest
 #: probability among its tags; the 10 scores are then divided by their sum. Choices (checked on the
