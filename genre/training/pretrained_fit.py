@@ -7,6 +7,8 @@ Commands (project virtualenv; ``nice`` on a shared machine)::
     python -m genre.training.pretrained_fit embed
     # 3. choose the head by artist-grouped CV on train+valid, calibrate, evaluate, ship models/pretrained
     python -m genre.training.pretrained_fit fit
+    # 4. the music detector's steadiness cue (noise, hum, test tones); ``fit --detector`` runs it too
+    python -m genre.training.pretrained_fit steadiness --jobs 2
 
 Cache: per file and condition (clean or a degradation), the per-patch network outputs are stored
 in ``.cache/pretrained/<sha256 of the file>_<condition>_v<FEATURE_VERSION>.npz`` (resumable);
@@ -655,12 +657,94 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     _write_result(name, man["display_name"], "pretrained", res, size_bytes=_dir_size(path),
                   latency_ms=latency_ms(name))
     _say(f"shipped {path} ({_dir_size(path) / 1e6:.1f} MB)")
+    if detector:
+        return steadiness_main(jobs=jobs, name=name)
+    return 0
+
+
+#: The steadiness cue's threshold is this share of the lowest steadiness of any GTZAN music version
+#: (every clip with audio, clean, through each robustness degradation and each training augmentation).
+#: Fixed before the threshold was computed, as a safety margin below all music seen.
+STEADY_MARGIN: float = 0.75
+
+
+def _steadiness_versions(path: str, sha: str) -> dict[str, float]:
+    """:func:`genre.novelty.steadiness` of one clip: clean, each degradation, each augmentation."""
+    from genre.audio import load as load_audio
+    from genre.novelty import steadiness
+    from genre.training.degrade import AUGMENTATIONS, DEGRADATIONS, augment
+
+    y = load_audio(path, min_seconds=0.5).y
+    out = {"clean": steadiness(y, SR)}
+    for name, fn in DEGRADATIONS.items():
+        out[name] = steadiness(fn(y, SR), SR)
+    for name in AUGMENTATIONS:
+        out[name] = steadiness(augment(name, y, SR, aug_seed(sha, name)), SR)
+    return out
+
+
+def steadiness_main(jobs: int = 1, name: str = "pretrained") -> int:
+    """Fit the music detector's steadiness cue on all GTZAN music with audio and re-ship ``name``.
+
+    Measures :func:`genre.novelty.steadiness` on every clip with audio (full clips and excerpts, all
+    splits: the cue has no genre model, so nothing here is a test score) clean, through each
+    robustness degradation and each training augmentation; the threshold is :data:`STEADY_MARGIN`
+    times the lowest value of all of them. Adds ``steady_threshold`` to the model's ``novelty.npz``
+    and a ``detector.steadiness`` record (the distribution, and the synthetic non-music and solo
+    piano answers) to its manifest; nothing else in the model changes.
+    """
+    import io
+
+    from joblib import Parallel, delayed
+
+    from genre import registry
+    from genre.novelty import steadiness
+    from genre.training.datasets import clips_index
+    from genre.training.novelty_fit import synthetic_negatives, synthetic_piano
+
+    idx = clips_index().drop_duplicates("clip").reset_index(drop=True)
+    t0 = time.perf_counter()
+    rows = Parallel(n_jobs=jobs)(delayed(_steadiness_versions)(p, _sha(p)) for p in idx["path"])
+    S = pd.DataFrame(rows)
+    S.insert(0, "clip", idx["clip"])
+    low = float(np.nanmin(S.drop(columns="clip").to_numpy()))
+    thr = STEADY_MARGIN * low
+    where = S.drop(columns="clip").stack().idxmin()
+    _say(f"steadiness of {len(S)} clips x {S.shape[1] - 1} versions in {time.perf_counter() - t0:.0f} s: "
+         f"lowest {low:.2f} dB ({S.loc[where[0], 'clip']}, {where[1]}); threshold {thr:.2f} dB")
+    synth = []
+    for sname, y in [*synthetic_negatives(speech=True),
+                     *[(f"synthetic_piano_seed{k}", synthetic_piano(seed=k)) for k in range(5)]]:
+        v = steadiness(y, SR)
+        synth.append({"name": sname, "music": sname.startswith("synthetic_piano"),
+                      "steadiness": round(v, 3), "below_threshold": bool(v < thr)})
+        _say(f"  {sname}: {v:.2f} dB{' -> NOT MUSIC' if v < thr else ''}")
+    info = {"threshold_db": thr, "margin": STEADY_MARGIN, "lowest_music_db": low,
+            "lowest_music": f"{S.loc[where[0], 'clip']} ({where[1]})",
+            "music": {col: {"n": int(S[col].notna().sum()), "min": float(S[col].min()),
+                            "p1": float(S[col].quantile(0.01)), "median": float(S[col].median())}
+                      for col in S.columns[1:]},
+            "music_false_alarms": int((S.drop(columns="clip").to_numpy() < thr).sum()),
+            "synthetic": synth,
+            "command": f"python -m genre.training.pretrained_fit steadiness --jobs {jobs}"}
+
+    man = registry.verify(name)
+    folder = registry.model_dir(name)
+    det = pretrained.MusicDetector.from_file(folder / "novelty.npz")
+    arrays = {**det.a, "steady_threshold": np.array([thr])}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    files = {f: (buf.getvalue() if f == "novelty.npz" else folder / f) for f in man["files"]}
+    new = {k: v for k, v in man.items() if k not in ("files", "name")}
+    new["detector"] = {**(man.get("detector") or {}), "steadiness": info}
+    registry.save(name, files, new)
+    _say(f"re-shipped {folder} with steady_threshold {thr:.2f} dB")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genre.training.pretrained_fit", description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["embed", "fit"])
+    ap.add_argument("command", choices=["embed", "fit", "steadiness"])
     ap.add_argument("--limit", type=int, default=None, help="embed: only the first N clips (timing)")
     ap.add_argument("--rms-dbfs", type=float, default=None,
                     help="bring every input to this RMS level (dBFS) before the networks (version 2: -17)")
@@ -693,6 +777,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         df = clean_table(rms_dbfs=args.rms_dbfs)
         _say(f"clip vectors: {df.shape} in {time.perf_counter() - t0:.0f} s")
         return 0
+    if args.command == "steadiness":
+        return steadiness_main(jobs=args.jobs, name=args.name)
     if args.command == "fit":
         return fit_main(head_names=args.head, artist_cv=args.artist_cv, rms_dbfs=args.rms_dbfs,
                         augment=args.augment, name=args.name, max_patches=args.max_patches,
