@@ -87,8 +87,11 @@ else:
         "among another genre (<= 2 of 10 nearest clips share its label)": emb["neighbour_agreement"] <= 0.2,
     }
     mark = c2.selectbox("Highlight", list(marks), index=2, key="explore_mark")
-    only_audio = c3.checkbox("Only clips with audio", key="explore_audio",
-                             disabled=bool(emb["has_audio"].all()))
+    if emb["has_audio"].all():  # the pretrained network's space: only clips with audio have a vector
+        only_audio = False
+        c3.caption(f"All {len(emb)} clips here have audio.")
+    else:
+        only_audio = c3.checkbox("Only clips with audio", key="explore_audio")
     what = METHODS[method]
     if space_key == "pretrained":
         what = what.replace("all 1000 clips", f"these {len(emb)} clips")

@@ -168,6 +168,9 @@ def test_explore_every_view_and_projection():
         at.selectbox(key="explore_mark").set_value(mark)
         at.run()
         _ok(at)
+    if at.radio(key="explore_space").value != "features":  # every clip of the other space has audio
+        at.radio(key="explore_space").set_value("features")
+        at.run()
     at.checkbox(key="explore_audio").check()
     at.run()
     _ok(at)
@@ -195,7 +198,8 @@ def test_explore_offers_the_pretrained_and_the_feature_space():
             _ok(at)
             assert not at.error, [e.value for e in at.error]
             fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-            assert sum(len(t.get("x") or []) for t in fig["data"]) == n, (space, method)
+            clips = {c[0] for t in fig["data"] for c in (t.get("customdata") or [])}
+            assert len(clips) == n, (space, method)
             title = fig["layout"]["title"]["text"]
             assert ("pretrained network embedding" in title) == (space == "pretrained"), title
         captions = " ".join(c.value for c in at.caption)
