@@ -567,7 +567,7 @@ def where_it_sits(out: analysis.Analysis, key: str) -> None:
                           key=f"{key}_map")
         x, y, how = space.place(out.vector, maps, method)
         fig = plots.embedding_scatter(maps, f"{method}_x", f"{method}_y",
-                                      title=f"{names[method]} of the GTZAN clips, {space.label}")
+                                      title=f"{names[method]} of the GTZAN clips ({space.label.lower()})")
         if np.isfinite(x):
             plots.mark_point(fig, x, y)
         chart(fig, key=f"{key}_map_fig")
