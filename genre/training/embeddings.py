@@ -228,11 +228,14 @@ def _cached_vectors(clips: pd.DataFrame, jobs: int = 1) -> tuple[np.ndarray, dic
 
     man = json.loads((SHIPPED_MODELS_DIR / "pretrained" / "manifest.json").read_text())
     cache = CACHE_DIR / "pretrained" / f"space_{embedding_id(man)}.npz"
-    ids = np.asarray(clips["clip"].astype(str))
+    ids = clips["clip"].astype(str).to_numpy().astype("U")
     if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            if list(z["clips"]) == list(ids):
-                return z["V"], json.loads(str(z["info"]))
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                if list(z["clips"]) == list(ids):
+                    return z["V"], json.loads(str(z["info"]))
+        except (OSError, ValueError, KeyError) as exc:  # a damaged cache is recomputed
+            print(f"ignoring the cache {cache.name}: {exc}", flush=True)
     V, info = pretrained_vectors(clips, jobs=jobs)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, V=V, clips=ids, info=np.asarray(json.dumps(info)))
