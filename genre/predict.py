@@ -81,6 +81,11 @@ class Prediction:
     novelty_missing : bool
         True when the non-music check was asked for but ``models/novelty`` is not shipped, so
         ``not_music`` means nothing (see the module docstring).
+    embedding : ndarray or None
+        The model's pooled clip vector (the pretrained ensemble's :data:`FEATURE_DIM
+        <genre.models.pretrained.FEATURE_DIM>` float32 values, 8 KB), for "where does it sit"
+        (:class:`genre.app.placement.PretrainedSpace`); None for models without one. Not in
+        :meth:`to_dict`. ``embedding_id`` names the networks and settings that made it.
     duration_s : float
         Seconds analysed. ``original_duration_s`` (or None), ``truncated``, ``source`` as in
         :class:`genre.audio.Signal`.
@@ -102,6 +107,8 @@ class Prediction:
     source: str = ""
     genres: tuple = field(default=())
     novelty_missing: bool = False
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    embedding_id: str = ""
 
     @property
     def classes(self) -> tuple:
@@ -358,6 +365,11 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
             notes.append(NOVELTY_MISSING_NOTE)
         else:
             nov = det.score_signal(sig.y, sig.sr, X=X, spans=spans)
+    embedding, embedding_id = None, ""
+    pooled = getattr(predictor, "pooled_vector", None)
+    if callable(pooled):  # the networks' outputs of this input are cached: no second pass
+        embedding = np.asarray(pooled(sig.y), dtype=np.float32)
+        embedding_id = str(getattr(predictor, "embedding_id", ""))
     t4 = time.perf_counter()
 
     ends = np.minimum(starts + SEGMENT_SECONDS, sig.duration)
@@ -384,7 +396,7 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
         notes=notes, low_confidence=bool(low), not_music=bool(not_music), verdict=verdict,
         novelty=nov, duration_s=float(sig.duration), original_duration_s=sig.original_duration,
         truncated=bool(sig.truncated), source=str(sig.source), novelty_missing=novelty_missing,
-        genres=classes)
+        genres=classes, embedding=embedding, embedding_id=embedding_id)
 
 
 def predict_many(sources, model=None, n_jobs: int = 1, progress: bool = True, *,

@@ -48,11 +48,33 @@ elif view == "Correlations":
     common.chart(plots.correlation_heatmap(table, groups[group], method=method), key="corr")
 
 else:
+    avail = common.spaces()
+    if not avail:
+        try:
+            common.embeddings()  # says why in the usual words
+        except GenreError as exc:
+            common.show_data_error(exc)
+        st.stop()
+    space_key = st.radio("Space", list(avail), format_func=lambda k: avail[k].label, horizontal=True,
+                         key="explore_space")
+    space = avail[space_key]
     try:
-        emb = common.embeddings()
+        emb = common.space_maps(space)
     except GenreError as exc:
         common.show_data_error(exc)
         st.stop()
+    if space_key == "pretrained":
+        info = space.info
+        st.caption(f"The pretrained ensemble's clip vector (four musicnn networks, pretrained on "
+                   f"the Million Song Dataset and MagnaTagATune: mean and max of their embeddings "
+                   f"and their mean tags, the vector its genre head reads), standardized and reduced "
+                   f"by PCA to {info.get('dims', '?')} dimensions "
+                   f"({float(info.get('explained_variance', float('nan'))):.0%} of the variance), for "
+                   f"the {len(emb)} GTZAN clips with audio; the maps and the nearest clips are "
+                   "computed in that space. The 57-feature space covers all 1000 clips.")
+    else:
+        st.caption("The 57 published features of GTZAN's 1000 clips, standardized; the maps and "
+                   "the nearest clips are computed in that space.")
     c1, c2, c3 = st.columns([2, 2, 1])
     names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "lda": "LDA"}
     methods = [m for m in METHODS if f"{m}_x" in emb.columns]
@@ -65,15 +87,24 @@ else:
         "among another genre (<= 2 of 10 nearest clips share its label)": emb["neighbour_agreement"] <= 0.2,
     }
     mark = c2.selectbox("Highlight", list(marks), index=2, key="explore_mark")
-    only_audio = c3.checkbox("Only clips with audio", key="explore_audio")
-    st.caption(METHODS[method])
+    if emb["has_audio"].all():  # the pretrained network's space: only clips with audio have a vector
+        only_audio = False
+        c3.caption(f"All {len(emb)} clips here have audio.")
+    else:
+        only_audio = c3.checkbox("Only clips with audio", key="explore_audio")
+    what = METHODS[method]
+    if space_key == "pretrained":
+        what = what.replace("all 1000 clips", f"these {len(emb)} clips")
+    st.caption(what)
     points = emb[emb["has_audio"]] if only_audio else emb
     highlight = marks[mark]
     if highlight is not None:
         highlight = highlight.loc[points.index]
+    title = (f"{names[method]} of the pretrained network embedding ({len(emb)} clips with audio)"
+             if space_key == "pretrained" else f"{names[method]} of the standardized 57 features")
     fig = plots.embedding_scatter(points, f"{method}_x", f"{method}_y", highlight=highlight,
-                                  title=f"{names[method]} of the standardized 57 features")
-    event = common.chart(fig, key=f"emb_{method}", on_select="rerun",
+                                  title=title)
+    event = common.chart(fig, key=f"emb_{space_key}_{method}", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
     audio_paths = common.clip_audio_paths()
     st.caption("Click a point (or use box or lasso select in the chart's toolbar) to list the "
@@ -101,8 +132,10 @@ else:
     with st.expander("Most unusual clips and GTZAN's known faults"):
         cols = ["clip", "genre", "artist", "title", "split", "has_audio", "outlier_score",
                 "neighbour_agreement"]
-        st.markdown("Sorted by outlier score (local outlier factor in the standardized feature "
-                    "space, about 1 for a typical clip). `split = excluded` marks clips the "
+        st.markdown("Sorted by outlier score (local outlier factor in the "
+                    + ("pretrained network's compact space" if space_key == "pretrained"
+                       else "standardized feature space")
+                    + ", about 1 for a typical clip). `split = excluded` marks clips the "
                     "fault filter left out (repetitions, distortions, mislabelings).")
         st.dataframe(emb.sort_values("outlier_score", ascending=False)[cols], hide_index=True,
-                     key="emb_outliers", height=300)
+                     key=f"emb_outliers_{space_key}", height=300)

@@ -168,9 +168,43 @@ def test_explore_every_view_and_projection():
         at.selectbox(key="explore_mark").set_value(mark)
         at.run()
         _ok(at)
+    if at.radio(key="explore_space").value != "features":  # every clip of the other space has audio
+        at.radio(key="explore_space").set_value("features")
+        at.run()
     at.checkbox(key="explore_audio").check()
     at.run()
     _ok(at)
+
+
+PRETRAINED_MAPS = ROOT / "models" / "embeddings_pretrained.parquet"
+needs_pretrained_maps = pytest.mark.skipif(not PRETRAINED_MAPS.is_file(),
+                                           reason="models/embeddings_pretrained.parquet not built")
+
+
+@needs_pretrained_maps
+def test_explore_offers_the_pretrained_and_the_feature_space():
+    """Both spaces' maps on Explore, the pretrained network's first; every projection of each."""
+    at = _app("pages/explore.py")
+    at.radio(key="explore_view").set_value("Embeddings")
+    at.run()
+    _ok(at)
+    assert list(at.radio(key="explore_space").options) == ["Pretrained network embedding", "57 features"]
+    assert at.radio(key="explore_space").value == "pretrained"
+    for space, n in (("pretrained", 565), ("features", 1000)):
+        at.radio(key="explore_space").set_value(space)
+        for method in ("pca", "tsne", "umap", "lda"):
+            at.radio(key="explore_method").set_value(method)
+            at.run()
+            _ok(at)
+            assert not at.error, [e.value for e in at.error]
+            fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+            clips = {c[0] for t in fig["data"] for c in (t.get("customdata") or [])}
+            assert len(clips) == n, (space, method)
+            title = fig["layout"]["title"]["text"]
+            assert ("pretrained network embedding" in title) == (space == "pretrained"), title
+        captions = " ".join(c.value for c in at.caption)
+        if space == "pretrained":
+            assert "565 GTZAN clips with audio" in captions and "PCA to 32 dimensions" in captions
 
 
 def test_explore_feature_and_correlation_widgets():
@@ -576,8 +610,12 @@ check("home")
 at.switch_page("pages/explore.py"); at.run(); check("explore")
 for v in at.radio(key="explore_view").options:
     at.radio(key="explore_view").set_value(v); at.run(); check(v)
-for m in ("pca", "tsne", "umap", "lda"):
-    at.radio(key="explore_method").set_value(m); at.run(); check(m)
+at.radio(key="explore_view").set_value("Embeddings"); at.run()
+spaces = list(at.radio(key="explore_space").options)
+for sp in ("pretrained", "features"):
+    at.radio(key="explore_space").set_value(sp)
+    for m in ("pca", "tsne", "umap", "lda"):
+        at.radio(key="explore_method").set_value(m); at.run(); check(sp + m)
 at.switch_page("pages/leaderboard.py"); at.run(); check("leaderboard")
 for sec in at.radio(key="lb_section").options:
     at.radio(key="lb_section").set_value(sec); at.run(); check(sec)
@@ -587,7 +625,8 @@ genre = [m.value for m in at.metric if m.label == "Top genre"]
 clips = [m.value for m in at.metric if m.label == "Clips (30 s)"]
 at.switch_page("pages/home.py"); at.run(); check("home again")
 clips = [m.value for m in at.metric if m.label == "Clips (30 s)"]
-print(json.dumps({{"texts": seen, "problems": problems, "genre": genre, "clips": clips}}))
+print(json.dumps({{"texts": seen, "problems": problems, "genre": genre, "clips": clips,
+                  "spaces": spaces}}))
 """
     res = _subprocess(code, env={"GENRE_DATA_DIR": str(tmp_path / "nowhere"),
                                  "GENRE_SAMPLES_DIR": str(tmp_path / "nowhere")})
@@ -598,6 +637,9 @@ print(json.dumps({{"texts": seen, "problems": problems, "genre": genre, "clips":
         assert leak not in text, leak
     assert "not part of this deployment" in text  # said plainly where clips would play
     assert "Sounds like" in text
+    if PRETRAINED_MAPS.is_file():  # the pretrained network's space needs nothing outside models/
+        assert res["spaces"] == ["Pretrained network embedding", "57 features"]
+        assert "Space: the pretrained network embedding" in text
 
 
 @needs_model
@@ -764,6 +806,39 @@ def test_where_it_sits_lists_five_neighbours_and_places_the_clip(clip_bytes):
         _ok(at)
         caption = " ".join(c.value for c in at.caption)
         assert ("exactly" in caption) if method in ("pca", "lda") else ("nearest-neighbour" in caption)
+
+
+@needs_model
+@needs_pretrained_maps
+def test_where_it_sits_uses_the_pretrained_space_for_the_default_model_and_features_otherwise(clip_bytes):
+    """The default (pretrained) model: its own clip vector in the pretrained network's space,
+    where a GTZAN clip's nearest clip is itself; a feature model: the 57 features."""
+    from genre.predict import load_model
+
+    if getattr(load_model(None), "embedding_id", None) is None:
+        pytest.skip("the default model is not the pretrained ensemble")
+    at = _classify()
+    at.file_uploader(key="classify_upload").upload(CLIP.name, clip_bytes, "audio/flac")
+    at.run()
+    _ok(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Space: the pretrained network embedding" in captions
+    assert "565 GTZAN clips with audio" in captions
+    assert any("nearest in the pretrained network embedding" in m.value for m in at.markdown)
+    items = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert len(items) == 5 and CLIP.stem in items[0]  # the clip itself is in GTZAN
+    for method, how in (("pca", "exact projection"), ("umap", "nearest-neighbour placement")):
+        at.radio(key="upload_map").set_value(method)
+        at.run()
+        _ok(at)
+        assert how in " ".join(c.value for c in at.caption)
+    opts = at.selectbox(key="classify_model").options
+    at.selectbox(key="classify_model").set_value([j for j, o in enumerate(opts) if o.startswith("XGBoost")][0])
+    at.run()
+    _ok(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Space: the 57 audio features" in captions
+    assert any("nearest in the 57 features" in m.value for m in at.markdown)
 
 
 def test_leaderboard_is_honest_about_counts_and_noise():

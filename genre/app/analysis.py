@@ -201,7 +201,7 @@ class Analysis:
     :func:`envelope`; ``mel_db`` a (bins, frames) dB matrix whose frames are ``mel_frame_s``
     seconds apart; ``seconds`` the time the analysis took (s); ``audio`` the analysed audio as
     Ogg Vorbis (:func:`listenable`, for the player); ``vector`` the recording in an
-    :class:`~genre.app.placement.EmbeddingSpace` (or None).
+    :class:`~genre.app.placement.EmbeddingSpace` (or None) whose ``key`` is ``space``.
     """
 
     prediction: Any
@@ -212,6 +212,7 @@ class Analysis:
     seconds: float
     audio: bytes = b""
     vector: Any = None
+    space: str = ""
 
     @property
     def nbytes(self) -> int:
@@ -286,7 +287,8 @@ def analyse(source: Any, model: Any, *, name: str = "",
     say(1.0, "Done.")
     return Analysis(prediction=pred, result=result, envelope=env, mel_db=mel_small,
                     mel_frame_s=frame_s, seconds=time.perf_counter() - t0,
-                    audio=player, vector=vector)
+                    audio=player, vector=vector,
+                    space=str(getattr(space, "key", "")) if vector is not None else "")
 
 
 def small_logmel(y: np.ndarray, sr: int = SR, frames: int = SPECTROGRAM_FRAMES,

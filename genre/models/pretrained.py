@@ -32,7 +32,7 @@ from genre.errors import ModelError
 __all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "MAX_GAIN_DB", "normalise_loudness",
            "patches", "select_patches",
            "network_outputs", "clip_vector", "segment_vectors", "feature_names", "transform", "softmax",
-           "detector_columns", "MusicDetector", "PretrainedPredictor", "load"]
+           "detector_columns", "embedding_id", "MusicDetector", "PretrainedPredictor", "load"]
 
 #: The four networks, in the order their blocks appear in the clip vector.
 NETS: tuple[str, ...] = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
@@ -305,6 +305,19 @@ class MusicDetector:
                                f"{self.steady_threshold:.1f})." if self.steady_threshold is not None else ""))}
 
 
+def embedding_id(manifest: dict) -> str:
+    """What makes a pretrained model's clip vectors what they are: a short hash of its four
+    network files' SHA-256 (from the manifest) and its ``vector`` settings (loudness, patches).
+    Two models with the same id give the same clip vector for the same audio."""
+    import hashlib
+    import json
+
+    files = manifest.get("files") or {}
+    key = json.dumps({"nets": {n: files.get(f"{n}.onnx") for n in NETS},
+                      "vector": manifest.get("vector") or {}}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 class PretrainedPredictor:
     """Four ONNX musicnn networks + a calibrated linear head behind the Predictor interface.
 
@@ -387,6 +400,17 @@ class PretrainedPredictor:
             return None
         _, outs = self.outputs(y)
         return self.detector.check(clip_vector(outs), ler, steady)
+
+    @property
+    def embedding_id(self) -> str:
+        """:func:`embedding_id` of this model's manifest."""
+        return embedding_id(self.manifest)
+
+    def pooled_vector(self, y: np.ndarray) -> np.ndarray:
+        """``(FEATURE_DIM,)`` float32: the clip vector :meth:`predict_clip` classifies (reuses the
+        networks' outputs of the last call on the same audio)."""
+        _, outs = self.outputs(y)
+        return clip_vector(outs)
 
     def predict_vectors(self, F: np.ndarray) -> np.ndarray:
         """``(n, 10)`` probabilities from precomputed clip vectors (evaluation)."""

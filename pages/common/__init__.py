@@ -122,12 +122,49 @@ def feature_space() -> placement.FeatureSpace:
     return placement.FeatureSpace(dataset_table())
 
 
-def embedding_space() -> placement.EmbeddingSpace | None:
-    """The best embedding space available for "where does it sit" (None if no table)."""
+@st.cache_resource(show_spinner="Loading the pretrained network's map of GTZAN clips...")
+def pretrained_space() -> placement.PretrainedSpace:
+    """The shipped pretrained ensemble's space (``models/embeddings_pretrained.*``), with the GTZAN
+    audio paths where the files exist here. Raises DataUnavailable when it is not shipped."""
     try:
-        return feature_space()
-    except GenreError:
-        return None
+        audio = clip_audio_paths()
+        return placement.PretrainedSpace.load(SHIPPED_MODELS_DIR / "embeddings_pretrained.parquet",
+                                              audio_paths=audio, models_dir=str(SHIPPED_MODELS_DIR))
+    except GenreError as exc:
+        raise dashboard.DataUnavailable("The pretrained network's maps of the clips are not "
+                                        "shipped with this deployment.") from exc
+
+
+def spaces() -> dict[str, placement.EmbeddingSpace]:
+    """The spaces whose maps this deployment ships, best first: ``{key: space}``."""
+    out: dict[str, placement.EmbeddingSpace] = {}
+    for key, make in (("pretrained", pretrained_space), ("features", feature_space)):
+        try:
+            out[key] = make()
+        except GenreError as exc:
+            log.info("embedding space %s unavailable: %s", key, exc)
+    return out
+
+
+def space_maps(space: placement.EmbeddingSpace) -> pd.DataFrame:
+    """The 2-D maps of ``space``: its own, or the Explore page's 57-feature maps."""
+    own = getattr(space, "maps", None)
+    return own if own is not None else embeddings()
+
+
+def embedding_space(model_name: str | None = None) -> placement.EmbeddingSpace | None:
+    """The best embedding space for "where does it sit" after ``model_name`` classified a
+    recording: the pretrained network's when its maps are shipped and that model makes the same
+    clip vectors (the default model), else the 57 features (None if neither is available)."""
+    avail = spaces()
+    pre = avail.get("pretrained")
+    if pre is not None:
+        try:
+            if pre.model_matches(getattr(model(model_name), "manifest", None)):
+                return pre
+        except GenreError:
+            pass
+    return avail.get("features")
 
 
 @st.cache_data(show_spinner=False)
@@ -331,7 +368,7 @@ def run_analysis(source, name: str, model_name: str | None, input_key: str) -> a
         try:
             out = analysis.analyse(source, model(model_name), name=name,
                                    progress=lambda f, t: bar.progress(min(max(f, 0.0), 1.0), text=t),
-                                   space=embedding_space())
+                                   space=embedding_space(model_name))
         finally:
             bar.empty()
     cache[key] = out
@@ -489,27 +526,31 @@ def _player(out: analysis.Analysis, event) -> None:
 
 
 def where_it_sits(out: analysis.Analysis, key: str) -> None:
-    """The recording on the Explore map and its five nearest GTZAN clips ("sounds like")."""
-    space = embedding_space()
+    """The recording on the Explore map and its five nearest GTZAN clips ("sounds like"), in the
+    space its vector was computed in (``out.space``)."""
+    space = spaces().get(out.space)
     if space is None or out.vector is None:
         return
     st.subheader("Where does it sit among the GTZAN clips?")
     try:
-        maps = embeddings()
+        maps = space_maps(space)
     except GenreError:
         maps = None
     near = space.neighbours(out.vector)
     try:
         gtzan = set(dataset_table()["genre"].astype(str))
     except GenreError:
-        gtzan = set()
+        gtzan = set(space.table["genre"].astype(str))
     if set(map(str, out.prediction.classes)) != gtzan:
         st.caption("These are the shipped GTZAN clips, with GTZAN's genre labels: the model in use "
                    "answers in other classes (" + dashboard.plain_text(", ".join(out.prediction.classes))
                    + "), so the labels below are not its answers.")
+    st.caption(f"Space: {space.name}" + (
+        f", over the {len(space.table)} GTZAN clips with audio." if space.key == "pretrained"
+        else ", over GTZAN's 1000 clips."))
     left, right = st.columns([3, 2])
     with right:
-        st.markdown(f"**Sounds like** (nearest in {space.name}):")
+        st.markdown(f"**Sounds like** (nearest in the {space.label.lower()}):")
         for r in near.itertuples():
             who = f"{r.artist or 'unknown artist'} - {r.title or 'untitled'}"
             st.markdown(f"- {dashboard.plain_text(who)} ({r.genre}, `{r.clip}`)")
@@ -526,14 +567,11 @@ def where_it_sits(out: analysis.Analysis, key: str) -> None:
                           key=f"{key}_map")
         x, y, how = space.place(out.vector, maps, method)
         fig = plots.embedding_scatter(maps, f"{method}_x", f"{method}_y",
-                                      title=f"{names[method]} of the GTZAN clips")
+                                      title=f"{names[method]} of the GTZAN clips ({space.label.lower()})")
         if np.isfinite(x):
             plots.mark_point(fig, x, y)
         chart(fig, key=f"{key}_map_fig")
-        st.caption("Placed exactly by the same fitted projection as the map." if how == "exact"
-                   else f"{names[method]} has no formula for new points: the star sits at the "
-                   f"weighted mean position of its {placement.NEIGHBOURS} nearest clips "
-                   "(nearest-neighbour placement).")
+        st.caption(placement.placement_note(how, names[method]))
 
 
 def classify_and_show(source, name: str, model_name: str | None, *, key: str, input_key: str,
