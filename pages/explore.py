@@ -10,7 +10,8 @@ from pages import common
 
 common.use_router()  # a fresh server's first deep link runs pages/ without app.py
 st.title("🔎 Explore the data")
-st.caption("GTZAN's 1000 clips through the published 57-feature table; artist and title from "
+st.caption("GTZAN's 1000 clips through the published 57-feature table (the embedding maps can also "
+           "show the 565 clips with audio in the pretrained networks' space); artist and title from "
            "Sturm's index; split from the fault-filtered protocol (Kereliuk, Sturm & Larsen 2015). "
            "These clips are the training data of the feature models, and the Home page's GTZAN "
            "demo clips are among them: a model classifying those has seen them.")
