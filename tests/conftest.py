@@ -15,6 +15,18 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+def pytest_collection_finish(session):
+    """Collecting must not import TensorFlow: the dashboard tests later import the WebRTC stack
+    (pylibsrtp) in this process, and TensorFlow-then-pylibsrtp segfaults it. Skip a test module
+    without TensorFlow by ``importlib.util.find_spec``, never by a module-level
+    ``pytest.importorskip("tensorflow")``."""
+    import sys
+
+    if "tensorflow" in sys.modules:
+        raise pytest.UsageError("A test module imported TensorFlow while pytest collected the tests; "
+                                "import it inside the tests that need it.")
+
+
 #: label -> (GTZAN genre the excerpts come from, number of source clips, excerpts per clip)
 USER_LAYOUT = {"strings": ("classical", 4, 2), "beats": ("hiphop", 4, 2), "tiny": ("metal", 2, 1)}
 #: The labels, sorted (the order a model trained on them answers in).

@@ -3,6 +3,7 @@ Keras 3 port of musicnn against the original TF1 graph's outputs, and the Keras 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -11,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+# find_spec, not importorskip: importing TensorFlow while pytest collects would put it in the test
+# process before tests/test_app.py's live-mode tests import pylibsrtp (that order segfaults)
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                reason="TensorFlow (requirements-train.txt) is not installed")
 
 from genre.models import deep, musicnn  # noqa: E402
 from genre.config import ROOT  # noqa: E402

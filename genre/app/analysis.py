@@ -14,6 +14,7 @@ No Streamlit here: the pages pass callbacks that draw (``on_wait``, ``progress``
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -379,6 +380,8 @@ def release_memory() -> None:
 # ------------------------------------------------------------------------------ warm-up
 
 _warm_lock = threading.Lock()
+#: At exit, how long the process waits for a running warm-up to finish (seconds).
+WARMUP_EXIT_WAIT_S: float = 120.0
 _warm: dict[str, Any] = {"state": "not started"}
 
 
@@ -400,7 +403,11 @@ def start_warmup(model: str | None = None) -> bool:
             _warm["state"] = "off"
             return False
         _warm["state"] = "running"
-    threading.Thread(target=_warmup, args=(model,), name="genre-warmup", daemon=True).start()
+    thread = threading.Thread(target=_warmup, args=(model,), name="genre-warmup", daemon=True)
+    thread.start()
+    # a process that exits while the warm-up is inside onnxruntime aborts ("terminate called
+    # without an active exception"): let it finish first, for at most WARMUP_EXIT_WAIT_S
+    atexit.register(thread.join, WARMUP_EXIT_WAIT_S)
     return True
 
 
