@@ -575,10 +575,13 @@ print(json.dumps(res))
 # ------------------------------------------------------------------------------ issue 12
 
 def _subprocess(code: str, env: dict | None = None, timeout: int = 900) -> dict:
+    """Run ``code`` in a fresh interpreter; its last stdout line is JSON. The dashboard's
+    background warm-up is off there unless ``env`` turns it on: a short-lived process that exits
+    while the warm-up is in native code may abort (tests/test_dashboard.py tests the warm-up)."""
     import os
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         timeout=timeout, env={**os.environ, **(env or {})})
+                         timeout=timeout, env={**os.environ, "GENRE_WARMUP": "0", **(env or {})})
     assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -380,8 +380,10 @@ def release_memory() -> None:
 # ------------------------------------------------------------------------------ warm-up
 
 _warm_lock = threading.Lock()
-#: At exit, how long the process waits for a running warm-up to finish (seconds).
-WARMUP_EXIT_WAIT_S: float = 120.0
+#: At exit, how long the process waits for a running warm-up to finish (seconds). Short: a server
+#: stopped during a cold warm-up (numba compiling, about 40 s) must not hang; past it, the process
+#: may end with "terminate called without an active exception" from the native code still running.
+WARMUP_EXIT_WAIT_S: float = 5.0
 _warm: dict[str, Any] = {"state": "not started"}
 
 
@@ -405,8 +407,8 @@ def start_warmup(model: str | None = None) -> bool:
         _warm["state"] = "running"
     thread = threading.Thread(target=_warmup, args=(model,), name="genre-warmup", daemon=True)
     thread.start()
-    # a process that exits while the warm-up is inside onnxruntime aborts ("terminate called
-    # without an active exception"): let it finish first, for at most WARMUP_EXIT_WAIT_S
+    # a process that exits while the warm-up is inside native code can abort ("terminate called
+    # without an active exception"): give it WARMUP_EXIT_WAIT_S to finish
     atexit.register(thread.join, WARMUP_EXIT_WAIT_S)
     return True
 
