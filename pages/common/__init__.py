@@ -421,7 +421,8 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
                    "the answer below assumes the recording is music.", icon="⚠️")
     if pred.not_music:
         st.warning("**This does not sound like music.** It is too unlike the music the models "
-                   "learned from (or has too many silent gaps), so no genre is given.", icon="🔇")
+                   "learned from (or has too many silent gaps, or barely changes, like noise or a "
+                   "test tone), so no genre is given.", icon="🔇")
         with st.expander("Why, in numbers"):
             for reason in nov.get("reasons", []):
                 st.markdown(f"- {reason}")
