@@ -357,7 +357,10 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
         # a model with its own music detector on its network outputs (the pretrained ensemble)
         from genre.novelty import low_energy_rate, steadiness
 
-        nov = own_check(sig.y, low_energy_rate(sig.y, sig.sr), steadiness(sig.y, sig.sr))
+        # steadiness only for a detector that uses it (30-60 ms on a 30-s clip)
+        steady = (steadiness(sig.y, sig.sr) if getattr(predictor.detector, "steady_threshold", None) is not None
+                  else float("nan"))
+        nov = own_check(sig.y, low_energy_rate(sig.y, sig.sr), steady)
     elif novelty:
         det = load_detector(None if models_dir is None else str(models_dir))
         if det is None:
