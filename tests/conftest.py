@@ -27,6 +27,17 @@ def pytest_collection_finish(session):
                                 "import it inside the tests that need it.")
 
 
+#: The original musicnn graph's outputs on real GTZAN patches (``scripts/musicnn_reference.py``).
+MUSICNN_FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The musicnn reference fixture as a dict of arrays (``test_musicnn``, ``test_networks``)."""
+    with np.load(MUSICNN_FIXTURE) as z:
+        return {k: z[k] for k in z.files}
+
+
 #: label -> (GTZAN genre the excerpts come from, number of source clips, excerpts per clip)
 USER_LAYOUT = {"strings": ("classical", 4, 2), "beats": ("hiphop", 4, 2), "tiny": ("metal", 2, 1)}
 #: The labels, sorted (the order a model trained on them answers in).

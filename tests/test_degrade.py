@@ -73,3 +73,25 @@ def test_unknown_degradation_and_stereo_input_are_refused(y):
         degrade.apply("underwater", y, SR)
     with pytest.raises(ValueError):
         degrade.noise(np.zeros((2, 100)), SR)
+
+
+def test_robustness_cache_key_follows_the_shipped_networks(monkeypatch):
+    """The protocol caches the CNN/CRNN/musicnn outputs per clip; a retrained network (new file
+    hashes in its manifest) must get new cache entries, never an older network's outputs."""
+    from genre import registry
+    from genre.training import robustness
+
+    robustness._MODELS.pop("_key", None)
+    shipped = robustness._models_key()
+    real = registry.read_manifest
+
+    def retrained(name, *a, **k):
+        man = real(name, *a, **k)
+        return {**man, "files": {**man["files"], "model.onnx": "0" * 64}} if name == "crnn" else man
+
+    monkeypatch.setattr(registry, "read_manifest", retrained)
+    robustness._MODELS.pop("_key", None)
+    try:
+        assert robustness._models_key() != shipped
+    finally:
+        robustness._MODELS.pop("_key", None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from genre.config import ROOT, SR, data_dir
 from genre.errors import ModelError
 from genre.training.datasets import GTZAN_GENRES as GENRES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
 AUDIO = data_dir() / "audio"
 
 
@@ -26,12 +24,6 @@ def _clip(genre: str, idx: int) -> np.ndarray:
     from genre.audio import load
 
     return load(AUDIO / genre / f"{genre}.{idx:05d}.flac").y
-
-
-@pytest.fixture(scope="module")
-def ref():
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
 
 
 def test_import_is_cheap():

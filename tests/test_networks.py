@@ -7,7 +7,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,13 +21,6 @@ from genre.config import ROOT  # noqa: E402
 from genre.training import networks  # noqa: E402
 from genre.training.datasets import GTZAN_GENRES as GENRES  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_reference.npz"
-
-
-@pytest.fixture(scope="module")
-def ref():
-    with np.load(FIXTURE) as z:
-        return {k: z[k] for k in z.files}
 
 
 def test_importing_networks_does_not_import_tensorflow():

@@ -16,6 +16,15 @@ def test_leaderboard_table_is_generated_from_results():
         "README leaderboard is stale: paste the output of `python -m genre evaluate --markdown`")
 
 
+def test_robustness_table_is_generated_from_results():
+    from genre.training import robustness
+
+    block = re.search(r"<!-- robustness:start -->\n(.*?)\n<!-- robustness:end -->", README, re.S)
+    assert block, "README lacks the generated robustness block"
+    assert block.group(1).strip() == robustness.table_markdown().strip(), (
+        "README robustness table is stale: paste the output of `python -m genre.training.robustness --table`")
+
+
 def test_ci_runs_the_readme_test_command():
     ci = (config.ROOT / ".ci" / "run").read_text(encoding="utf-8")
     test_cmd = re.search(r"^(python3 -m venv .venv && .*pytest)$", README, re.M)

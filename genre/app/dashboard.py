@@ -387,10 +387,9 @@ def curves_summary(curves: pd.DataFrame) -> dict[str, Any]:
 
 
 def retrain_command(model: str) -> str:
-    """The commands that retrain a shipped network with its curves recorded, then export it to
-    ONNX (what the dashboard runs)."""
-    return (f"nice python -m genre.training.train_deep --models {model} && "
-            f"python scripts/export_onnx.py --keras-models {model}")
+    """The command that retrains a shipped network with its curves recorded (``train_deep`` also
+    writes the ONNX export the dashboard runs, checked against Keras)."""
+    return f"nice python -m genre.training.train_deep --models {model}"
 
 
 def cost_table(board: pd.DataFrame, honest: str = HONEST) -> pd.DataFrame:

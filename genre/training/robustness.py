@@ -17,7 +17,8 @@ shipped classifier's clip probabilities follow:
 - the stack from its members' outputs (its own combiner, :class:`genre.models.stack.StackPredictor`);
 - the pretrained ensemble's clip vector (:mod:`genre.models.pretrained`).
 
-The per-clip outputs are cached in ``.cache/robust/`` (by file hash and condition). Accuracy,
+The per-clip outputs are cached in ``.cache/robust/`` (by file hash, condition and the hashes of the
+CNN, CRNN and musicnn files, so retraining a network invalidates its entries). Accuracy,
 macro-F1 and the confusion per model and condition are merged into ``models/results/<model>.json``
 under ``robust_<condition>`` with :func:`genre.training.evaluate.write_result`. ``robust_clean`` is the
 same path on the undegraded audio (for feature models it differs from ``audio_holdout``, which uses
@@ -59,6 +60,21 @@ def _model(name: str):
     return _MODELS[name]
 
 
+def _models_key() -> str:
+    """Short hash of the shipped files whose outputs :func:`clip_components` caches (the CNN, CRNN
+    and musicnn files named in their manifests), so a retrained network never reads an older
+    network's cached outputs."""
+    import hashlib
+    import json
+
+    from genre import registry
+
+    if "_key" not in _MODELS:
+        files = {n: (registry.read_manifest(n).get("files") or {}) for n in ("cnn", "crnn", "musicnn")}
+        _MODELS["_key"] = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:10]
+    return _MODELS["_key"]
+
+
 def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
     """The model-independent outputs for one clip and condition (cached)."""
     from genre.models import musicnn, pretrained
@@ -74,7 +90,7 @@ def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
     if len(y) > int(MAX_SECONDS * SR):
         y = y[: int(MAX_SECONDS * SR)]
         tag = f"{condition}_first{MAX_SECONDS:g}s"
-    key = CACHE / f"{sha[:32]}_{tag}_v{VERSION}.npz"
+    key = CACHE / f"{sha[:32]}_{tag}_v{VERSION}_{_models_key()}.npz"
     if key.is_file():
         with np.load(key) as z:
             return {k: z[k] for k in z.files}
