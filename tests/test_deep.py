@@ -147,3 +147,26 @@ def test_shipped_variant_loads_and_reports_its_training_time(name):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-4)
     res = json.loads((MODELS_DIR / "results" / f"{name}.json").read_text())["protocols"]["audio_holdout"]
     assert res["n_test"] == 144 and res["fit_time_s"] > 0 and res["params"]["epochs"] == man["training"]["epochs"]
+
+
+from genre.registry import list_models  # noqa: E402
+
+NETWORKS = [m["name"] for m in list_models() if m.get("kind") == "keras"]
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_shipped_network_has_its_training_curves(name):
+    """The leaderboard's training curves exist for every network the project trained: one loss,
+    accuracy and wall-seconds value per epoch of the shipped fit, in its results file and manifest."""
+    from genre import registry
+    from genre.app import dashboard
+
+    man = registry.verify(name)
+    epochs = man["training"]["epochs"]
+    res = json.loads((MODELS_DIR / "results" / f"{name}.json").read_text())
+    hist = res["protocols"]["audio_holdout"]["history"]
+    assert hist == man["training"]["history"]
+    assert [len(hist[k]) for k in ("loss", "accuracy", "epoch_seconds")] == [epochs] * 3
+    assert hist["loss"][-1] == pytest.approx(man["training"]["loss"], abs=1e-3)
+    curves = dashboard.training_curves(res)
+    assert set(curves["series"]) >= {"loss", "accuracy"} and curves["epoch"].max() == epochs

@@ -184,6 +184,8 @@ def test_timeline_hover_gives_clock_time_and_mark_point_adds_a_star():
     pts = pd.DataFrame({"clip": ["a"], "genre": ["rock"], "x": [0.0], "y": [0.0]})
     fig = plots.mark_point(plots.embedding_scatter(pts, "x", "y"), 1.0, 2.0)
     assert fig.data[-1].marker.symbol == "star" and fig.data[-1].x == (1.0,)
+    note = fig.layout.annotations[-1]  # the label: a boxed callout on the star, above any cluster
+    assert (note.x, note.y) == (1.0, 2.0) and "your recording" in note.text and note.showarrow
 
 
 def test_training_curves_one_line_per_series_and_fold():

@@ -320,12 +320,17 @@ def waveform_envelope(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
 
 
 def mark_point(fig: go.Figure, x: float, y: float, *, label: str = "your recording") -> go.Figure:
-    """Add a large star at ``(x, y)`` named ``label`` on top of a scatter (returns ``fig``)."""
-    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", name=label, text=[label],
-                             textposition="top center",
+    """Add a large star at ``(x, y)`` named ``label`` on top of a scatter (returns ``fig``).
+
+    The label sits in a boxed callout pointing at the star, so a dense cluster of clips around it
+    cannot hide it."""
+    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=label,
                              marker=dict(symbol="star", size=22, color="#ffd43b",
                                          line=dict(width=2, color="black")),
                              hovertemplate=f"<b>{label}</b><extra></extra>"))
+    fig.add_annotation(x=x, y=y, text=f"<b>{label}</b>", showarrow=True, arrowhead=2, arrowwidth=1.5,
+                       ax=46, ay=-42, standoff=9, bgcolor="rgba(255, 255, 255, 0.92)",
+                       bordercolor="black", borderwidth=1, borderpad=3, font=dict(color="black"))
     return fig
 
 
