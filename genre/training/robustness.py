@@ -15,7 +15,8 @@ shipped classifier's clip probabilities follow:
 - the CNN and CRNN (ONNX) segment-averaged probabilities;
 - MSD_musicnn (ONNX) on non-overlapping patches -> the zero-shot model and ``musicnn_logreg``;
 - the stack from its members' outputs (its own combiner, :class:`genre.models.stack.StackPredictor`);
-- the pretrained ensemble's clip vector (:mod:`genre.models.pretrained`).
+- the pretrained ensemble through its own front end (loudness level, at most its patch limit;
+  :func:`pretrained_probs`, from :func:`genre.training.pretrained_fit.degraded_test_vectors`).
 
 The per-clip outputs are cached in ``.cache/robust/`` (by file hash, condition and the hashes of the
 CNN, CRNN and musicnn files, so retraining a network invalidates its entries). Accuracy,
@@ -39,7 +40,7 @@ from genre.training.datasets import GTZAN_GENRES
 from genre.training.degrade import PROTOCOL_MAX_SECONDS
 
 CACHE = CACHE_DIR / "robust"
-VERSION = "1"
+VERSION = "2"  # 2: no pretrained vector among the shared components
 CONDITIONS: tuple[str, ...] = ("clean", "mp3_64k", "phone", "noise_20db", "reverb", "gain_clip")
 #: Each clip is cut to its first MAX_SECONDS before degrading (the 65 excerpts, 2-3 s, are whole):
 #: the protocol's cost on this 2-core machine (six conditions x 144 clips through every model).
@@ -77,11 +78,10 @@ def _models_key() -> str:
 
 def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
     """The model-independent outputs for one clip and condition (cached)."""
-    from genre.models import musicnn, pretrained
+    from genre.models import musicnn
     from genre.training import degrade
     from genre.audio import load
     from genre.features import clip_features
-    from genre.training.pretrained_fit import clip_outputs
     from genre.registry import sha256
 
     sha = sha256(path)
@@ -105,8 +105,6 @@ def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
     f = musicnn.forward(X, mz.weights)
     out["msd_tags_mean"] = f["probs"].mean(axis=0)
     out["msd_pool400"] = musicnn.pool_embeddings(f["penultimate"])
-    outs = clip_outputs(path, condition, fn, sha=sha, max_seconds=MAX_SECONDS)
-    out["pretrained_vector"] = pretrained.clip_vector(outs)
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = key.with_suffix(".tmp.npz")
     np.savez(tmp, **out)
@@ -133,7 +131,9 @@ def model_probs(name: str, manifest: dict, comp: dict[str, np.ndarray]) -> np.nd
         probs = [model_probs(n, m.members[n].manifest, comp)[None] for n in m.members]
         return m._combine(comp["features57"][None], probs)[0]
     if kind == "pretrained_onnx":
-        return _model(name).predict_vectors(comp["pretrained_vector"][None])[0]
+        # its own front end (loudness level, patch limit) makes its vector: see pretrained_probs
+        raise ValueError(f"{name}: the pretrained ensemble is scored by pretrained_probs, not from "
+                         "the shared components (a stack with it as a member has no path here yet)")
     raise ValueError(f"no robustness path for model kind {kind!r}")
 
 
