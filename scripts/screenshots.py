@@ -268,7 +268,7 @@ def shoot_all(url: str, out: Path, pages=PAGES, upload_file: str | Path | None =
             open_page(page, f"{url}/{path}", heading)
             paths.append(screenshot(page, out / f"{stem}.png"))
             extra = {"explore": ("Feature by genre", "Correlations", "Embeddings"),
-                     "leaderboard": ("Confusion matrices", "Per-genre F1", "Cost")}.get(stem, ())
+                     "leaderboard": ("Confusion matrices", "Per-genre F1", "Cost", "Training curves")}.get(stem, ())
             for view in extra:
                 choose_radio(page, view)
                 name = view.lower().replace(" ", "_").replace("-", "_")

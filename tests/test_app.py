@@ -267,50 +267,63 @@ def test_leaderboard_tables_and_pickers():
         _ok(at)
 
 
-def test_leaderboard_training_curves_for_cnn_r16_and_a_note_where_none_were_recorded():
-    """cnn_r16 ships with its per-epoch curves: the chart draws exactly the recorded values; a
-    network trained before curves were recorded gets the one-line note and its retrain command,
-    never a chart."""
+def _plotly_values(a):  # plotly sends numeric arrays as {"dtype", "bdata": base64}
+    if isinstance(a, dict):
+        import base64
+        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"]).tolist()
+    return list(a)
+
+
+def test_leaderboard_training_curves_of_every_network_draw_the_recorded_values():
+    """Every shipped network has its per-epoch curves, and the chart draws exactly the recorded
+    values: loss on the left panel, accuracy on the right, one point per epoch, no validation line
+    (audio_holdout has no held-out clips besides the test clips)."""
     from genre.results import leaderboard, load_result
 
-    hist = (load_result("cnn_r16").get("protocols", {}).get("audio_holdout") or {}).get("history")
-    assert hist and len(hist["loss"]) == len(hist["accuracy"]) == 30, "cnn_r16 ships without curves"
     board = leaderboard()
     nets = sorted(set(board.loc[board["family"] == "deep", "model"]))
-    bare = [m for m in nets if not any(p.get("history") for p in load_result(m).get("protocols", {}).values())]
-    assert bare, "every network has curves: no model left to show the note for"
-
+    assert {"cnn", "crnn", "lstm", "cnn_r4", "cnn_r16", "lstm_r4", "lstm_r16"} <= set(nets)
+    disp = dict(zip(board["model"], board["display_name"]))
     at = _app("pages/leaderboard.py")
     at.radio(key="lb_section").set_value("Training curves")
     at.run()
     _ok(at)
-    disp = dict(zip(board["model"], board["display_name"]))
-    assert set(at.selectbox(key="lb_curves_model").options) >= {disp["cnn_r16"], disp[bare[0]]}
-    at.selectbox(key="lb_curves_model").set_value("cnn_r16")
+    assert set(at.selectbox(key="lb_curves_model").options) >= {disp[m] for m in nets}
+    for m in nets:
+        hist = (load_result(m).get("protocols", {}).get("audio_holdout") or {}).get("history")
+        assert hist and len(hist["loss"]) == len(hist["accuracy"]), f"{m} ships without curves"
+        at.selectbox(key="lb_curves_model").set_value(m)
+        at.run()
+        _ok(at)
+        fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+        traces = {(t["name"], t.get("yaxis", "y")): t for t in fig["data"]}
+        assert _plotly_values(traces[("train", "y")]["y"]) == hist["loss"], m        # loss panel
+        assert _plotly_values(traces[("train", "y2")]["y"]) == hist["accuracy"], m   # accuracy panel
+        assert _plotly_values(traces[("train", "y")]["x"]) == list(range(1, len(hist["loss"]) + 1))
+        assert not [n for n, _ in traces if n == "validation"], m
+        assert "No validation curve" in " ".join(c.value for c in at.caption)
+        assert not any("not recorded" in x.value for x in at.markdown)
+
+
+def test_leaderboard_training_curves_note_for_a_network_without_them(monkeypatch):
+    """A network trained before curves were recorded (simulated: its results file read without
+    them) gets the one-line note and its retrain command, never a chart."""
+    from genre.app import dashboard
+
+    real = dashboard.training_curves
+    monkeypatch.setattr(dashboard, "training_curves",
+                        lambda res: real(None) if (res or {}).get("model") == "lstm_r4" else real(res))
+    at = _app("pages/leaderboard.py")
+    at.radio(key="lb_section").set_value("Training curves")
     at.run()
     _ok(at)
-    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    traces = {(t["name"], t.get("yaxis", "y")): t for t in fig["data"]}
-
-    def values(a):  # plotly sends numeric arrays as {"dtype", "bdata": base64}
-        if isinstance(a, dict):
-            import base64
-            return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"]).tolist()
-        return list(a)
-
-    assert values(traces[("train", "y")]["y"]) == hist["loss"]            # loss panel, the recorded values
-    assert values(traces[("train", "y2")]["y"]) == hist["accuracy"]       # accuracy panel
-    assert values(traces[("train", "y")]["x"]) == list(range(1, 31))
-    assert not [n for n, _ in traces if n == "validation"]        # audio_holdout has no validation clips
-    assert "No validation curve" in " ".join(c.value for c in at.caption)
-    assert not any("not recorded" in m.value for m in at.markdown)
-
-    at.selectbox(key="lb_curves_model").set_value(bare[0])
+    at.selectbox(key="lb_curves_model").set_value("lstm_r4")
     at.run()
     _ok(at)
     assert not at.get("plotly_chart")
     note = [m.value for m in at.markdown if "not recorded" in m.value]
-    assert len(note) == 1 and f"--models {bare[0]}" in note[0] and "\n" not in note[0]
+    assert len(note) == 1 and note[0].endswith("`nice python -m genre.training.train_deep --models lstm_r4`")
+    assert "\n" not in note[0]
 
 
 # ------------------------------------------------------------------------------ classify
