@@ -368,7 +368,9 @@ def training_curves(curves: pd.DataFrame, *, title: str = "Training curves") -> 
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", tickformat=".0%", range=[0, 1], row=1, col=2)
-    fig.update_layout(title=title, height=380, legend=dict(orientation="h", y=-0.25), **_LAYOUT)
+    # a taller top margin than _LAYOUT's: the figure title sits above the two panel titles
+    fig.update_layout(title=title, height=400, legend=dict(orientation="h", y=-0.25),
+                      **{**_LAYOUT, "margin": dict(l=10, r=10, t=80, b=10)})
     return fig
 
 
