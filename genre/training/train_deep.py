@@ -190,7 +190,8 @@ def _save_keras(arch: str, model: Any, scale: float, info: dict, n_train: int, t
                               "segment_seconds": deep.SEGMENT_SECONDS, "mel_version": deep.MEL_VERSION,
                               "normalisation": "per-patch mean dB subtracted, divided by scale"},
             "training": info,
-            "libraries": registry.library_versions(("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime")),
+            "libraries": registry.library_versions(("tensorflow", "tensorflow-cpu", "keras", "tf2onnx",
+                                                    "onnx", "onnxruntime")),
             "metrics": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]}
                         for k, v in protocol_metrics.items()},
             "onnx": "model.onnx",
