@@ -3,7 +3,7 @@
 Checks that a fresh server's first visitor arriving on a deep link gets app.py's router; uploads a
 real GTZAN clip through the Classify page's uploader and checks the genre shown against
 :func:`genre.predict.predict`; clicks a clip in the embedding explorer and checks that its audio
-plays; saves a screenshot of every page into ``screenshots/`` (gitignored).
+plays; draws two networks' training curves on the leaderboard; saves a screenshot of every page into ``screenshots/`` (gitignored).
 """
 
 from __future__ import annotations
@@ -130,6 +130,27 @@ def test_clicking_a_clip_in_the_embedding_plays_it(page, server):
     shots.wait_idle(page)
     assert page.get_by_text(clip).count() >= 1
     shots.screenshot(page, OUT / "explore_embeddings.png")
+
+
+def test_leaderboard_training_curves_in_the_browser(page, server):
+    """Leaderboard -> Training curves draws a network's loss and accuracy per epoch, and picking
+    another network redraws it for that one."""
+    from genre.results import leaderboard
+
+    board = leaderboard()
+    disp = dict(zip(board["model"], board["display_name"]))
+    shots.open_page(page, f"{server}/leaderboard", "Model leaderboard")
+    shots.choose_radio(page, "Training curves")
+    chart = page.locator('[data-testid="stPlotlyChart"]')
+    chart.first.wait_for(timeout=60_000)
+    title = page.locator(".gtitle").first
+    assert (title.text_content() or "").endswith("loss and accuracy per epoch")
+    assert {"Loss", "Accuracy"} <= {t.strip() for t in page.locator(".annotation-text").all_text_contents()}
+    shots.choose_option(page, "Model", disp["lstm"])
+    page.locator(".gtitle", has_text=disp["lstm"]).first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shots.screenshot(page, OUT / "leaderboard_training_curves_lstm.png")
+    shots.choose_radio(page, "Overview")  # leave the page on its first view for the next test
 
 
 def test_live_microphone_mode_after_a_deep_model(browser_ctx):
