@@ -13,6 +13,7 @@ import pytest
 from genre.models import deep
 from genre.config import MODELS_DIR, ROOT, SR
 from genre.training.datasets import GTZAN_GENRES as GENRES
+from genre.registry import list_models
 
 
 def test_importing_deep_does_not_import_tensorflow():
@@ -148,8 +149,6 @@ def test_shipped_variant_loads_and_reports_its_training_time(name):
     res = json.loads((MODELS_DIR / "results" / f"{name}.json").read_text())["protocols"]["audio_holdout"]
     assert res["n_test"] == 144 and res["fit_time_s"] > 0 and res["params"]["epochs"] == man["training"]["epochs"]
 
-
-from genre.registry import list_models  # noqa: E402
 
 NETWORKS = [m["name"] for m in list_models() if m.get("kind") == "keras"]
 

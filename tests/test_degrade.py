@@ -81,7 +81,7 @@ def test_robustness_cache_key_follows_the_shipped_networks(monkeypatch):
     from genre import registry
     from genre.training import robustness
 
-    robustness._MODELS.pop("_key", None)
+    robustness._models_key.cache_clear()
     shipped = robustness._models_key()
     real = registry.read_manifest
 
@@ -90,8 +90,8 @@ def test_robustness_cache_key_follows_the_shipped_networks(monkeypatch):
         return {**man, "files": {**man["files"], "model.onnx": "0" * 64}} if name == "crnn" else man
 
     monkeypatch.setattr(registry, "read_manifest", retrained)
-    robustness._MODELS.pop("_key", None)
+    robustness._models_key.cache_clear()
     try:
         assert robustness._models_key() != shipped
     finally:
-        robustness._MODELS.pop("_key", None)
+        robustness._models_key.cache_clear()

@@ -9,8 +9,13 @@ from genre import cli, config
 README = (config.ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def _generated(tag: str):
+    """The README's ``<!-- tag:start -->`` ... ``<!-- tag:end -->`` block (a match, or None)."""
+    return re.search(rf"<!-- {tag}:start -->\n(.*?)\n<!-- {tag}:end -->", README, re.S)
+
+
 def test_leaderboard_table_is_generated_from_results():
-    block = re.search(r"<!-- leaderboard:start -->\n(.*?)\n<!-- leaderboard:end -->", README, re.S)
+    block = _generated("leaderboard")
     assert block, "README lacks the generated leaderboard block"
     assert block.group(1).strip() == cli.leaderboard_markdown().strip(), (
         "README leaderboard is stale: paste the output of `python -m genre evaluate --markdown`")
@@ -19,7 +24,7 @@ def test_leaderboard_table_is_generated_from_results():
 def test_robustness_table_is_generated_from_results():
     from genre.training import robustness
 
-    block = re.search(r"<!-- robustness:start -->\n(.*?)\n<!-- robustness:end -->", README, re.S)
+    block = _generated("robustness")
     assert block, "README lacks the generated robustness block"
     assert block.group(1).strip() == robustness.table_markdown().strip(), (
         "README robustness table is stale: paste the output of `python -m genre.training.robustness --table`")

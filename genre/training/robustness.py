@@ -29,6 +29,7 @@ the published feature table; the full clips are also cut to 10 s here).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from typing import Sequence
@@ -61,6 +62,7 @@ def _model(name: str):
     return _MODELS[name]
 
 
+@functools.lru_cache(maxsize=1)
 def _models_key() -> str:
     """Short hash of the shipped files whose outputs :func:`clip_components` caches (the CNN, CRNN
     and musicnn files named in their manifests), so a retrained network never reads an older
@@ -70,10 +72,8 @@ def _models_key() -> str:
 
     from genre import registry
 
-    if "_key" not in _MODELS:
-        files = {n: (registry.read_manifest(n).get("files") or {}) for n in ("cnn", "crnn", "musicnn")}
-        _MODELS["_key"] = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:10]
-    return _MODELS["_key"]
+    files = {n: (registry.read_manifest(n).get("files") or {}) for n in ("cnn", "crnn", "musicnn")}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def clip_components(path: str, condition: str) -> dict[str, np.ndarray]:
