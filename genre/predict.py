@@ -354,13 +354,14 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
     novelty_missing = False
     own_check = getattr(predictor, "music_check", None)
     if novelty and callable(own_check) and getattr(predictor, "detector", None) is not None:
-        # a model with its own music detector on its network outputs (the pretrained ensemble)
+        # a model with its own music detector on its network outputs (the pretrained ensemble);
+        # it names the signal cues it reads (steadiness costs 30-60 ms on a 30-s clip)
         from genre.novelty import low_energy_rate, steadiness
 
-        # steadiness only for a detector that uses it (30-60 ms on a 30-s clip)
-        steady = (steadiness(sig.y, sig.sr) if getattr(predictor.detector, "steady_threshold", None) is not None
-                  else float("nan"))
-        nov = own_check(sig.y, low_energy_rate(sig.y, sig.sr), steady)
+        cues = tuple(getattr(predictor, "music_cues", ("low_energy_rate", "steadiness")))
+        ler = low_energy_rate(sig.y, sig.sr) if "low_energy_rate" in cues else float("nan")
+        steady = steadiness(sig.y, sig.sr) if "steadiness" in cues else float("nan")
+        nov = own_check(sig.y, ler, steady)
     elif novelty:
         det = load_detector(None if models_dir is None else str(models_dir))
         if det is None:

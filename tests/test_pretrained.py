@@ -278,3 +278,44 @@ def test_shipped_detector_knows_music(model):
                         ("hobbs_lets_go_fishin", True), ("macleod_vibe_ace", True)):
         p = predict(samples / f"{stem}.ogg", model)
         assert p.not_music is (not music), (stem, p.novelty)
+
+
+def test_predict_computes_only_the_cues_the_models_check_reads(monkeypatch):
+    """``predict`` asks the model which signal cues its music check reads (``music_cues``) and
+    computes those only: no steadiness (30-60 ms) for a detector without a steadiness threshold."""
+    import genre.novelty as novelty
+    from genre.predict import predict
+
+    det, V = _toy_detector()
+    computed, seen = [], []
+    monkeypatch.setattr(novelty, "steadiness", lambda y, sr: computed.append("steadiness") or 6.0)
+
+    class Model:
+        classes = list(GENRES)
+        detector = det
+        music_cues = pretrained.PretrainedPredictor.music_cues
+
+        def predict_segments(self, y):
+            return np.array([0.0]), np.full((1, 10), 0.1)
+
+        def predict_clip(self, y):
+            return np.full(10, 0.1)
+
+        def music_check(self, y, ler, steady):
+            seen.append((ler, steady))
+            return det.check(V[0], ler, steady)
+
+    t = np.arange(3 * SR) / SR
+    sig = _signal((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), "tone")
+    m = Model()
+    assert m.music_cues == ("low_energy_rate",)
+    pred = predict(sig, m)
+    assert computed == [] and np.isfinite(seen[-1][0]) and np.isnan(seen[-1][1])
+    assert pred.novelty is not None and pred.novelty["method"] == "pretrained"
+    # a detector with a steadiness threshold: the cue is computed and passed on
+    m.detector = det_steady = pretrained.MusicDetector(dict(det.a, steady_threshold=np.array([2.0])))
+    assert m.music_cues == ("low_energy_rate", "steadiness") and det_steady.steady_threshold == 2.0
+    predict(sig, m)
+    assert computed == ["steadiness"] and seen[-1][1] == 6.0
+    m.detector = None
+    assert m.music_cues == ()

@@ -391,6 +391,15 @@ class PretrainedPredictor:
         _, outs = self.outputs(y)
         return self._proba(clip_vector(outs)[None])[0]
 
+    @property
+    def music_cues(self) -> tuple[str, ...]:
+        """Signal cues :meth:`music_check` reads besides the networks' outputs, by their
+        :mod:`genre.novelty` function names (the caller computes them; a cue not listed is not
+        used, so it need not be computed)."""
+        if self.detector is None:
+            return ()
+        return ("low_energy_rate",) + (("steadiness",) if self.detector.steady_threshold is not None else ())
+
     def music_check(self, y: np.ndarray, ler: float = float("nan"),
                     steady: float = float("nan")) -> dict | None:
         """:meth:`MusicDetector.check` on ``y`` (reusing the networks' outputs of the last
