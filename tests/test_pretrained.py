@@ -319,3 +319,95 @@ def test_predict_computes_only_the_cues_the_models_check_reads(monkeypatch):
     assert computed == ["steadiness"] and seen[-1][1] == 6.0
     m.detector = None
     assert m.music_cues == ()
+
+
+def test_high_band_db_tells_telephone_audio_from_full_band():
+    from genre.training.degrade import phone
+
+    noise = np.random.default_rng(0).standard_normal(5 * SR).astype(np.float32) * 0.1
+    _, X = pretrained.patches(noise, SR, rms_dbfs=-17.0)
+    full = pretrained.high_band_db(X)
+    _, Xp = pretrained.patches(phone(noise, SR), SR, rms_dbfs=-17.0)
+    tel = pretrained.high_band_db(Xp)
+    # white noise: a large share of its (Slaney-normalised) mel power lies above 4 kHz; through
+    # the phone band almost none
+    assert -10.0 < full < 0.0 and tel < -55.0
+    assert pretrained.high_band_db(np.zeros((1, 187, 96), np.float32)) == -120.0
+
+
+class _ConstHead:
+    """A head that always answers class ``k`` (logit 5 against 0)."""
+
+    classes_ = np.arange(10)
+
+    def __init__(self, k):
+        self.k = k
+
+    def decision_function(self, X):
+        z = np.zeros((len(X), 10))
+        z[:, self.k] = 5.0
+        return z
+
+
+def test_band_route_sends_band_limited_input_through_the_band_head(monkeypatch):
+    from genre.training.degrade import phone
+
+    man = {"name": "toy", "classes": list(GENRES), "vector": {"rms_dbfs": -17.0}}
+    plain = pretrained.PretrainedPredictor(_ConstHead(0), 1.0, ".", man)
+    routed = pretrained.PretrainedPredictor(_ConstHead(0), 1.0, ".", man, band_head=_ConstHead(1),
+                                            band_temperature=2.0, band_threshold_db=-55.0)
+    F = np.zeros((3, pretrained.FEATURE_DIM), np.float32)
+    db = np.array([-30.0, -80.0, -55.0])
+    # below the threshold (strictly) through the band head, at its own temperature
+    P = routed.predict_vectors(F, db)
+    assert P.argmax(1).tolist() == [0, 1, 0]
+    assert P[1, 1] == pytest.approx(np.exp(2.5) / (np.exp(2.5) + 9))
+    assert routed.predict_vectors(F).argmax(1).tolist() == [0, 0, 0]  # no band levels: main head
+    assert plain.predict_vectors(F, db).argmax(1).tolist() == [0, 0, 0]  # no band head: main head
+    # from audio: the networks are stubbed, the route is measured on the input's patches
+    calls = []
+
+    def fake_outputs(X, folder):
+        calls.append(len(X))
+        return {n: {"probs": np.full((len(X), 50), 0.5, np.float32),
+                    "embedding": np.zeros((len(X), pretrained.EMBED_DIMS[n]), np.float32)}
+                for n in pretrained.NETS}
+
+    monkeypatch.setattr(pretrained, "network_outputs", fake_outputs)
+    noise = np.random.default_rng(1).standard_normal(6 * SR).astype(np.float32) * 0.1
+    tel = phone(noise, SR)
+    assert not routed.band_limited(noise) and routed.band_limited(tel) and not plain.band_limited(tel)
+    assert routed.predict_clip(noise).argmax() == 0 and routed.predict_clip(tel).argmax() == 1
+    _, seg = routed.predict_segments(tel)
+    assert (seg.argmax(1) == 1).all()
+    n_calls = len(calls)
+    routed.predict_clip(tel)
+    assert len(calls) == n_calls  # the last input's analysis (outputs and band level) is reused
+    with pytest.raises(ModelError, match="other classes"):
+        bad = _ConstHead(1)
+        bad.classes_ = np.arange(9)
+        pretrained.PretrainedPredictor(_ConstHead(0), 1.0, ".", man, band_head=bad, band_threshold_db=-55.0)
+
+
+def test_band_route_in_a_manifest_needs_its_file(tmp_path, monkeypatch):
+    import genre.registry
+
+    monkeypatch.setattr(genre.registry, "load_skops", lambda path, manifest: _ConstHead(0))
+    man = {"name": "toy", "classes": list(GENRES), "files": {f"{n}.onnx": "x" for n in pretrained.NETS}}
+    assert pretrained.load(tmp_path, man).band_head is None
+    with pytest.raises(ModelError, match="band_route"):
+        pretrained.load(tmp_path, {**man, "band_route": {"file": "band_head.skops", "threshold_db": -55.0}})
+    m = pretrained.load(tmp_path, {**man, "files": {**man["files"], "band_head.skops": "x"},
+                                   "band_route": {"file": "band_head.skops", "threshold_db": -55.0,
+                                                  "temperature": 0.5}})
+    assert m.band_threshold_db == -55.0 and m.band_temperature == 0.5 and m.band_head is not None
+
+
+def test_band_threshold_is_halfway_between_music_and_8khz_copies():
+    from genre.training.pretrained_fit import band_threshold
+
+    clean = np.array([-20.0, -54.0, -30.0])
+    copies = np.array([-80.0, -60.0, -10.0, -90.0])
+    rates = np.array([8000, 8000, 16000, 11025])
+    # the highest 8-kHz copy is -60 (the 16-kHz and 11.025-kHz copies do not count)
+    assert band_threshold(clean, copies, rates) == pytest.approx(-57.0)

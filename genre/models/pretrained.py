@@ -30,7 +30,7 @@ from genre.config import SR
 from genre.errors import ModelError
 
 __all__ = ["NETS", "HOP_FRAMES", "FEATURE_VERSION", "EMBED_DIMS", "FEATURE_DIM", "MAX_GAIN_DB", "normalise_loudness",
-           "patches", "select_patches",
+           "patches", "select_patches", "HIGH_BAND_HZ", "high_band_db",
            "network_outputs", "clip_vector", "segment_vectors", "feature_names", "transform", "softmax",
            "detector_columns", "embedding_id", "MusicDetector", "PretrainedPredictor", "load"]
 
@@ -101,6 +101,31 @@ def patches(y: np.ndarray, sr: int = SR, hop_frames: int = HOP_FRAMES,
     starts = np.arange(0, n - F + 1, hop_frames)
     X = np.stack([rep[s:s + F] for s in starts]).astype(np.float32)
     return starts * (musicnn.MUSICNN_HOP / musicnn.MUSICNN_SR), X
+
+
+#: Lower edge (Hz) of the high band whose share of an input's power tells band-limited audio.
+HIGH_BAND_HZ: float = 4000.0
+
+
+def high_band_db(X: np.ndarray) -> float:
+    """Share of the mel power above :data:`HIGH_BAND_HZ` in musicnn log-mel patches, in dB.
+
+    ``X`` is ``(n, 187, 96)`` (or ``(frames, 96)``) of ``log10(1 + 10000 * mel power)``; the power
+    is recovered, averaged over time, and the bands centred at or above the edge are summed. Audio
+    sampled at 8 kHz (telephone, voice codecs) has nothing there: GTZAN's test clips through the
+    robustness protocol's phone band lie at -59 to -102 dB, the GTZAN clips themselves at -13 to
+    -55 dB. Floor -120 dB (silence)."""
+    import librosa
+
+    from genre.models import musicnn
+
+    X = np.asarray(X, dtype=np.float64).reshape(-1, musicnn.MUSICNN_N_MELS)
+    power = (np.power(10.0, X) - 1.0).mean(axis=0) / 1e4
+    centres = librosa.mel_frequencies(musicnn.MUSICNN_N_MELS + 2, fmax=musicnn.MUSICNN_SR / 2)[1:-1]
+    total = float(power.sum())
+    if not total > 0:
+        return -120.0
+    return float(10 * np.log10(max(float(power[centres >= HIGH_BAND_HZ].sum()) / total, 1e-12)))
 
 
 def select_patches(n: int, max_patches: int | None) -> np.ndarray:
@@ -330,11 +355,20 @@ class PretrainedPredictor:
     folder : path
         Folder holding ``<net>.onnx`` for every net in :data:`NETS`.
     manifest : dict
+    band_head : sklearn estimator, optional
+        A head for band-limited input (telephone-like: :func:`high_band_db` below
+        ``band_threshold_db``), fitted on the training vectors of such input; its logits are
+        divided by ``band_temperature``. Without it every input goes through ``head``.
     """
 
     def __init__(self, head: Any, temperature: float, folder: str | Path, manifest: dict,
-                 max_patches: int | None = None, detector: MusicDetector | None = None):
+                 max_patches: int | None = None, detector: MusicDetector | None = None,
+                 band_head: Any = None, band_temperature: float = 1.0,
+                 band_threshold_db: float | None = None):
         self.head = head
+        self.band_head = band_head
+        self.band_temperature = float(band_temperature)
+        self.band_threshold_db = None if band_head is None else float(band_threshold_db)
         self.detector = detector
         self.max_patches = max_patches
         self.temperature = float(temperature)
@@ -350,19 +384,49 @@ class PretrainedPredictor:
         if not self.temperature > 0:
             raise ModelError(f"Model {self.name}: temperature must be > 0, not {temperature}.")
         self._cols = [int(c) for c in head.classes_]
+        if band_head is not None:
+            if not self.band_temperature > 0:
+                raise ModelError(f"Model {self.name}: band_temperature must be > 0, not {band_temperature}.")
+            if [int(c) for c in band_head.classes_] != self._cols:
+                raise ModelError(f"Model {self.name}: its band head answers in other classes than its head.")
 
-    def _proba(self, F: np.ndarray) -> np.ndarray:
+    def _proba(self, F: np.ndarray, band: np.ndarray | bool = False) -> np.ndarray:
+        """Probabilities of clip (or segment) vectors ``F``; rows where ``band`` is True go
+        through the band head (when the model has one)."""
         F = transform(F, self.tag_transform)
-        p = softmax(head_logits(self.head, F) / self.temperature)
+        band = np.broadcast_to(np.asarray(band, dtype=bool), (len(F),))
+        if self.band_head is None:
+            band = np.zeros(len(F), dtype=bool)
+        p = np.zeros((len(F), len(self._cols)))
+        if (~band).any():
+            p[~band] = softmax(head_logits(self.head, F[~band]) / self.temperature)
+        if band.any():
+            p[band] = softmax(head_logits(self.band_head, F[band]) / self.band_temperature)
         out = np.zeros((len(F), len(self.classes)))
         out[:, self._cols] = p
         return out
+
+    def band_limited(self, y: np.ndarray) -> bool:
+        """Whether ``y`` goes through the band head: its :func:`high_band_db` is below the
+        model's threshold (always False for a model without a band head)."""
+        if self.band_head is None:
+            return False
+        return self.high_band_db(y) < self.band_threshold_db
+
+    def high_band_db(self, y: np.ndarray) -> float:
+        """:func:`high_band_db` of ``y``'s patches (reuses the last call's analysis of the same audio)."""
+        return self._analysis(y)[2]
 
     def outputs(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
         """``(starts_s, {net: {"probs" (n, 50), "embedding"}})`` for mono float32 ``y`` at 22050 Hz.
 
         The last input's outputs are kept (keyed by a hash of its samples), so ``predict_segments``
         then ``predict_clip`` on the same audio (what ``genre.predict`` does) run the networks once."""
+        starts, outs, _ = self._analysis(y)
+        return starts, outs
+
+    def _analysis(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]], float]:
+        """``(starts_s, network outputs, high_band_db)`` of ``y``; the last input's are kept."""
         import hashlib
         import threading
 
@@ -375,7 +439,7 @@ class PretrainedPredictor:
                 return last[1]
         starts, X = patches(y, SR, rms_dbfs=self.rms_dbfs)
         keep = select_patches(len(X), self.max_patches)
-        out = (starts[keep], network_outputs(X[keep], self.folder))
+        out = (starts[keep], network_outputs(X[keep], self.folder), high_band_db(X))
         with lock:
             self._last = (key, out)
         return out
@@ -384,12 +448,12 @@ class PretrainedPredictor:
         """Per 2.992-s patch, one every 1.504 s (or the ``max_patches`` analysed):
         ``(starts_s (n,), probs (n, 10))``."""
         starts, outs = self.outputs(y)
-        return starts, self._proba(segment_vectors(outs))
+        return starts, self._proba(segment_vectors(outs), self.band_limited(y))
 
     def predict_clip(self, y: np.ndarray) -> np.ndarray:
         """``(10,)`` probabilities from the clip vector (pooled over all patches)."""
         _, outs = self.outputs(y)
-        return self._proba(clip_vector(outs)[None])[0]
+        return self._proba(clip_vector(outs)[None], self.band_limited(y))[0]
 
     @property
     def music_cues(self) -> tuple[str, ...]:
@@ -421,9 +485,13 @@ class PretrainedPredictor:
         _, outs = self.outputs(y)
         return clip_vector(outs)
 
-    def predict_vectors(self, F: np.ndarray) -> np.ndarray:
-        """``(n, 10)`` probabilities from precomputed clip vectors (evaluation)."""
-        return self._proba(np.asarray(F, dtype=np.float32))
+    def predict_vectors(self, F: np.ndarray, band_db: np.ndarray | None = None) -> np.ndarray:
+        """``(n, 10)`` probabilities from precomputed clip vectors (evaluation), with the inputs'
+        :func:`high_band_db` values ``band_db`` (None: every row through the main head)."""
+        band = False
+        if band_db is not None and self.band_head is not None:
+            band = np.asarray(band_db, dtype=np.float64).reshape(-1) < self.band_threshold_db
+        return self._proba(np.asarray(F, dtype=np.float32), band)
 
 
 def load(model_dir: str | Path, manifest: dict) -> PretrainedPredictor:
@@ -438,6 +506,14 @@ def load(model_dir: str | Path, manifest: dict) -> PretrainedPredictor:
     detector = None
     if "novelty.npz" in (manifest.get("files") or {}):
         detector = MusicDetector.from_file(model_dir / "novelty.npz")
+    band = manifest.get("band_route") or {}
+    band_head = None
+    if band:
+        if band.get("file") not in (manifest.get("files") or {}) or "threshold_db" not in band:
+            raise ModelError(f"Model {manifest.get('name')}: its band_route needs a shipped file and a threshold_db.")
+        band_head = load_skops(model_dir / band["file"], manifest)
     return PretrainedPredictor(head, manifest.get("temperature", 1.0), model_dir, manifest,
                                max_patches=(manifest.get("vector") or {}).get("max_patches"),
-                               detector=detector)
+                               detector=detector, band_head=band_head,
+                               band_temperature=band.get("temperature", 1.0),
+                               band_threshold_db=band.get("threshold_db"))

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["mp3", "phone", "noise", "reverb", "gain_clip", "DEGRADATIONS", "AUGMENTATIONS", "PROTOCOL_MAX_SECONDS", "augment", "apply"]
+__all__ = ["mp3", "phone", "noise", "reverb", "gain_clip", "DEGRADATIONS", "AUGMENTATIONS", "PROTOCOL_MAX_SECONDS", "augment", "band_settings", "apply"]
 
 
 def _f32(y) -> np.ndarray:
@@ -153,6 +153,15 @@ PROTOCOL_MAX_SECONDS: float = 10.0
 AUGMENTATIONS: tuple[str, ...] = ("aug_band", "aug_mix")
 
 
+def band_settings(seed: int) -> dict:
+    """The settings :func:`augment` draws for its ``aug_band`` copy with ``seed``: ``rate`` (Hz),
+    ``low`` and ``high`` (band edges, Hz)."""
+    rng = np.random.default_rng(seed)
+    rate = int(rng.choice([8000, 11025, 16000]))
+    high = min(float(rng.uniform(2800, 5000)), 0.45 * rate)
+    return {"rate": rate, "low": float(rng.uniform(150, 500)), "high": high}
+
+
 def augment(name: str, y: np.ndarray, sr: int, seed: int) -> np.ndarray:
     """A randomly degraded training copy of ``y`` (seeded), for training augmentation.
 
@@ -166,9 +175,8 @@ def augment(name: str, y: np.ndarray, sr: int, seed: int) -> np.ndarray:
     """
     rng = np.random.default_rng(seed)
     if name == "aug_band":
-        rate = int(rng.choice([8000, 11025, 16000]))
-        high = min(float(rng.uniform(2800, 5000)), 0.45 * rate)
-        return phone(y, sr, low=float(rng.uniform(150, 500)), high=high, phone_sr=rate)
+        s = band_settings(seed)
+        return phone(y, sr, low=s["low"], high=s["high"], phone_sr=s["rate"])
     if name == "aug_mix":
         out = noise(y, sr, float(rng.uniform(10, 30)), seed=int(rng.integers(1 << 30)))
         if rng.random() < 0.5:

@@ -125,6 +125,42 @@ def aug_outputs(path: str | Path, name: str, rms_dbfs: float | None = None,
                         rms_dbfs=rms_dbfs)
 
 
+def band_db(path: str | Path, condition: str = "clean", degrade: Callable | None = None,
+            max_seconds: float | None = None, rms_dbfs: float | None = None, sha: str | None = None) -> float:
+    """:func:`genre.models.pretrained.high_band_db` of a file (cut to ``max_seconds``, then
+    ``degrade``-d, brought to ``rms_dbfs``) as the predictor measures it: on all its log-mel patches.
+    Cached per file and condition in ``.cache/pretrained/<sha>_<condition>_band_v1.npy``."""
+    from genre.audio import load as load_audio
+
+    sha = sha or _sha(path)
+    tag = condition + ("" if max_seconds is None else f"_first{max_seconds:g}s") + \
+        ("" if rms_dbfs is None else f"_rms{rms_dbfs:g}")
+    key = CACHE / f"{sha[:32]}_{tag}_band_v1.npy"
+    if key.is_file():
+        return float(np.load(key)[0])
+    y = load_audio(path, min_seconds=0.5).y
+    if max_seconds is not None:
+        y = y[: int(max_seconds * SR)]
+    if degrade is not None:
+        y = degrade(y, SR)
+    _, X = pretrained.patches(y, SR, rms_dbfs=rms_dbfs)
+    v = pretrained.high_band_db(X)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = key.with_suffix(".tmp.npy")
+    np.save(tmp, np.array([v]))
+    tmp.replace(key)
+    return v
+
+
+def aug_band_db(path: str | Path, name: str, rms_dbfs: float | None = None) -> float:
+    """:func:`band_db` of the training copy ``name`` (:func:`genre.training.degrade.augment`)."""
+    from genre.training.degrade import augment
+
+    sha = _sha(path)
+    seed = aug_seed(sha, name)
+    return band_db(path, name, lambda y, sr: augment(name, y, sr, seed), rms_dbfs=rms_dbfs, sha=sha)
+
+
 def limited_vector(outs: dict[str, dict[str, np.ndarray]], max_patches: int | None) -> np.ndarray:
     """:func:`genre.models.pretrained.clip_vector` over the patches a predictor with ``max_patches``
     analyses (:func:`genre.models.pretrained.select_patches`)."""
@@ -294,6 +330,108 @@ def select_head(X: np.ndarray, y: np.ndarray, folds, say=_say,
     return best, scores, Zs[best]
 
 
+# ------------------------------------------------------------------------------- band route
+
+#: C values of the band head (the main head's family, kind and transforms), chosen by artist CV.
+BAND_CS: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3)
+
+
+def band_threshold(clean_db: np.ndarray, band_copy_db: np.ndarray, band_copy_rate: np.ndarray) -> float:
+    """The band route's threshold (dB), from training material only: halfway between the lowest
+    :func:`band_db` of any clean training clip and the highest of the ``aug_band`` training copies
+    that were resampled to 8 kHz (the telephone case). Fixed before any test clip was routed."""
+    phone_like = np.asarray(band_copy_db)[np.asarray(band_copy_rate) == 8000]
+    return float((np.min(clean_db) + np.max(phone_like)) / 2)
+
+
+def band_rows(paths: Sequence[str], X: np.ndarray, segs: Sequence[np.ndarray], rms_dbfs: float | None,
+              max_patches: int | None, augmented: Sequence[bool]) -> list[list[tuple]]:
+    """Per clip, its inputs as the band route sees them: ``[(vector, segment vectors, band dB,
+    name)]`` for the clean clip and (where ``augmented``) each training copy."""
+    from genre.training.degrade import AUGMENTATIONS
+
+    out = []
+    for i, p in enumerate(paths):
+        rows = [(X[i], segs[i], band_db(p, rms_dbfs=rms_dbfs), "clean")]
+        if augmented[i]:
+            for a in AUGMENTATIONS:
+                o = aug_outputs(p, a, rms_dbfs)
+                rows.append((limited_vector(o, max_patches), pretrained.segment_vectors(o),
+                             aug_band_db(p, a, rms_dbfs), a))
+        out.append(rows)
+    return out
+
+
+def _routed(rows: list[list[tuple]], idx, y: np.ndarray, thr: float):
+    """The routed inputs (band dB below ``thr``) of clips ``idx``: vectors, segments, labels, clip rows."""
+    V, S, Y, C = [], [], [], []
+    for i in idx:
+        for v, seg, db, _ in rows[i]:
+            if db < thr:
+                V.append(v), S.append(seg), Y.append(y[i]), C.append(i)
+    dim = pretrained.FEATURE_DIM
+    return (np.stack(V) if V else np.zeros((0, dim), np.float32)), S, np.array(Y, dtype=int), np.array(C, dtype=int)
+
+
+def fit_band_route(paths: Sequence[str], X: np.ndarray, y: np.ndarray, segs, augs, folds, kind: str,
+                   params: dict, rms_dbfs: float | None, max_patches: int | None, say=_say):
+    """A head for band-limited input (see :class:`genre.models.pretrained.PretrainedPredictor`).
+
+    Its threshold comes from :func:`band_threshold`; it is fitted on every training input below it
+    (clean clips and augmented copies), with C chosen by artist-grouped CV over ``folds``, and its
+    temperature on its out-of-fold logits. It is shipped only if its CV accuracy on those inputs
+    beats the main head's (the shipped recipe, refitted in the same folds, on the same inputs).
+
+    Returns ``(head or None, info)``."""
+    from genre.training.degrade import AUGMENTATIONS, band_settings
+
+    rows = band_rows(paths, X, segs, rms_dbfs, max_patches, [len(a) > 0 for a in augs])
+    clean = np.array([r[0][2] for r in rows])
+    copies = [(r[2], band_settings(aug_seed(_sha(p), "aug_band"))["rate"])
+              for p, rs in zip(paths, rows) for r in rs if r[3] == "aug_band"]
+    thr = band_threshold(clean, np.array([c[0] for c in copies]), np.array([c[1] for c in copies]))
+    V, S, Yr, Cr = _routed(rows, range(len(rows)), y, thr)
+    info = {"threshold_db": thr, "rule": band_threshold.__doc__.split("\n\n")[0].split(": ", 1)[-1].strip(),
+            "training_inputs_routed": {name: int(sum(1 for rs in rows for r in rs if r[3] == name and r[2] < thr))
+                                       for name in ("clean", *AUGMENTATIONS)}}
+    say(f"band route: threshold {thr:.1f} dB; routed training inputs {info['training_inputs_routed']}")
+    if len(V) < 50:
+        info["shipped"] = False
+        info["why"] = f"only {len(V)} training inputs below the threshold"
+        return None, info
+    # the main head, refitted in each fold, on the held-out routed inputs
+    Z_main = np.zeros((len(V), len(GTZAN_GENRES)))
+    for tr, te in folds:
+        h = fit_head(kind, params, X[tr], y[tr], [segs[i] for i in tr], [augs[i] for i in tr])
+        m = np.isin(Cr, te)
+        if m.any():
+            Z_main[m] = head_logits10(h, params, V[m])
+    scores, Zs = {}, {}
+    for C in BAND_CS:
+        Z = np.zeros((len(V), len(GTZAN_GENRES)))
+        for tr, te in folds:
+            Vt, St, Yt, _ = _routed(rows, tr, y, thr)
+            m = np.isin(Cr, te)
+            if m.any() and len(np.unique(Yt)) > 1:
+                h = fit_head(kind, {**params, "C": C}, Vt, Yt, St)
+                Z[m] = head_logits10(h, params, V[m])
+        scores[f"C{C:g}"], Zs[C] = float((Z.argmax(1) == Yr).mean()), Z
+    main_acc = float((Z_main.argmax(1) == Yr).mean())
+    best = max(BAND_CS, key=lambda c: scores[f"C{c:g}"])
+    info.update({"cv_accuracy_band_head": scores, "cv_accuracy_main_head": main_acc, "C": best,
+                 "n_routed_training_inputs": len(V),
+                 "selection": "artist-grouped 5-fold CV over the train+valid clips' routed inputs"})
+    say(f"band route CV on {len(V)} routed training inputs: main head {main_acc:.3f}; band head "
+        + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    if not scores[f"C{best:g}"] > main_acc:
+        info["shipped"] = False
+        info["why"] = "the band head does not beat the main head on the routed inputs in CV"
+        return None, info
+    info["temperature"] = fit_temperature(Zs[best], Yr)
+    info["shipped"] = True
+    return fit_head(kind, {**params, "C": best}, V, Yr, S), info
+
+
 def fit_temperature(Z: np.ndarray, y: np.ndarray) -> float:
     """Temperature ``T`` minimising the NLL of ``softmax(Z / T)`` (bounded search, 0.05-20)."""
     from scipy.optimize import minimize_scalar
@@ -323,7 +461,7 @@ def ece(P: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
 def _degraded_job(path: str, rms_dbfs: float | None, max_patches: int | None,
                   conditions: Sequence[str] | None = None, with_ler: bool = True) -> dict[str, tuple]:
     """Per robustness condition (default: clean and every degradation): (clip vector, low-energy
-    rate or NaN without ``with_ler``) of the clip's first 10 s, degraded."""
+    rate or NaN without ``with_ler``, :func:`band_db`) of the clip's first 10 s, degraded."""
     import os
 
     os.environ.setdefault("GENRE_ONNX_THREADS", "1")
@@ -334,7 +472,8 @@ def _degraded_job(path: str, rms_dbfs: float | None, max_patches: int | None,
         fn = None if cond == "clean" else DEGRADATIONS[cond]
         o = clip_outputs(path, cond, fn, max_seconds=MAX_SECONDS, rms_dbfs=rms_dbfs)
         ler = clip_ler(path, degrade=fn, max_seconds=MAX_SECONDS) if with_ler else float("nan")
-        out[cond] = (limited_vector(o, max_patches), ler)
+        out[cond] = (limited_vector(o, max_patches), ler,
+                     band_db(path, cond, fn, max_seconds=MAX_SECONDS, rms_dbfs=rms_dbfs))
     return out
 
 
@@ -497,7 +636,8 @@ genre/training/pretrained_fit.py. Licence of the original code and models (ISC),
 
 def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: str = "nested",
              rms_dbfs: float | None = None, augment: bool = False, name: str = "pretrained",
-             max_patches: int | None = None, detector: bool = False, jobs: int = 1) -> int:
+             max_patches: int | None = None, detector: bool = False, jobs: int = 1,
+             band_route: bool = False) -> int:
     """Choose, calibrate, evaluate and ship ``models/pretrained`` (see the module docstring).
 
     ``head_names`` restricts the candidates (e.g. to re-ship a choice already made by the full
@@ -558,7 +698,31 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     t0 = time.perf_counter()
     head = fit_head(kind, params, X_tr, y_tr, seg_tr, aug_tr)
     fit_s = time.perf_counter() - t0
-    P_te = pretrained.softmax(head_logits10(head, params, X_te) / T)
+    band_head, band_info = None, None
+    if band_route:  # a second head for band-limited (telephone-like) input; see fit_band_route
+        _say("band route (artist 5-fold CV over train+valid):")
+        band_head, band_info = fit_band_route(
+            list(train["path"]), X_tr, y_tr, seg_tr,
+            aug_tr if aug_tr is not None else [np.zeros((0, pretrained.FEATURE_DIM))] * len(train),
+            folds_tr, kind, params, rms_dbfs, max_patches)
+        if band_head is None:
+            _say(f"band route not shipped: {band_info['why']}")
+    band_thr = band_info["threshold_db"] if band_head is not None else None
+
+    def probs(h, X, db=None, h_band=None):
+        """Probabilities of the main head (temperature T), rows below the band threshold through
+        ``h_band`` (temperature from band_info)."""
+        P = pretrained.softmax(head_logits10(h, params, X) / T)
+        if h_band is not None and db is not None:
+            m = np.asarray(db) < band_thr
+            if m.any():
+                P[m] = pretrained.softmax(head_logits10(h_band, params, X[m]) / band_info["temperature"])
+        return P
+
+    db_te = np.array([band_db(p, rms_dbfs=rms_dbfs) for p in test["path"]]) if band_head is not None else None
+    P_te = probs(head, X_te, db_te, band_head)
+    if band_head is not None:
+        band_info["test_clips_routed"] = int((db_te < band_thr).sum())
     common = {"n_train": len(train), "fit_time_s": round(fit_s, 2),
               "params": {"head": best, **params, "temperature": T,
                          "cv_accuracy_train_valid": scores,
@@ -566,7 +730,8 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
                          "vector": f"{pretrained.FEATURE_DIM}: per network mean+max embedding and mean tags",
                          "hop_s": pretrained.HOP_FRAMES * 256 / 16000, "rms_dbfs": rms_dbfs,
                          "augment": (f"two degraded copies of each train+valid clip ({AUG_WEIGHT:g} weight "
-                                     "each; genre.training.degrade.augment)") if augment else None}}
+                                     "each; genre.training.degrade.augment)") if augment else None,
+                         **({"band_route": band_info} if band_info is not None else {})}}
     res = {"audio_holdout": {**metrics(y_te, P_te), **common, "ece": ece(P_te, y_te)},
            "audio_holdout_full": {**metrics(y_te[full], P_te[full]), **common}}
 
@@ -583,6 +748,13 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
         family = {best: CANDIDATES[best]}
     P_cv = np.zeros((len(use), len(GTZAN_GENRES)))
     chosen = []
+    db_use = rows_use = None
+    if band_head is not None:  # clips routed in a fold get a band head fitted on that fold's training inputs
+        db_use = np.array([band_db(p, rms_dbfs=rms_dbfs) for p in use["path"]])
+        if (db_use < band_thr).any() and folds_use:
+            rows_use = band_rows(list(use["path"]), X_use, seg_use, rms_dbfs, max_patches,
+                                 [len(a) > 0 for a in aug_use] if aug_use is not None else [False] * len(use))
+        band_info["artist_cv_clips_routed"] = int((db_use < band_thr).sum())
     for k, (tr, te) in enumerate(folds_use):
         sub = use.iloc[tr].reset_index(drop=True)
         s_k = [seg_use[i] for i in tr]
@@ -596,6 +768,11 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
         kind_k, params_k = CANDIDATES[b_k]
         h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k, a_k)
         P_cv[te] = pretrained.softmax(head_logits10(h_k, params_k, X_use[te]) / T_k)
+        if rows_use is not None and (db_use[te] < band_thr).any():
+            Vb, Sb, Yb, _ = _routed(rows_use, tr, y_use, band_thr)
+            hb = fit_head(kind_k, {**params_k, "C": band_info["C"]}, Vb, Yb, Sb)
+            m = te[db_use[te] < band_thr]
+            P_cv[m] = pretrained.softmax(head_logits10(hb, params_k, X_use[m]) / band_info["temperature"])
         chosen.append(b_k)
         _say(f"  artist_cv_audio fold {k + 1}: inner choice {b_k}, accuracy "
              f"{(P_cv[te].argmax(1) == y_use[te]).mean():.3f}")
@@ -631,7 +808,15 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
         raise SystemExit(f"head uses types outside the allow-list: {bad}")
     wheel_licence = (registry.model_dir("musicnn") / "LICENSE").read_text()
     licence = NET_LICENCE + wheel_licence[wheel_licence.find("ISC"):] if "ISC" in wheel_licence else NET_LICENCE + wheel_licence
-    files = {"head.skops": data, "LICENSE": licence.encode(), **det_files,
+    band_files = {}
+    if band_head is not None:
+        band_data = sio.dumps(band_head)
+        extra = sorted(set(sio.get_untrusted_types(data=band_data)) - set(trusted))
+        if [t for t in extra if t not in registry.TRUSTED_TYPES]:
+            raise SystemExit(f"band head uses types outside the allow-list: {extra}")
+        trusted = sorted(set(trusted) | set(extra))
+        band_files = {"band_head.skops": band_data}
+    files = {"head.skops": data, "LICENSE": licence.encode(), **det_files, **band_files,
              **{f"{n}.onnx": (ONNX_DIR / f"{n}.onnx").read_bytes() for n in pretrained.NETS}}
     man = {"display_name": "Pretrained ensemble (4 musicnn networks + linear head)" if name == "pretrained"
            else f"Pretrained ensemble ({name})",
@@ -653,6 +838,9 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
            "libraries": registry.library_versions(("onnxruntime",))}
     if det_info is not None:
         man["detector"] = det_info
+    if band_head is not None:
+        man["band_route"] = {"file": "band_head.skops", "measure": "genre.models.pretrained.high_band_db",
+                             "high_band_hz": pretrained.HIGH_BAND_HZ, **band_info}
     path = registry.save(name, files, man)
     _write_result(name, man["display_name"], "pretrained", res, size_bytes=_dir_size(path),
                   latency_ms=latency_ms(name))
@@ -756,6 +944,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-patches", type=int, default=None,
                     help="fit: clip vectors pool at most this many evenly spread patches (bounded latency)")
     ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
+    ap.add_argument("--band-route", action="store_true",
+                    help="fit: also a head for band-limited (telephone-like) input, shipped if it wins in CV")
     ap.add_argument("--artist-cv", choices=["nested", "fixed", "none"], default="nested",
                     help="fit: how artist_cv_audio is run (see fit_main)")
     args = ap.parse_args(argv)
@@ -782,7 +972,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fit":
         return fit_main(head_names=args.head, artist_cv=args.artist_cv, rms_dbfs=args.rms_dbfs,
                         augment=args.augment, name=args.name, max_patches=args.max_patches,
-                        detector=args.detector, jobs=args.jobs)
+                        detector=args.detector, jobs=args.jobs, band_route=args.band_route)
     return 2
 
 

@@ -140,13 +140,14 @@ def model_probs(name: str, manifest: dict, comp: dict[str, np.ndarray]) -> np.nd
 def pretrained_probs(name: str, paths: Sequence[str], conditions: Sequence[str],
                      jobs: int = 1) -> dict[str, np.ndarray]:
     """Per condition, ``(n, k)`` probabilities of the pretrained ensemble ``name`` through its own
-    front end (loudness level, patches pooled), from cached network outputs
+    front end (loudness level, patches pooled, its band route), from cached network outputs
     (:func:`genre.training.pretrained_fit.degraded_test_vectors`)."""
     from genre.training.pretrained_fit import degraded_test_vectors
 
     m = _model(name)
     V = degraded_test_vectors(paths, m.rms_dbfs, m.max_patches, jobs, conditions, with_ler=False)
-    return {c: m.predict_vectors(np.stack([v[c][0] for v in V])) for c in conditions}
+    return {c: m.predict_vectors(np.stack([v[c][0] for v in V]), np.array([v[c][2] for v in V]))
+            for c in conditions}
 
 
 def table_markdown() -> str:
