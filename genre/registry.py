@@ -445,8 +445,9 @@ def check_pin(models_dir: str | Path | None = None) -> None:
                          "changed, added or removed. Refusing to load any model.")
 
 
-def list_models(models_dir: str | Path | None = None) -> list[dict]:
-    """Manifests of all shipped models, sorted by name (unverified)."""
+def list_models(models_dir: str | Path | None = None, kind: str | None = None) -> list[dict]:
+    """Manifests of all shipped models (only those of loader ``kind`` if given), sorted by name
+    (unverified)."""
     root = _root(models_dir)
     out = []
     if root.is_dir():
@@ -454,9 +455,11 @@ def list_models(models_dir: str | Path | None = None) -> list[dict]:
             mf = sub / MANIFEST
             if sub.is_dir() and not sub.name.startswith(".") and mf.is_file():
                 try:
-                    out.append(json.loads(mf.read_text()))
+                    man = json.loads(mf.read_text())
                 except json.JSONDecodeError:
                     continue
+                if kind is None or man.get("kind") == kind:
+                    out.append(man)
     return out
 
 

@@ -546,7 +546,9 @@ def test_live_mode_stopped_renders(monkeypatch):
 def test_pages_never_import_tensorflow_and_stay_under_1gb(clip_bytes):
     """In a fresh process: every page plus a classification with the default model, then TF must
     be absent and RSS < 1 GB; picking a deep model afterwards (ONNX) still classifies without TF."""
-    heavy = [m["name"] for m in _shipped() if m.get("kind") == "keras"]
+    from genre.registry import list_models
+
+    heavy = [m["name"] for m in list_models(kind="keras")]
     code = f"""
 import json, sys
 from streamlit.testing.v1 import AppTest

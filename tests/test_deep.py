@@ -150,7 +150,7 @@ def test_shipped_variant_loads_and_reports_its_training_time(name):
     assert res["n_test"] == 144 and res["fit_time_s"] > 0 and res["params"]["epochs"] == man["training"]["epochs"]
 
 
-NETWORKS = [m["name"] for m in list_models() if m.get("kind") == "keras"]
+NETWORKS = [m["name"] for m in list_models(kind="keras")]
 
 
 @pytest.mark.parametrize("name", NETWORKS)

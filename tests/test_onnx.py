@@ -69,7 +69,7 @@ def _keras_and_onnx(name):
 
 
 #: Every shipped patch network (CNN, CRNN, LSTM and the reduced-resolution variants).
-KERAS_NETS = sorted(m["name"] for m in registry.list_models() if m.get("kind") == "keras")
+KERAS_NETS = [m["name"] for m in registry.list_models(kind="keras")]
 
 
 def test_every_shipped_patch_network_is_covered():

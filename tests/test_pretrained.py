@@ -151,16 +151,21 @@ def test_loudness_normalisation_makes_the_networks_gain_invariant():
 
 
 def test_augmented_copies_are_seeded_and_degrade():
-    from genre.training.degrade import AUGMENTATIONS, augment
+    from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS, augment
 
     y = np.sin(2 * np.pi * 440 * np.arange(3 * SR) / SR).astype(np.float32) * 0.3
-    for name in AUGMENTATIONS:
+    for name in AUGMENTATIONS + BAND_AUGMENTATIONS:
         a, b = augment(name, y, SR, 11), augment(name, y, SR, 11)
         assert a.shape == y.shape and a.dtype == np.float32 and np.array_equal(a, b)
         assert not np.allclose(a, y, atol=1e-3)
         assert not np.array_equal(a, augment(name, y, SR, 12))
     with pytest.raises(ValueError):
         augment("nope", y, SR, 0)
+    # the telephone copy is band-limited as the band route measures it, whatever its seed
+    noise = np.random.default_rng(0).standard_normal(4 * SR).astype(np.float32) * 0.1
+    for seed in range(3):
+        _, X = pretrained.patches(augment("aug_tel", noise, SR, seed), SR, rms_dbfs=-17.0)
+        assert pretrained.high_band_db(X) < -55.0
 
 
 def _toy_detector():

@@ -55,6 +55,8 @@ def test_roundtrip(saved, data):
     assert isinstance(model, FeatureModel) and model.name == "lr"
     np.testing.assert_array_equal(model.predict_features(data[0]), est.predict_proba(data[0]))
     assert [m["name"] for m in registry.list_models(root)] == ["lr"]
+    assert [m["name"] for m in registry.list_models(root, kind="sklearn")] == ["lr"]
+    assert registry.list_models(root, kind="keras") == []
 
 
 def test_xgboost_pipeline_roundtrip(tmp_path, data):

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["mp3", "phone", "noise", "reverb", "gain_clip", "DEGRADATIONS", "AUGMENTATIONS", "PROTOCOL_MAX_SECONDS", "augment", "band_settings", "apply"]
+__all__ = ["mp3", "phone", "noise", "reverb", "gain_clip", "DEGRADATIONS", "AUGMENTATIONS", "PROTOCOL_MAX_SECONDS", "BAND_AUGMENTATIONS", "augment", "band_settings", "apply"]
 
 
 def _f32(y) -> np.ndarray:
@@ -151,6 +151,9 @@ PROTOCOL_MAX_SECONDS: float = 10.0
 
 #: Training augmentations (:func:`augment`): names of the degraded copies made of each training clip.
 AUGMENTATIONS: tuple[str, ...] = ("aug_band", "aug_mix")
+#: Extra training copies for the pretrained ensemble's band head only (:func:`augment`): one
+#: telephone-band copy of each training clip (the main head never sees them).
+BAND_AUGMENTATIONS: tuple[str, ...] = ("aug_tel",)
 
 
 def band_settings(seed: int) -> dict:
@@ -171,12 +174,17 @@ def augment(name: str, y: np.ndarray, sr: int, seed: int) -> np.ndarray:
     - ``aug_band``: band-limited through a random band (low cut 150-500 Hz, high cut 2.8-5 kHz, at
       8, 11.025 or 16 kHz), like phones, small speakers and voice codecs;
     - ``aug_mix``: white noise at 10-30 dB SNR, then with probability 1/2 a room of RT60 0.2-0.9 s,
-      then with probability 1/2 a gain of -30-0 dB and hard clipping at 20-60 % of the peak.
+      then with probability 1/2 a gain of -30-0 dB and hard clipping at 20-60 % of the peak;
+    - ``aug_tel`` (:data:`BAND_AUGMENTATIONS`): a telephone channel, resampled to 8 kHz through a
+      random band (low cut 200-400 Hz, high cut 3.0-3.6 kHz) around the standard telephone band
+      300-3400 Hz, which the robustness protocol's ``phone`` condition also uses.
     """
     rng = np.random.default_rng(seed)
     if name == "aug_band":
         s = band_settings(seed)
         return phone(y, sr, low=s["low"], high=s["high"], phone_sr=s["rate"])
+    if name == "aug_tel":
+        return phone(y, sr, low=float(rng.uniform(200, 400)), high=float(rng.uniform(3000, 3600)), phone_sr=8000)
     if name == "aug_mix":
         out = noise(y, sr, float(rng.uniform(10, 30)), seed=int(rng.integers(1 << 30)))
         if rng.random() < 0.5:
@@ -184,7 +192,7 @@ def augment(name: str, y: np.ndarray, sr: int, seed: int) -> np.ndarray:
         if rng.random() < 0.5:
             out = gain_clip(out, sr, float(rng.uniform(-30, 0)), float(rng.uniform(0.2, 0.6)))
         return out
-    raise ValueError(f"Unknown augmentation {name!r}; choose from {AUGMENTATIONS}.")
+    raise ValueError(f"Unknown augmentation {name!r}; choose from {AUGMENTATIONS + BAND_AUGMENTATIONS}.")
 
 
 def apply(name: str, y: np.ndarray, sr: int) -> np.ndarray:

@@ -109,9 +109,9 @@ def vectors(paths: Sequence[str | Path], condition: str = "clean", degrade: Call
 
 def aug_seed(sha: str, name: str) -> int:
     """Seed of augmentation ``name`` of the file with SHA-256 ``sha`` (fixed per file and copy)."""
-    from genre.training.degrade import AUGMENTATIONS
+    from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS
 
-    return (int(sha[:12], 16) + AUGMENTATIONS.index(name)) % (1 << 31)
+    return (int(sha[:12], 16) + (AUGMENTATIONS + BAND_AUGMENTATIONS).index(name)) % (1 << 31)
 
 
 def aug_outputs(path: str | Path, name: str, rms_dbfs: float | None = None,
@@ -178,17 +178,21 @@ def _embed_job(path: str, rms_dbfs: float | None, augs: Sequence[str]) -> None:
         aug_outputs(path, a, rms_dbfs)
 
 
-def embed_all(rms_dbfs: float | None = None, augment: bool = False, jobs: int = 1) -> None:
+def embed_all(rms_dbfs: float | None = None, augment: bool = False, jobs: int = 1,
+              band_copies: bool = False) -> None:
     """Fill the cache: every clip with audio (clean), plus, with ``augment``, the training copies of
-    every clip that is not in the test part of the split (test audio is never augmented)."""
+    every clip that is not in the test part of the split (test audio is never augmented), and with
+    ``band_copies`` their telephone copies (:data:`genre.training.degrade.BAND_AUGMENTATIONS`, for
+    the band head of ``fit --band-route``)."""
     from joblib import Parallel, delayed
 
-    from genre.training.degrade import AUGMENTATIONS
+    from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS
     from genre.training.train_deep import clip_table
 
     df = clip_table()
     df = df.drop_duplicates("clip").reset_index(drop=True)
-    todo = [(p, AUGMENTATIONS if augment and split in ("train", "valid") else ())
+    augs = (AUGMENTATIONS if augment else ()) + (BAND_AUGMENTATIONS if band_copies else ())
+    todo = [(p, augs if split in ("train", "valid") else ())
             for p, split in zip(df["path"], df["split"])]
     todo.sort(key=lambda t: -len(t[1]))  # the costly ones first, for an even finish
     t0 = time.perf_counter()
@@ -333,28 +337,29 @@ def select_head(X: np.ndarray, y: np.ndarray, folds, say=_say,
 # ------------------------------------------------------------------------------- band route
 
 #: C values of the band head (the main head's family, kind and transforms), chosen by artist CV.
-BAND_CS: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3)
+BAND_CS: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
 
 
-def band_threshold(clean_db: np.ndarray, band_copy_db: np.ndarray, band_copy_rate: np.ndarray) -> float:
+def band_threshold(clean_db: np.ndarray, copy_db: np.ndarray, copy_rate: np.ndarray) -> float:
     """The band route's threshold (dB), from training material only: halfway between the lowest
-    :func:`band_db` of any clean training clip and the highest of the ``aug_band`` training copies
-    that were resampled to 8 kHz (the telephone case). Fixed before any test clip was routed."""
-    phone_like = np.asarray(band_copy_db)[np.asarray(band_copy_rate) == 8000]
+    :func:`band_db` of any clean training clip and the highest of the training copies that were
+    resampled to 8 kHz (the telephone case). Fixed before any test clip was routed."""
+    phone_like = np.asarray(copy_db)[np.asarray(copy_rate) == 8000]
     return float((np.min(clean_db) + np.max(phone_like)) / 2)
 
 
 def band_rows(paths: Sequence[str], X: np.ndarray, segs: Sequence[np.ndarray], rms_dbfs: float | None,
               max_patches: int | None, augmented: Sequence[bool]) -> list[list[tuple]]:
     """Per clip, its inputs as the band route sees them: ``[(vector, segment vectors, band dB,
-    name)]`` for the clean clip and (where ``augmented``) each training copy."""
-    from genre.training.degrade import AUGMENTATIONS
+    name)]`` for the clean clip and (where ``augmented``) each training copy, the telephone copies
+    (:data:`genre.training.degrade.BAND_AUGMENTATIONS`) included."""
+    from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS
 
     out = []
     for i, p in enumerate(paths):
         rows = [(X[i], segs[i], band_db(p, rms_dbfs=rms_dbfs), "clean")]
         if augmented[i]:
-            for a in AUGMENTATIONS:
+            for a in AUGMENTATIONS + BAND_AUGMENTATIONS:
                 o = aug_outputs(p, a, rms_dbfs)
                 rows.append((limited_vector(o, max_patches), pretrained.segment_vectors(o),
                              aug_band_db(p, a, rms_dbfs), a))
@@ -362,38 +367,72 @@ def band_rows(paths: Sequence[str], X: np.ndarray, segs: Sequence[np.ndarray], r
     return out
 
 
+def _copy_rate(path: str, name: str) -> int:
+    """Sample rate (Hz) a training copy went through (22050 for the clean clip and ``aug_mix``)."""
+    from genre.training.degrade import BAND_AUGMENTATIONS, band_settings
+
+    if name == "aug_band":
+        return band_settings(aug_seed(_sha(path), name))["rate"]
+    return 8000 if name in BAND_AUGMENTATIONS else 22050
+
+
 def _routed(rows: list[list[tuple]], idx, y: np.ndarray, thr: float):
-    """The routed inputs (band dB below ``thr``) of clips ``idx``: vectors, segments, labels, clip rows."""
-    V, S, Y, C = [], [], [], []
+    """The routed inputs (band dB below ``thr``) of clips ``idx``: vectors, labels, clip rows."""
+    V, Y, C = [], [], []
     for i in idx:
-        for v, seg, db, _ in rows[i]:
+        for v, _, db, _ in rows[i]:
             if db < thr:
-                V.append(v), S.append(seg), Y.append(y[i]), C.append(i)
+                V.append(v), Y.append(y[i]), C.append(i)
     dim = pretrained.FEATURE_DIM
-    return (np.stack(V) if V else np.zeros((0, dim), np.float32)), S, np.array(Y, dtype=int), np.array(C, dtype=int)
+    return (np.stack(V) if V else np.zeros((0, dim), np.float32)), np.array(Y, dtype=int), np.array(C, dtype=int)
+
+
+def fit_band_head(rows: list[list[tuple]], idx, y: np.ndarray, thr: float, kind: str, params: dict):
+    """The band head on clips ``idx``: the main head's training rows (clean clips with their segment
+    views, augmented copies at :data:`AUG_WEIGHT`), except that every input below ``thr`` (an
+    ``aug_band`` copy through a narrow band, every telephone copy) enters at full weight with its
+    segment views. Telephone copies above ``thr`` (none, by the threshold's rule) are left out."""
+    from genre.training.degrade import BAND_AUGMENTATIONS
+
+    R, Y, W = [], [], []
+    for i in idx:
+        for v, seg, db, name in rows[i]:
+            routed = db < thr
+            if name in BAND_AUGMENTATIONS and not routed:
+                continue
+            full = routed or name == "clean"
+            w = 1.0 if full else AUG_WEIGHT
+            R.append(v[None]), Y.append(np.array([y[i]])), W.append(np.array([w]))
+            S = seg[::2]
+            if full and params.get("aug") and len(S) > 1:
+                R.append(S), Y.append(np.full(len(S), y[i])), W.append(np.full(len(S), w / len(S)))
+    A = pretrained.transform(np.concatenate(R), params.get("tags"))
+    head = make_head(kind, params)
+    return head.fit(A, np.concatenate(Y), **{f"{head.steps[-1][0]}__sample_weight": np.concatenate(W)})
 
 
 def fit_band_route(paths: Sequence[str], X: np.ndarray, y: np.ndarray, segs, augs, folds, kind: str,
                    params: dict, rms_dbfs: float | None, max_patches: int | None, say=_say):
     """A head for band-limited input (see :class:`genre.models.pretrained.PretrainedPredictor`).
 
-    Its threshold comes from :func:`band_threshold`; it is fitted on every training input below it
-    (clean clips and augmented copies), with C chosen by artist-grouped CV over ``folds``, and its
-    temperature on its out-of-fold logits. It is shipped only if its CV accuracy on those inputs
-    beats the main head's (the shipped recipe, refitted in the same folds, on the same inputs).
+    Its threshold comes from :func:`band_threshold`; it is fitted by :func:`fit_band_head`, with C
+    chosen among :data:`BAND_CS` by artist-grouped CV over ``folds`` (scored on the held-out clips'
+    inputs below the threshold), and its temperature on its out-of-fold logits. It is shipped only
+    if its CV accuracy on those inputs beats the main head's (the shipped recipe, refitted in the
+    same folds, on the same inputs).
 
     Returns ``(head or None, info)``."""
-    from genre.training.degrade import AUGMENTATIONS, band_settings
+    from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS
 
     rows = band_rows(paths, X, segs, rms_dbfs, max_patches, [len(a) > 0 for a in augs])
     clean = np.array([r[0][2] for r in rows])
-    copies = [(r[2], band_settings(aug_seed(_sha(p), "aug_band"))["rate"])
-              for p, rs in zip(paths, rows) for r in rs if r[3] == "aug_band"]
+    copies = [(r[2], _copy_rate(p, r[3])) for p, rs in zip(paths, rows) for r in rs if r[3] != "clean"]
     thr = band_threshold(clean, np.array([c[0] for c in copies]), np.array([c[1] for c in copies]))
-    V, S, Yr, Cr = _routed(rows, range(len(rows)), y, thr)
-    info = {"threshold_db": thr, "rule": band_threshold.__doc__.split("\n\n")[0].split(": ", 1)[-1].strip(),
-            "training_inputs_routed": {name: int(sum(1 for rs in rows for r in rs if r[3] == name and r[2] < thr))
-                                       for name in ("clean", *AUGMENTATIONS)}}
+    V, Yr, Cr = _routed(rows, range(len(rows)), y, thr)
+    names = ("clean", *AUGMENTATIONS, *BAND_AUGMENTATIONS)
+    info = {"threshold_db": thr, "rule": " ".join(band_threshold.__doc__.split("\n\n")[0].split()),
+            "training_inputs_routed": {n: int(sum(1 for rs in rows for r in rs if r[3] == n and r[2] < thr))
+                                       for n in names}}
     say(f"band route: threshold {thr:.1f} dB; routed training inputs {info['training_inputs_routed']}")
     if len(V) < 50:
         info["shipped"] = False
@@ -410,11 +449,9 @@ def fit_band_route(paths: Sequence[str], X: np.ndarray, y: np.ndarray, segs, aug
     for C in BAND_CS:
         Z = np.zeros((len(V), len(GTZAN_GENRES)))
         for tr, te in folds:
-            Vt, St, Yt, _ = _routed(rows, tr, y, thr)
             m = np.isin(Cr, te)
-            if m.any() and len(np.unique(Yt)) > 1:
-                h = fit_head(kind, {**params, "C": C}, Vt, Yt, St)
-                Z[m] = head_logits10(h, params, V[m])
+            if m.any():
+                Z[m] = head_logits10(fit_band_head(rows, tr, y, thr, kind, {**params, "C": C}), params, V[m])
         scores[f"C{C:g}"], Zs[C] = float((Z.argmax(1) == Yr).mean()), Z
     main_acc = float((Z_main.argmax(1) == Yr).mean())
     best = max(BAND_CS, key=lambda c: scores[f"C{c:g}"])
@@ -429,7 +466,7 @@ def fit_band_route(paths: Sequence[str], X: np.ndarray, y: np.ndarray, segs, aug
         return None, info
     info["temperature"] = fit_temperature(Zs[best], Yr)
     info["shipped"] = True
-    return fit_head(kind, {**params, "C": best}, V, Yr, S), info
+    return fit_band_head(rows, range(len(rows)), y, thr, kind, {**params, "C": best}), info
 
 
 def fit_temperature(Z: np.ndarray, y: np.ndarray) -> float:
@@ -769,8 +806,7 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
         h_k = fit_head(kind_k, params_k, X_use[tr], y_use[tr], s_k, a_k)
         P_cv[te] = pretrained.softmax(head_logits10(h_k, params_k, X_use[te]) / T_k)
         if rows_use is not None and (db_use[te] < band_thr).any():
-            Vb, Sb, Yb, _ = _routed(rows_use, tr, y_use, band_thr)
-            hb = fit_head(kind_k, {**params_k, "C": band_info["C"]}, Vb, Yb, Sb)
+            hb = fit_band_head(rows_use, tr, y_use, band_thr, kind_k, {**params_k, "C": band_info["C"]})
             m = te[db_use[te] < band_thr]
             P_cv[m] = pretrained.softmax(head_logits10(hb, params_k, X_use[m]) / band_info["temperature"])
         chosen.append(b_k)
@@ -945,7 +981,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="fit: clip vectors pool at most this many evenly spread patches (bounded latency)")
     ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
     ap.add_argument("--band-route", action="store_true",
-                    help="fit: also a head for band-limited (telephone-like) input, shipped if it wins in CV")
+                    help="embed: also the telephone copies of the training clips; fit: also a head for "
+                         "band-limited (telephone-like) input, shipped if it beats the main head in CV")
     ap.add_argument("--artist-cv", choices=["nested", "fixed", "none"], default="nested",
                     help="fit: how artist_cv_audio is run (see fit_main)")
     args = ap.parse_args(argv)
@@ -962,8 +999,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"{len(full)} full clips + {len(exc)} excerpts in {time.perf_counter() - t0:.1f} s")
             return 0
         t0 = time.perf_counter()
-        if args.jobs > 1 or args.augment:
-            embed_all(args.rms_dbfs, args.augment, args.jobs)
+        if args.jobs > 1 or args.augment or args.band_route:
+            embed_all(args.rms_dbfs, args.augment, args.jobs, band_copies=args.band_route)
         df = clean_table(rms_dbfs=args.rms_dbfs)
         _say(f"clip vectors: {df.shape} in {time.perf_counter() - t0:.0f} s")
         return 0
