@@ -40,6 +40,10 @@ from genre.errors import GenreError, ModelError
 from genre.serialize import finite, jsonable
 
 #: Note added (and ``novelty_missing`` set) when the non-music detector is not shipped.
+#: Note on a prediction made by a model's band head (telephone-band input; see
+#: :class:`genre.models.pretrained.PretrainedPredictor`).
+BAND_NOTE: str = ("Telephone-band input (almost nothing above 4 kHz): classified by the model's head "
+                  "for band-limited audio, which is less accurate than on full-band music.")
 NOVELTY_MISSING_NOTE: str = ("The non-music check is unavailable (models/novelty is missing): the "
                              "answer assumes the input is music and cannot flag speech, noise or "
                              "silence-like recordings.")
@@ -49,7 +53,7 @@ NOVELTY_MISSING_NOTE: str = ("The non-music check is unavailable (models/novelty
 LOW_CONFIDENCE_PROB: float = 0.5
 
 __all__ = ["Prediction", "Failure", "predict", "predict_many", "load_model", "load_detector",
-           "model_classes", "LOW_CONFIDENCE_PROB", "NOVELTY_MISSING_NOTE"]
+           "model_classes", "LOW_CONFIDENCE_PROB", "NOVELTY_MISSING_NOTE", "BAND_NOTE"]
 
 
 @dataclass
@@ -350,6 +354,9 @@ def predict(source, model=None, *, novelty: bool = True, progress=None,
     t3 = time.perf_counter()
 
     notes = list(sig.notes)
+    band_limited = getattr(predictor, "band_limited", None)
+    if callable(band_limited) and band_limited(sig.y):  # reuses the analysis made above
+        notes.append(BAND_NOTE)
     nov = None
     novelty_missing = False
     own_check = getattr(predictor, "music_check", None)

@@ -72,7 +72,8 @@ def test_shipped_model_is_onnx_only_and_small():
     man = registry.verify("pretrained")
     folder = registry.model_dir("pretrained")
     assert man["kind"] == "pretrained_onnx" and man["nets"] == list(pretrained.NETS)
-    assert {f"{n}.onnx" for n in pretrained.NETS} | {"head.skops", "LICENSE", "novelty.npz"} == set(man["files"])
+    assert {f"{n}.onnx" for n in pretrained.NETS} | {"head.skops", "LICENSE", "novelty.npz",
+                                                     "band_head.skops"} == set(man["files"])
     size = sum((folder / f).stat().st_size for f in man["files"])
     assert size < 15e6
     assert "ISC" in (folder / "LICENSE").read_text()
@@ -97,6 +98,30 @@ def test_shipped_model_on_held_out_test_clips(model, clip):
     assert GENRES[int(p.argmax())] == clip.split(".")[0]
     starts, P = model.predict_segments(y)
     assert P.shape == (len(starts), 10) and np.allclose(P.sum(1), 1)
+
+
+def test_shipped_band_route_takes_telephone_audio_only(model):
+    """The shipped band head won its artist CV on the training clips' band-limited inputs; a test
+    clip (never trained on) goes through it after the protocol's phone band, not before, and the
+    rule's threshold lies between GTZAN music and 8-kHz audio."""
+    from genre.audio import load
+    from genre.training.datasets import clips_index
+    from genre.training.degrade import phone
+
+    br = registry.verify("pretrained")["band_route"]
+    assert br["shipped"] and br["file"] == "band_head.skops" and model.band_head is not None
+    assert model.band_threshold_db == br["threshold_db"] and model.band_temperature == br["temperature"] > 0
+    assert br["cv_accuracy_band_head"][f"C{br['C']:g}"] > br["cv_accuracy_main_head"]
+    assert br["training_inputs_routed"]["aug_tel"] >= 0.95 * 371 and br["training_inputs_routed"]["aug_mix"] == 0
+    assert -60.0 < br["threshold_db"] < -45.0
+    idx = clips_index().set_index("clip")
+    y = load(idx.loc["classical.00011", "path"], min_seconds=0.5).y[: 10 * SR]
+    tel = phone(y, SR)
+    assert not model.band_limited(y) and model.band_limited(tel)
+    # the same networks' outputs, another head: the two answers differ for the telephone copy
+    np.testing.assert_allclose(model.predict_clip(tel), model.predict_vectors(model.pooled_vector(tel)[None],
+                                                                              np.array([-100.0]))[0])
+    assert not np.allclose(model.predict_clip(tel), model.predict_vectors(model.pooled_vector(tel)[None])[0])
 
 
 def test_results_cover_every_audio_protocol():
@@ -388,6 +413,11 @@ def test_band_route_sends_band_limited_input_through_the_band_head(monkeypatch):
     n_calls = len(calls)
     routed.predict_clip(tel)
     assert len(calls) == n_calls  # the last input's analysis (outputs and band level) is reused
+    # predict() says so in its notes (and only then)
+    from genre.predict import BAND_NOTE, predict
+
+    assert BAND_NOTE in predict(_signal(tel, "tel"), routed, novelty=False).notes
+    assert BAND_NOTE not in predict(_signal(noise, "noise"), routed, novelty=False).notes
     with pytest.raises(ModelError, match="other classes"):
         bad = _ConstHead(1)
         bad.classes_ = np.arange(9)

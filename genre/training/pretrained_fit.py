@@ -674,7 +674,7 @@ genre/training/pretrained_fit.py. Licence of the original code and models (ISC),
 def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: str = "nested",
              rms_dbfs: float | None = None, augment: bool = False, name: str = "pretrained",
              max_patches: int | None = None, detector: bool = False, jobs: int = 1,
-             band_route: bool = False) -> int:
+             band_route: bool = False, keep_detector: bool = False) -> int:
     """Choose, calibrate, evaluate and ship ``models/pretrained`` (see the module docstring).
 
     ``head_names`` restricts the candidates (e.g. to re-ship a choice already made by the full
@@ -835,6 +835,22 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
         det, det_info = detector_main(train, test, X_tr, y_tr, X_te, aug_tr, folds_tr, rms_dbfs,
                                       max_patches, jobs)
         det_files = {"novelty.npz": det.to_bytes()}
+    elif keep_detector:
+        # the shipped detector reads only the clip vectors of the train+valid clips and their
+        # augmented copies: it carries over when those are the ones it was fitted on, which the
+        # head search's CV scores (computed on the same vectors) must show to the last digit
+        from genre import registry as _reg
+
+        old = _reg.verify(name)
+        if "novelty.npz" not in old.get("files", {}):
+            raise SystemExit(f"--keep-detector: models/{name} ships no detector")
+        old_cv = (old.get("params") or {}).get("cv_accuracy_train_valid") or {}
+        if any(old_cv.get(k) != v for k, v in scores.items()) or not set(scores) <= set(old_cv):
+            raise SystemExit("--keep-detector: the training clip vectors do not reproduce the shipped "
+                             f"model's (head CV {scores} against {old_cv}); refit it with --detector")
+        det_files = {"novelty.npz": (_reg.model_dir(name) / "novelty.npz").read_bytes()}
+        det_info = old.get("detector")
+        _say("music detector carried over (training vectors reproduced: head CV scores identical)")
 
     # 5. ship
     data = sio.dumps(head)
@@ -980,6 +996,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-patches", type=int, default=None,
                     help="fit: clip vectors pool at most this many evenly spread patches (bounded latency)")
     ap.add_argument("--head", nargs="*", default=None, help="fit: only these CANDIDATES")
+    ap.add_argument("--keep-detector", action="store_true",
+                    help="fit: ship the shipped music detector again (only if the training vectors reproduce)")
     ap.add_argument("--band-route", action="store_true",
                     help="embed: also the telephone copies of the training clips; fit: also a head for "
                          "band-limited (telephone-like) input, shipped if it beats the main head in CV")
@@ -1009,7 +1027,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fit":
         return fit_main(head_names=args.head, artist_cv=args.artist_cv, rms_dbfs=args.rms_dbfs,
                         augment=args.augment, name=args.name, max_patches=args.max_patches,
-                        detector=args.detector, jobs=args.jobs, band_route=args.band_route)
+                        detector=args.detector, jobs=args.jobs, band_route=args.band_route,
+                        keep_detector=args.keep_detector)
     return 2
 
 
