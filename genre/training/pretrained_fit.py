@@ -343,7 +343,7 @@ BAND_CS: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
 def band_threshold(clean_db: np.ndarray, copy_db: np.ndarray, copy_rate: np.ndarray) -> float:
     """The band route's threshold (dB), from training material only: halfway between the lowest
     :func:`band_db` of any clean training clip and the highest of the training copies that were
-    resampled to 8 kHz (the telephone case). Fixed before any test clip was routed."""
+    resampled to 8 kHz (the telephone case). It reads training material only."""
     phone_like = np.asarray(copy_db)[np.asarray(copy_rate) == 8000]
     return float((np.min(clean_db) + np.max(phone_like)) / 2)
 
