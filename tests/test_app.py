@@ -417,6 +417,32 @@ def test_classify_bad_upload_one_line_error_then_page_still_works(case, clip_byt
 
 
 @needs_model
+def test_classify_telephone_band_upload_says_which_head_answered():
+    """A telephone-band recording (here a GTZAN test clip through the robustness protocol's phone
+    band) is classified by the default model's band head, and the page says so; the same clip
+    full-band carries no such note."""
+    from genre.audio import load
+    from genre.models import pretrained
+    from genre.predict import BAND_NOTE
+    from genre.registry import default_name, load as load_model
+    from genre.training.degrade import phone
+
+    if not isinstance(load_model(default_name()), pretrained.PretrainedPredictor):
+        pytest.skip("the default model has no band route")
+    y = load(CLIP).y[: 10 * 22050]
+    at = _classify()
+    at.file_uploader(key="classify_upload").upload("phone.wav", _wav(phone(y, 22050)), "audio/wav")
+    at.run()
+    _ok(at)
+    assert not at.error and _metric(at, "Top genre") in GENRES
+    assert f"Note: {BAND_NOTE}" in [c.value for c in at.caption]
+    at.file_uploader(key="classify_upload").clear().upload("full.wav", _wav(y), "audio/wav")
+    at.run()
+    _ok(at)
+    assert not any(BAND_NOTE in c.value for c in at.caption)
+
+
+@needs_model
 def test_classify_too_long_input_is_cut_and_says_so(monkeypatch):
     from genre import audio
 
