@@ -112,9 +112,9 @@ def high_band_db(X: np.ndarray) -> float:
 
     ``X`` is ``(n, 187, 96)`` (or ``(frames, 96)``) of ``log10(1 + 10000 * mel power)``; the power
     is recovered, averaged over time, and the bands centred at or above the edge are summed. Audio
-    sampled at 8 kHz (telephone, voice codecs) has nothing there: GTZAN's test clips through the
-    robustness protocol's phone band lie at -59 to -102 dB, the GTZAN clips themselves at -13 to
-    -55 dB. Floor -120 dB (silence)."""
+    sampled at 8 kHz (telephone, voice codecs) has almost nothing there: the first 10 s of GTZAN's
+    test clips lie at -57 to -111 dB through the robustness protocol's phone band and at -14 to
+    -54 dB as they are. Floor -120 dB (silence)."""
     import librosa
 
     from genre.models import musicnn
