@@ -152,11 +152,11 @@ def band_db(path: str | Path, condition: str = "clean", degrade: Callable | None
     return v
 
 
-def aug_band_db(path: str | Path, name: str, rms_dbfs: float | None = None) -> float:
+def aug_band_db(path: str | Path, name: str, rms_dbfs: float | None = None, sha: str | None = None) -> float:
     """:func:`band_db` of the training copy ``name`` (:func:`genre.training.degrade.augment`)."""
     from genre.training.degrade import augment
 
-    sha = _sha(path)
+    sha = sha or _sha(path)
     seed = aug_seed(sha, name)
     return band_db(path, name, lambda y, sr: augment(name, y, sr, seed), rms_dbfs=rms_dbfs, sha=sha)
 
@@ -357,22 +357,24 @@ def band_rows(paths: Sequence[str], X: np.ndarray, segs: Sequence[np.ndarray], r
 
     out = []
     for i, p in enumerate(paths):
-        rows = [(X[i], segs[i], band_db(p, rms_dbfs=rms_dbfs), "clean")]
+        sha = _sha(p)
+        rows = [(X[i], segs[i], band_db(p, rms_dbfs=rms_dbfs, sha=sha), "clean")]
         if augmented[i]:
             for a in AUGMENTATIONS + BAND_AUGMENTATIONS:
                 o = aug_outputs(p, a, rms_dbfs)
                 rows.append((limited_vector(o, max_patches), pretrained.segment_vectors(o),
-                             aug_band_db(p, a, rms_dbfs), a))
+                             aug_band_db(p, a, rms_dbfs, sha=sha), a))
         out.append(rows)
     return out
 
 
-def _copy_rate(path: str, name: str) -> int:
-    """Sample rate (Hz) a training copy went through (22050 for the clean clip and ``aug_mix``)."""
+def _copy_rate(sha: str, name: str) -> int:
+    """Sample rate (Hz) a training copy of the file with SHA-256 ``sha`` went through (22050 for
+    the clean clip and ``aug_mix``)."""
     from genre.training.degrade import BAND_AUGMENTATIONS, band_settings
 
     if name == "aug_band":
-        return band_settings(aug_seed(_sha(path), name))["rate"]
+        return band_settings(aug_seed(sha, name))["rate"]
     return 8000 if name in BAND_AUGMENTATIONS else 22050
 
 
@@ -426,7 +428,8 @@ def fit_band_route(paths: Sequence[str], X: np.ndarray, y: np.ndarray, segs, aug
 
     rows = band_rows(paths, X, segs, rms_dbfs, max_patches, [len(a) > 0 for a in augs])
     clean = np.array([r[0][2] for r in rows])
-    copies = [(r[2], _copy_rate(p, r[3])) for p, rs in zip(paths, rows) for r in rs if r[3] != "clean"]
+    copies = [(r[2], _copy_rate(sha, r[3])) for p, rs in zip(paths, rows) for sha in [_sha(p)]
+              for r in rs if r[3] != "clean"]
     thr = band_threshold(clean, np.array([c[0] for c in copies]), np.array([c[1] for c in copies]))
     V, Yr, Cr = _routed(rows, range(len(rows)), y, thr)
     names = ("clean", *AUGMENTATIONS, *BAND_AUGMENTATIONS)
