@@ -231,6 +231,58 @@ def test_music_detector_decision_rule_and_file(tmp_path):
         pretrained.MusicDetector.from_file(tmp_path / "short.npz")
 
 
+def _contrast(det, V, coef_col=0):
+    """A contrast stage on the toy detector: the score is the first embedding column (standardised)."""
+    n = len(pretrained.detector_columns())
+    coef = np.zeros(n)
+    coef[coef_col] = 1.0
+    return pretrained.MusicDetector({**det.a, "contrast_mean": np.zeros(n), "contrast_std": np.ones(n),
+                                     "contrast_coef": coef, "contrast_intercept": np.array([0.0]),
+                                     "contrast_thresholds": np.array([2.0, 1.0]),
+                                     "contrast_heldout": np.linspace(-3, 3, 61),
+                                     "steady_threshold": np.array([0.9])})
+
+
+def test_contrast_stage_decides_alone_with_steadiness(tmp_path):
+    """With a contrast stage the detector decides on the contrast score (and steadiness) only:
+    the genre-Gaussian distance and the quiet-gap share no longer flag anything."""
+    det, V = _toy_detector()
+    c = _contrast(det, V)
+    col = pretrained.detector_columns()[0]
+    W = np.zeros((4, pretrained.FEATURE_DIM))
+    W[:, col] = [3.0, 1.5, -1.0, -1.0]
+    np.testing.assert_allclose(c.contrast_scores(W), [3.0, 1.5, -1.0, -1.0])
+    # a distance far above the novel threshold with speech-like gaps: music for the contrast rule
+    assert c.decide(np.array([9.0, 9.0, 9.0, 9.0]), np.array([0.9] * 4), np.array([5.0, 5.0, 5.0, 0.5]),
+                    c.contrast_scores(W)).tolist() == [True, False, False, True]
+    assert c.decide(None, None, None, np.array([np.nan])).tolist() == [False]
+    with pytest.raises(ValueError, match="contrast"):
+        c.decide(np.array([1.0]), np.array([0.0]))
+    r = c.check(W[0], 0.0, 5.0)
+    assert r["novel"] and r["score"] == pytest.approx(3.0) and "speech, animal calls" in r["reasons"][0]
+    assert r["percentile"] == pytest.approx(100.0) and r["suspect"]
+    r = c.check(W[1], 0.9, 5.0)  # between the thresholds: unusual, answered
+    assert not r["novel"] and r["suspect"] and "unusual" in r["reasons"][0]
+    r = c.check(W[2], 0.9, 0.5)  # steady: not music whatever the networks say
+    assert r["novel"] and "barely changes" in r["reasons"][0] and not r["suspect"]
+    assert c.check(W[2], 0.9, 5.0)["reasons"] == []
+    # the model asks for steadiness only: the gap share is not read
+    m = type("M", (), {"detector": c})()
+    assert pretrained.PretrainedPredictor.music_cues.fget(m) == ("steadiness",)
+    # the file keeps it; a stage with a missing array or the wrong width is refused
+    path = tmp_path / "novelty.npz"
+    path.write_bytes(c.to_bytes())
+    again = pretrained.MusicDetector.from_file(path)
+    assert again.has_contrast and again.contrast_threshold == 2.0
+    np.testing.assert_allclose(again.contrast_scores(W), c.contrast_scores(W))
+    with pytest.raises(ModelError, match="lacks"):
+        pretrained.MusicDetector({k: v for k, v in c.a.items() if k != "contrast_coef"})
+    with pytest.raises(ModelError, match="shapes"):
+        pretrained.MusicDetector({**c.a, "contrast_coef": np.ones(3)})
+    with pytest.raises(ModelError, match="no contrast"):
+        det.contrast_scores(W)
+
+
 def test_steadiness_cue_flags_a_spectrum_that_does_not_change(tmp_path):
     det, V = _toy_detector()
     # without a steadiness threshold the cue is off, whatever is passed
@@ -268,29 +320,37 @@ def test_shipped_detector_knows_music(model):
     """The shipped music detector: no false alarm on a synthetic solo piano (a seed its settings
     were not chosen on), music samples pass; speech, a whale, noise and a tone are caught. The
     samples in ../shared/samples were not used to fit it or to set its thresholds (the
-    steadiness cue's margin was fixed after its values on the samples had been seen; see the
-    README)."""
+    steadiness cue's margin was fixed after its values on the samples had been seen, and the
+    contrast stage's corpus was gathered after the whale had been seen missed; see the README)."""
     from genre.predict import predict
-    from genre.training.novelty_fit import synthetic_piano
+    from genre.training.nonmusic import CONTRAST_PERCENTILES
+    from genre.training.novelty_fit import synthetic_negatives, synthetic_piano
 
-    assert model.detector is not None
+    assert model.detector is not None and model.detector.has_contrast
     man = registry.verify("pretrained")
     info = man["detector"]
-    # held-out GTZAN music (artist-grouped), clean and augmented: measured 6 / 371 (1.6 %) and
-    # 8 / 742 (1.1 %), over the 1 % target; this bounds it at 2 %
-    for part in ("clean", "augmented"):
-        h = info["heldout_false_alarms"][part]
-        assert h["flagged"] <= max(1, 0.02 * h["n"]), part
+    con = info["contrast"]
+    # the shipped arrays are the recorded fit
+    assert [model.detector.contrast_threshold, model.detector.contrast_suspect] == pytest.approx(con["thresholds"])
+    held = np.sort(model.detector.a["contrast_heldout"])
+    assert con["thresholds"][0] >= np.percentile(held, CONTRAST_PERCENTILES[0]) - 1e-9
+    # held-out GTZAN music (artist-grouped), clean and each kind of training copy: at most 1 %
+    # (the issue's target); measured 1 / 371 clean and 2 / 1113 copies
+    for part, h in con["heldout_false_alarms"].items():
+        assert h["flagged"] <= 0.01 * h["n"], part
+    assert np.sum(held > model.detector.contrast_threshold) == sum(
+        h["flagged"] for h in con["heldout_false_alarms"].values())
+    # held-out non-music (whole groups left out: a species, a language, an ambience file), and
+    # with each kind left out of the fit entirely: all animals, nature and speech caught
+    for kind in ("animals", "nature", "speech"):
+        for part in ("heldout_nonmusic_caught", "kind_left_out_caught"):
+            assert con[part][kind]["caught"] == con[part][kind]["n"] > 10, (part, kind)
+    # the 144 test clips (never fitted), whole: at most 1 %
+    assert con["test_false_alarms"]["clean_whole"]["flagged"] <= 0.01 * 144
+    assert not any(p["flagged"] for p in con["synthetic_piano"])
     piano = synthetic_piano(seed=11)
     assert predict(_signal(piano, "piano"), model).not_music is False
-    # the synthetic non-music of the fit's validation, live through predict(): the same verdicts
-    # as recorded in the manifest (white and brown noise are measured misses, listed there)
-    from genre.training.novelty_fit import synthetic_negatives
-
-    recorded = {r["name"]: r["flagged"] for r in info["synthetic"]}
-    assert sum(recorded[n] for n in recorded if not n.startswith("synthetic_piano")) >= 8
-    assert not any(recorded[n] for n in recorded if n.startswith("synthetic_piano"))
-    # the networks alone missed white and brown noise; the steadiness cue (fitted on all GTZAN
+    # the networks alone missed white and brown noise once; the steadiness cue (fitted on all GTZAN
     # music versions, none under its threshold) catches every stationary sound
     steady = info["steadiness"]
     assert steady["music_false_alarms"] == 0
@@ -303,8 +363,7 @@ def test_shipped_detector_knows_music(model):
     samples = data_dir().parent / "samples"
     if not samples.is_dir():
         pytest.skip("../shared/samples is not here")
-    # the humpback whale is a measured miss (see tests/test_predict.py KNOWN_DETECTOR_MISSES)
-    for stem, music in (("speech_librispeech", False), ("brahms_hungarian_dance_5", True),
+    for stem, music in (("speech_librispeech", False), ("humpback_whale", False), ("brahms_hungarian_dance_5", True),
                         ("hobbs_lets_go_fishin", True), ("macleod_vibe_ace", True)):
         p = predict(samples / f"{stem}.ogg", model)
         assert p.not_music is (not music), (stem, p.novelty)

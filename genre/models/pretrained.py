@@ -226,12 +226,19 @@ class MusicDetector:
         ``class_means`` ``(k, d)``, ``class_precisions`` ``(k, d, d)``, ``heldout_scores``,
         ``thresholds`` (``[novel, suspect, low-energy rate]``); optional ``steady_threshold``
         (``(1,)``: an input whose :func:`genre.novelty.steadiness` is below it is not music,
-        whatever the networks say: stationary noise and steady tones).
+        whatever the networks say: stationary noise and steady tones); optional contrast stage
+        (:data:`CONTRAST`, all or none): a logistic regression of music against real non-music
+        (speech, animal calls, nature, work sounds, synthetic noise and tones) on the standardised
+        embedding columns, with ``contrast_thresholds`` ``[not music, unusual]`` and the
+        held-out music scores ``contrast_heldout``. A detector with it decides on the contrast
+        (and steadiness) alone; the genre Gaussians' distance is then reported, not used.
     """
 
     ARRAYS: tuple[str, ...] = ("scale_mean", "scale_std", "pca_mean", "pca_components", "pca_variance",
                                "class_means", "class_precisions", "heldout_scores", "thresholds")
     #: ``thresholds``: ``[novel, suspect, low-energy rate]``.
+    CONTRAST: tuple[str, ...] = ("contrast_mean", "contrast_std", "contrast_coef", "contrast_intercept",
+                                 "contrast_thresholds", "contrast_heldout")
 
     def __init__(self, arrays: dict):
         missing = [k for k in self.ARRAYS if k not in arrays]
@@ -247,6 +254,19 @@ class MusicDetector:
             self.steady_threshold = float(self.a["steady_threshold"][0])
         self._cols = detector_columns()
         self._held = np.sort(self.a["heldout_scores"])
+        have = [k for k in self.CONTRAST if k in arrays]
+        self.has_contrast = bool(have)
+        if have and len(have) != len(self.CONTRAST):
+            raise ModelError(f"The music detector's contrast stage lacks {sorted(set(self.CONTRAST) - set(have))}.")
+        if self.has_contrast:
+            for k in self.CONTRAST:
+                self.a[k] = np.asarray(arrays[k], dtype=np.float64)
+            n = len(self._cols)
+            if not (self.a["contrast_coef"].shape == self.a["contrast_mean"].shape
+                    == self.a["contrast_std"].shape == (n,) and self.a["contrast_thresholds"].shape == (2,)):
+                raise ModelError("The music detector's contrast stage has the wrong shapes.")
+            self.contrast_threshold, self.contrast_suspect = (float(v) for v in self.a["contrast_thresholds"])
+            self._held_c = np.sort(self.a["contrast_heldout"])
 
     @classmethod
     def from_file(cls, path: str | Path) -> "MusicDetector":
@@ -276,19 +296,40 @@ class MusicDetector:
         d2 = np.einsum("nkd,kde,nke->nk", D, a["class_precisions"], D)
         return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
 
+    def contrast_scores(self, V: np.ndarray) -> np.ndarray:
+        """``(n,)`` non-music scores (logits; higher: less like music) of clip vectors ``V``, from
+        the contrast stage (a :class:`ModelError` without one)."""
+        if not self.has_contrast:
+            raise ModelError("This music detector has no contrast stage.")
+        V = np.asarray(V, dtype=np.float64)
+        if V.shape[-1] == FEATURE_DIM:
+            V = V[..., self._cols]
+        a = self.a
+        Z = (V - a["contrast_mean"]) / a["contrast_std"]
+        return Z @ a["contrast_coef"] + float(np.ravel(a["contrast_intercept"])[0])
+
     def percentile_of(self, score: float) -> float:
         """Share (%) of held-out GTZAN music that scored at most ``score``."""
         return 100.0 * np.searchsorted(self._held, score, side="right") / max(1, len(self._held))
 
-    def decide(self, score: np.ndarray, ler: np.ndarray, steady: np.ndarray | None = None) -> np.ndarray:
-        """Not music: the score above the novel threshold, or above the suspect threshold *and* a
-        low-energy rate (share of quiet gaps, :func:`genre.novelty.low_energy_rate`) above its
-        threshold, the classic speech cue; or, when the detector has a steadiness threshold, a
-        :func:`genre.novelty.steadiness` below it (a spectrum that does not change: noise, hum,
-        test tones). NaN rates and steadiness count as music-like."""
-        score, ler = np.asarray(score, dtype=np.float64), np.asarray(ler, dtype=np.float64)
-        gaps = np.nan_to_num(ler, nan=0.0) > self.ler_threshold
-        out = (score > self.threshold) | ((score > self.suspect_threshold) & gaps)
+    def decide(self, score: np.ndarray, ler: np.ndarray, steady: np.ndarray | None = None,
+               contrast: np.ndarray | None = None) -> np.ndarray:
+        """Not music, with a contrast stage: its score ``contrast`` (:meth:`contrast_scores`) above
+        its threshold (``score`` and ``ler`` are then not used). Without one: the score above the
+        novel threshold, or above the suspect threshold *and* a low-energy rate (share of quiet
+        gaps, :func:`genre.novelty.low_energy_rate`) above its threshold, the classic speech cue.
+        Either way, when the detector has a steadiness threshold, a :func:`genre.novelty.steadiness`
+        below it (a spectrum that does not change: noise, hum, test tones) is not music too. NaN
+        rates, steadiness and contrast scores count as music-like."""
+        if self.has_contrast:
+            if contrast is None:
+                raise ValueError("This detector decides on its contrast scores: pass contrast=.")
+            c = np.nan_to_num(np.asarray(contrast, dtype=np.float64), nan=-np.inf)
+            out = c > self.contrast_threshold
+        else:
+            score, ler = np.asarray(score, dtype=np.float64), np.asarray(ler, dtype=np.float64)
+            gaps = np.nan_to_num(ler, nan=0.0) > self.ler_threshold
+            out = (score > self.threshold) | ((score > self.suspect_threshold) & gaps)
         if steady is not None and self.steady_threshold is not None:
             out = out | (np.nan_to_num(np.asarray(steady, dtype=np.float64), nan=np.inf) < self.steady_threshold)
         return out
@@ -297,14 +338,16 @@ class MusicDetector:
         """The detector's answer for one clip vector (and the clip's low-energy rate and
         steadiness), in :func:`genre.predict.predict`'s format."""
         s = float(self.scores(np.asarray(vector)[None])[0])
-        pct = self.percentile_of(s)
-        novel = bool(self.decide(np.array([s]), np.array([ler]), np.array([steady]))[0])
-        suspect = s > self.suspect_threshold
         is_steady = self.steady_threshold is not None and bool(np.isfinite(steady)) and steady < self.steady_threshold
         reasons = []
         if is_steady:
             reasons.append(f"its sound barely changes over time, as with noise, hum or a test tone "
                            f"(spectral change {steady:.1f} dB; GTZAN music is above {self.steady_threshold:.1f} dB)")
+        if self.has_contrast:
+            return self._check_contrast(vector, s, ler, steady, is_steady, reasons)
+        pct = self.percentile_of(s)
+        novel = bool(self.decide(np.array([s]), np.array([ler]), np.array([steady]))[0])
+        suspect = s > self.suspect_threshold
         if s > self.threshold:
             reasons.append(f"to the four music networks it sounds less like music than {pct:.1f} % of "
                            f"held-out GTZAN music (score {s:.1f}, threshold {self.threshold:.1f})")
@@ -326,6 +369,31 @@ class MusicDetector:
                             f"unusual above {self.suspect_threshold:.1f}): less typical than {pct:.1f} % "
                             f"of held-out GTZAN music. Quiet-gap share {ler:.0%} (speech-like above "
                             f"{self.ler_threshold:.0%}, counted only when the score is unusual)."
+                            + (f" Spectral change {steady:.1f} dB (not music below "
+                               f"{self.steady_threshold:.1f})." if self.steady_threshold is not None else ""))}
+
+
+    def _check_contrast(self, vector, distance: float, ler: float, steady: float, is_steady: bool,
+                        reasons: list[str]) -> dict:
+        """:meth:`check` for a detector with a contrast stage."""
+        c = float(self.contrast_scores(np.asarray(vector)[None])[0])
+        pct = 100.0 * np.searchsorted(self._held_c, c, side="right") / max(1, len(self._held_c))
+        novel = bool(self.decide(np.array([distance]), np.array([ler]), np.array([steady]), np.array([c]))[0])
+        t, u = self.contrast_threshold, self.contrast_suspect
+        if c > t:
+            reasons.append(f"to the four music networks it sounds like speech, animal calls, nature or "
+                           f"other sounds rather than music (non-music score {c:.1f}, threshold {t:.1f}; "
+                           f"higher than {pct:.1f} % of held-out GTZAN music)")
+        elif c > u:
+            reasons.append(f"to the four music networks it is unusual for music: its non-music score "
+                           f"({c:.1f}) is higher than {pct:.1f} % of held-out GTZAN music (unusual above "
+                           f"{u:.1f}, not music above {t:.1f})")
+        return {"method": "pretrained", "score": c, "threshold": t, "suspect_threshold": u,
+                "percentile": pct, "novel": novel, "distance": distance,
+                "low_energy_rate": float(ler), "steadiness": float(steady),
+                "steady_threshold": self.steady_threshold, "suspect": bool(c > u), "reasons": reasons,
+                "summary": (f"Non-music score {c:.1f} (not music above {t:.1f}, unusual above {u:.1f}): "
+                            f"higher than {pct:.1f} % of held-out GTZAN music."
                             + (f" Spectral change {steady:.1f} dB (not music below "
                                f"{self.steady_threshold:.1f})." if self.steady_threshold is not None else ""))}
 
@@ -462,7 +530,8 @@ class PretrainedPredictor:
         used, so it need not be computed)."""
         if self.detector is None:
             return ()
-        return ("low_energy_rate",) + (("steadiness",) if self.detector.steady_threshold is not None else ())
+        gaps = () if self.detector.has_contrast else ("low_energy_rate",)
+        return gaps + (("steadiness",) if self.detector.steady_threshold is not None else ())
 
     def music_check(self, y: np.ndarray, ler: float = float("nan"),
                     steady: float = float("nan")) -> dict | None:
