@@ -408,6 +408,14 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
     say(f"chosen C={C:g}; thresholds {t_not:.2f} (not music) / {t_unusual:.2f} (unusual)")
 
     det0 = pretrained.MusicDetector.from_file(registry.model_dir(name) / "novelty.npz")
+    # the rule before this stage (genre-Gaussian distance, quiet gaps, steadiness) on the corpus
+    prev = pretrained.MusicDetector({k: v for k, v in det0.a.items() if not k.startswith("contrast_")})
+    Vn = nm["vector"][isnm]
+    flagged_prev = prev.decide(prev.scores(Vn), nm["ler"][isnm], nm["steady"][isnm])
+    info["previous_rule_caught"] = {k: {"n": int(np.sum(nm["kind"][isnm] == k)),
+                                        "caught": int(np.sum(flagged_prev[nm["kind"][isnm] == k]))}
+                                    for k in np.unique(nm["kind"][isnm])}
+    say(f"  the rule before this stage caught {info['previous_rule_caught']}")
     arrays = {**det0.a, **a, "contrast_thresholds": np.array([t_not, t_unusual]),
               "contrast_heldout": np.r_[r["hc"], r["ha"].ravel()]}
     det = pretrained.MusicDetector(arrays)
