@@ -335,16 +335,21 @@ def test_shipped_detector_knows_music(model):
     held = np.sort(model.detector.a["contrast_heldout"])
     assert con["thresholds"][0] >= np.percentile(held, CONTRAST_PERCENTILES[0]) - 1e-9
     # held-out GTZAN music (artist-grouped), clean and each kind of training copy: at most 1 %
-    # (the target); measured 1 / 371 clean and 2 / 1113 copies
+    # (the target); measured 0 / 371 clean and 0 / 1113 copies
     for part, h in con["heldout_false_alarms"].items():
         assert h["flagged"] <= 0.01 * h["n"], part
     assert np.sum(held > model.detector.contrast_threshold) == sum(
         h["flagged"] for h in con["heldout_false_alarms"].values())
     # held-out non-music (whole groups left out: a species, a language, an ambience file), and
-    # with each kind left out of the fit entirely: all animals, nature and speech caught
+    # with each kind left out of the fit entirely: measured 69-126 of 72-126 per kind (95-100 %)
     for kind in ("animals", "nature", "speech"):
         for part in ("heldout_nonmusic_caught", "kind_left_out_caught"):
-            assert con[part][kind]["caught"] == con[part][kind]["n"] > 10, (part, kind)
+            assert con[part][kind]["caught"] >= 0.9 * con[part][kind]["n"] > 10, (part, kind)
+    # the threshold is music-first: never under the 99.5th percentile of held-out music, and the
+    # earlier rule caught far less of the same corpus
+    prev = sum(v["caught"] for v in con["previous_rule_caught"].values())
+    now = sum(v["caught"] for k, v in con["heldout_nonmusic_caught"].items() if k in con["previous_rule_caught"])
+    assert now > 2 * prev
     # the 144 test clips (never fitted), whole: at most 1 %
     assert con["test_false_alarms"]["clean_whole"]["flagged"] <= 0.01 * 144
     assert not any(p["flagged"] for p in con["synthetic_piano"])
