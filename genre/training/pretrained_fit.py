@@ -901,7 +901,15 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
                   latency_ms=latency_ms(name))
     _say(f"shipped {path} ({_dir_size(path) / 1e6:.1f} MB)")
     if detector:
-        return steadiness_main(jobs=jobs, name=name)
+        rc = steadiness_main(jobs=jobs, name=name)
+        from genre.training import nonmusic
+
+        if rc == 0 and (nonmusic.ROOT / "vectors.npz").is_file():
+            nonmusic.fit_contrast(name)  # the new detector gets its contrast stage back
+        elif rc == 0:
+            _say("the new music detector has no contrast stage: run `python -m genre.training.nonmusic "
+                 "extract DEBS`, `... embed` and `... fit` (see that module)")
+        return rc
     return 0
 
 
