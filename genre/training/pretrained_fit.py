@@ -902,13 +902,9 @@ def fit_main(seed: int = 0, head_names: Sequence[str] | None = None, artist_cv: 
     _say(f"shipped {path} ({_dir_size(path) / 1e6:.1f} MB)")
     if detector:
         rc = steadiness_main(jobs=jobs, name=name)
-        from genre.training import nonmusic
-
-        if rc == 0 and (nonmusic.ROOT / "vectors.npz").is_file():
-            nonmusic.fit_contrast(name)  # the new detector gets its contrast stage back
-        elif rc == 0:
-            _say("the new music detector has no contrast stage: run `python -m genre.training.nonmusic "
-                 "extract DEBS`, `... embed` and `... fit` (see that module)")
+        # genre.training.nonmusic builds on this module (no import back: no cycle)
+        _say("the new music detector has no contrast stage yet: run `python -m genre.training.nonmusic "
+             "fit` (after `extract DEBS` and `embed` if .cache/nonmusic is empty; see that module)")
         return rc
     return 0
 
