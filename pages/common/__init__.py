@@ -420,9 +420,13 @@ def show_result(out: analysis.Analysis, *, key: str, compact: bool = False) -> N
         st.warning("The check for non-music recordings is not available in this deployment, so "
                    "the answer below assumes the recording is music.", icon="⚠️")
     if pred.not_music:
-        st.warning("**This does not sound like music.** It is too unlike the music the models "
-                   "learned from (or has too many silent gaps, or barely changes, like noise or a "
-                   "test tone), so no genre is given.", icon="🔇")
+        if "distance" in nov:  # a detector with a contrast stage (trained against real non-music)
+            why = ("To the music networks it sounds like speech, animal calls, nature or other "
+                   "sounds rather than music (or it barely changes, like noise or a test tone)")
+        else:
+            why = ("It is too unlike the music the models learned from (or has too many silent "
+                   "gaps, or barely changes, like noise or a test tone)")
+        st.warning(f"**This does not sound like music.** {why}, so no genre is given.", icon="🔇")
         with st.expander("Why, in numbers"):
             for reason in nov.get("reasons", []):
                 st.markdown(f"- {reason}")
