@@ -267,6 +267,28 @@ def test_leaderboard_tables_and_pickers():
         _ok(at)
 
 
+@needs_model
+def test_leaderboard_shows_the_default_detectors_measured_figures():
+    """The overview's "Is it music?" tables are the default model's recorded detector figures
+    (manifest ``detector.contrast``): every false-alarm count and every catch, as recorded."""
+    from genre import registry
+
+    con = (registry.verify(registry.default_name()).get("detector") or {}).get("contrast")
+    if not con:
+        pytest.skip("the default model has no contrast stage")
+    at = _app("pages/leaderboard.py")
+    _ok(at)
+    assert any("Is it music?" in h.value for h in at.subheader)
+    fa = next(t.value for t in at.table if t.value.index.name == "Music")
+    caught = next(t.value for t in at.table if t.value.index.name == "kind")
+    recorded = [*con["heldout_false_alarms"].values(), *con["test_false_alarms"].values(), con["outside_music"]]
+    assert fa["Flagged"].tolist() == [r["flagged"] for r in recorded]
+    assert fa["n"].tolist() == [r["n"] for r in recorded]
+    assert any("Taiko_1" in i for i in fa.index) == ("Taiko_1" in con["outside_music"]["flagged_tracks"])
+    assert caught["caught, held out by group"].tolist() == [v["caught"] for v in con["heldout_nonmusic_caught"].values()]
+    assert caught["caught, kind left out of the fit"].tolist() == [v["caught"] for v in con["kind_left_out_caught"].values()]
+
+
 def _plotly_values(a):  # plotly sends numeric arrays as {"dtype", "bdata": base64}
     if isinstance(a, dict):
         import base64

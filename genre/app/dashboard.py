@@ -386,6 +386,43 @@ def curves_summary(curves: pd.DataFrame) -> dict[str, Any]:
             "seconds_total": float(sec.sum() / folds) if len(sec) else float("nan")}
 
 
+def detector_tables(manifest: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The music detector's measured figures from a model's manifest (``detector.contrast``, written
+    by ``python -m genre.training.nonmusic fit``), as two tables for the leaderboard: music wrongly
+    flagged (``false_alarms``: where, flagged, n, share) and non-music caught (``caught``: per kind,
+    held out by group, with the kind left out of the fit, and by the rule before the contrast
+    stage); ``None`` for a model without one."""
+    con = ((manifest or {}).get("detector") or {}).get("contrast")
+    if not con:
+        return None
+    names = {"clean": "GTZAN music held out (artist folds), clean",
+             "aug_band": "... their band-limited training copies", "aug_mix": "... their noisy/reverberant/clipped copies",
+             "aug_tel": "... their telephone copies"}
+    rows = [(names.get(k, k), v["flagged"], v["n"]) for k, v in con.get("heldout_false_alarms", {}).items()]
+    for k, v in con.get("test_false_alarms", {}).items():
+        cond = k.removesuffix("_first10s").replace("_", " ")
+        rows.append(("GTZAN test clips, whole" if k == "clean_whole" else f"GTZAN test clips, first 10 s, {cond}",
+                     v["flagged"], v["n"]))
+    om = con.get("outside_music")
+    if om:
+        flagged = ", ".join(om.get("flagged_tracks", []))
+        rows.append((f"music from outside GTZAN: {om.get('source', '')}" + (f" (flagged: {flagged})" if flagged else ""),
+                     om["flagged"], om["n"]))
+    fa = pd.DataFrame(rows, columns=["music", "flagged", "n"])
+    fa["share"] = fa["flagged"] / fa["n"].where(fa["n"] > 0)
+    held, left, prev = (con.get(k, {}) for k in ("heldout_nonmusic_caught", "kind_left_out_caught",
+                                                  "previous_rule_caught"))
+    kinds = list(held)
+    caught = pd.DataFrame({
+        "kind": [k.replace("_", " ") for k in kinds],
+        "signals": [held[k]["n"] for k in kinds],
+        "caught, held out by group": [held[k]["caught"] for k in kinds],
+        "caught, kind left out of the fit": [left.get(k, {}).get("caught") for k in kinds],
+        "caught by the earlier rule": [str(prev[k]["caught"]) if k in prev else "–" for k in kinds]})
+    return {"false_alarms": fa, "caught": caught, "thresholds": list(con.get("thresholds", [])),
+            "command": con.get("command", "")}
+
+
 def retrain_command(model: str) -> str:
     """The command that retrains a shipped network with its curves recorded (``train_deep`` also
     writes the ONNX export the dashboard runs, checked against Keras)."""
