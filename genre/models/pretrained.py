@@ -344,7 +344,7 @@ class MusicDetector:
             reasons.append(f"its sound barely changes over time, as with noise, hum or a test tone "
                            f"(spectral change {steady:.1f} dB; GTZAN music is above {self.steady_threshold:.1f} dB)")
         if self.has_contrast:
-            return self._check_contrast(vector, s, ler, steady, is_steady, reasons)
+            return self._check_contrast(vector, s, ler, steady, reasons)
         pct = self.percentile_of(s)
         novel = bool(self.decide(np.array([s]), np.array([ler]), np.array([steady]))[0])
         suspect = s > self.suspect_threshold
@@ -372,10 +372,9 @@ class MusicDetector:
                             + (f" Spectral change {steady:.1f} dB (not music below "
                                f"{self.steady_threshold:.1f})." if self.steady_threshold is not None else ""))}
 
-
-    def _check_contrast(self, vector, distance: float, ler: float, steady: float, is_steady: bool,
+    def _check_contrast(self, vector, distance: float, ler: float, steady: float,
                         reasons: list[str]) -> dict:
-        """:meth:`check` for a detector with a contrast stage."""
+        """:meth:`check` for a detector with a contrast stage (``reasons`` holds the steadiness one)."""
         c = float(self.contrast_scores(np.asarray(vector)[None])[0])
         pct = 100.0 * np.searchsorted(self._held_c, c, side="right") / max(1, len(self._held_c))
         novel = bool(self.decide(np.array([distance]), np.array([ler]), np.array([steady]), np.array([c]))[0])

@@ -37,11 +37,12 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from genre.config import CACHE_DIR, SR
+from genre.training.pretrained_fit import _say  # one progress printer for the pretrained fits
 
 ROOT = CACHE_DIR / "nonmusic"
 SRC = ROOT / "src"
 
-#: Package -> (member of the package, prefixes inside it) of the audio that is kept.
+#: The audio kept: these folders of 0 A.D.'s ``public.zip``, and KTuberling's spoken words.
 ZAD_PREFIXES: tuple[str, ...] = ("audio/actor/fauna/", "audio/ambient/dayscape/", "audio/ambient/water/",
                                  "audio/ambient/weather/", "audio/voice/", "audio/attack/impact/",
                                  "audio/resource/", "audio/music/")
@@ -50,12 +51,8 @@ AUDIO_EXT = (".ogg", ".oga", ".wav")
 
 #: Length of every non-music test signal (s).
 CLIP_SECONDS: float = 10.0
-#: Kinds of non-music signal, and the outside music.
+#: Kinds of non-music signal (the outside music is kind ``outside_music``).
 KINDS: tuple[str, ...] = ("animals", "nature", "speech", "work_sounds")
-
-
-def _say(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, file=sys.stderr, flush=True)
 
 
 def _members(deb: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
@@ -77,7 +74,8 @@ def extract(debs: Path, dest: Path = SRC) -> dict[str, int]:
     for deb in sorted(Path(debs).glob("*.deb")):
         if deb.name.startswith("ktuberling-data"):
             for tar, m in _members(deb):
-                if m.isfile() and m.name.startswith(KTUBERLING_PREFIX) and m.name.endswith(AUDIO_EXT):
+                if (m.isfile() and m.name.startswith(KTUBERLING_PREFIX) and m.name.endswith(AUDIO_EXT)
+                        and ".." not in Path(m.name).parts):
                     out = dest / "ktuberling" / m.name[len(KTUBERLING_PREFIX):]
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_bytes(tar.extractfile(m).read())
@@ -92,7 +90,7 @@ def extract(debs: Path, dest: Path = SRC) -> dict[str, int]:
                             g.write(chunk)
                     with zipfile.ZipFile(tmp) as z:
                         for name in z.namelist():
-                            if name.startswith(ZAD_PREFIXES) and name.endswith(AUDIO_EXT):
+                            if name.startswith(ZAD_PREFIXES) and name.endswith(AUDIO_EXT) and ".." not in Path(name).parts:
                                 out = dest / "0ad" / name
                                 out.parent.mkdir(parents=True, exist_ok=True)
                                 out.write_bytes(z.read(name))
