@@ -21,6 +21,8 @@ Usage::
     apt-get download 0ad-data ktuberling-data          # into some folder DEBS (1.4 GB)
     python -m genre.training.nonmusic extract DEBS      # about 2 min
     python -m genre.training.nonmusic embed --jobs 2    # the four networks on every clip
+    python -m genre.training.nonmusic fit               # the contrast stage, re-ships the model
+    python -m genre.training.nonmusic check-generic     # the 57-feature detector on the corpus
 """
 from __future__ import annotations
 
@@ -473,6 +475,28 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
     return info
 
 
+def check_generic(src: Path = SRC, say=_say) -> dict[str, dict[str, int]]:
+    """The shipped 57-feature non-music detector (:func:`genre.novelty.load`, every model but the
+    pretrained ensemble) on every :func:`clips` signal and :func:`outside_music` track: how many
+    it flags, per kind. Nothing is fitted or written."""
+    from genre import novelty
+
+    det = novelty.load()
+    out: dict[str, dict[str, int]] = {}
+
+    def count(kind: str, y: np.ndarray) -> None:
+        r = out.setdefault(kind, {"n": 0, "flagged": 0})
+        r["n"] += 1
+        r["flagged"] += bool(det.score_signal(y, SR)["novel"])
+
+    for c in clips(src):
+        count(c["kind"], c["y"])
+    for p in outside_music(src):
+        count("outside_music", _load(p))
+    say(f"57-feature detector: {out}")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m genre.training.nonmusic", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -484,11 +508,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--max-patches", type=int, default=6)
     f = sub.add_parser("fit", help="fit the music detector's contrast stage and re-ship the model")
     f.add_argument("--model", default="pretrained")
+    sub.add_parser("check-generic", help="how the 57-feature detector (the other models') does on the corpus")
     a = ap.parse_args(argv)
     if a.cmd == "extract":
         extract(a.debs)
     elif a.cmd == "fit":
         fit_contrast(a.model)
+    elif a.cmd == "check-generic":
+        check_generic()
     else:
         embed(rms_dbfs=a.rms_dbfs, max_patches=a.max_patches, jobs=a.jobs)
     return 0
