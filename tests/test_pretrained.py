@@ -350,6 +350,9 @@ def test_shipped_detector_knows_music(model):
     prev = sum(v["caught"] for v in con["previous_rule_caught"].values())
     now = sum(v["caught"] for k, v in con["heldout_nonmusic_caught"].items() if k in con["previous_rule_caught"])
     assert now > 2 * prev
+    # speech through every robustness degradation (MP3, phone, noise, room, clipping): all caught
+    for cond, kinds in con["degraded_nonmusic_caught"].items():
+        assert kinds["speech"]["caught"] == kinds["speech"]["n"] > 20, cond
     # the 144 test clips (never fitted), whole: at most 1 %
     assert con["test_false_alarms"]["clean_whole"]["flagged"] <= 0.01 * 144
     assert not any(p["flagged"] for p in con["synthetic_piano"])

@@ -273,6 +273,45 @@ def embed(out: Path = ROOT / "vectors.npz", src: Path = SRC, rms_dbfs: float = -
     return out
 
 
+def _embed_degraded(c: dict, cond: str, rms_dbfs: float, max_patches: int, onnx_dir: str) -> dict:
+    import os
+
+    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    from genre.training.degrade import DEGRADATIONS
+
+    return _vector(DEGRADATIONS[cond](c["y"], SR), rms_dbfs, max_patches, onnx_dir)
+
+
+def embed_degraded(out: Path = ROOT / "vectors_degraded.npz", src: Path = SRC, rms_dbfs: float = -17.0,
+                   max_patches: int = 6, per_group: int = 2, jobs: int = 1) -> Path:
+    """Like :func:`embed`, for the first ``per_group`` signals of every :func:`clips` group through each
+    robustness degradation (:data:`genre.training.degrade.DEGRADATIONS`): is non-music still caught
+    after an MP3 codec, a phone line, noise, a room or clipping? Rows: ``id``, ``kind``, ``condition``."""
+    from joblib import Parallel, delayed
+
+    from genre.training.degrade import DEGRADATIONS
+    from genre.training.pretrained_fit import ONNX_DIR
+
+    t0 = time.perf_counter()
+    seen: dict[str, int] = {}
+    cs = []
+    for c in clips(src):
+        if seen.get(c["group"], 0) < per_group:
+            seen[c["group"]] = seen.get(c["group"], 0) + 1
+            cs.append(c)
+    jobs_ = [(c, cond) for c in cs for cond in DEGRADATIONS]
+    _say(f"{len(cs)} non-music signals x {len(DEGRADATIONS)} degradations; embedding")
+    res = Parallel(n_jobs=jobs)(delayed(_embed_degraded)(c, cond, rms_dbfs, max_patches, str(ONNX_DIR))
+                                for c, cond in jobs_)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, id=np.array([c["id"] for c, _ in jobs_]), kind=np.array([c["kind"] for c, _ in jobs_]),
+             condition=np.array([cond for _, cond in jobs_]), vector=np.stack([r["vector"] for r in res]),
+             steady=np.array([r["steady"] for r in res]), rms_dbfs=np.array(rms_dbfs),
+             max_patches=np.array(max_patches))
+    _say(f"wrote {out} ({len(jobs_)} rows, {time.perf_counter() - t0:.0f} s)")
+    return out
+
+
 def load_vectors(path: Path = ROOT / "vectors.npz") -> dict[str, np.ndarray]:
     """The arrays :func:`embed` wrote."""
     with np.load(path, allow_pickle=False) as z:
@@ -453,6 +492,18 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
         pianos.append({"name": f"synthetic_piano_seed{k}", "contrast": round(float(det.contrast_scores(v[None])[0]), 3),
                        "flagged": bool(det.contrast_scores(v[None])[0] > t_not)})
     info["synthetic_piano"] = pianos
+    dpath = vectors_path.with_name("vectors_degraded.npz")
+    dv = load_vectors(dpath) if dpath.is_file() else None
+    if dv is not None and (float(dv["rms_dbfs"]) != rms or int(dv["max_patches"]) != mp):
+        say(f"  {dpath.name} was embedded with other settings; not used")
+        dv = None
+    if dv is not None:  # non-music through the robustness degradations (never fitted)
+        flags = det.decide(None, None, dv["steady"], det.contrast_scores(dv["vector"]))
+        info["degraded_nonmusic_caught"] = {
+            str(cond): {str(k): {"n": int(m.sum()), "caught": int(flags[m].sum())}
+                        for k in np.unique(dv["kind"]) for m in [(dv["condition"] == cond) & (dv["kind"] == k)]}
+            for cond in np.unique(dv["condition"])}
+        say(f"  non-music through each degradation: {info['degraded_nonmusic_caught']}")
     info["corpus"] = {"nonmusic": {k: int(np.sum(kn == k)) for k in np.unique(kn)},
                       "packages": ["0ad-data 0.0.26-1", "ktuberling-data 4:22.12.3-1"]}
     info["command"] = "python -m genre.training.nonmusic fit"
@@ -508,12 +559,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--max-patches", type=int, default=6)
     f = sub.add_parser("fit", help="fit the music detector's contrast stage and re-ship the model")
     f.add_argument("--model", default="pretrained")
+    d = sub.add_parser("embed-degraded", help="... of 2 signals per group through each robustness degradation")
+    d.add_argument("--jobs", type=int, default=1)
     sub.add_parser("check-generic", help="how the 57-feature detector (the other models') does on the corpus")
     a = ap.parse_args(argv)
     if a.cmd == "extract":
         extract(a.debs)
     elif a.cmd == "fit":
         fit_contrast(a.model)
+    elif a.cmd == "embed-degraded":
+        embed_degraded(jobs=a.jobs)
     elif a.cmd == "check-generic":
         check_generic()
     else:
