@@ -80,3 +80,17 @@ def write_user_dataset(root: Path) -> tuple[Path, Path]:
 def user_dataset(tmp_path_factory) -> tuple[Path, Path]:
     """:func:`write_user_dataset` once per test run: ``(root, labels.csv)``."""
     return write_user_dataset(tmp_path_factory.mktemp("my_labels"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _join_dashboard_warmup():
+    """Let the dashboard's background warm-up (``genre.app.analysis.start_warmup``, started by any
+    in-process AppTest of ``app.py``) finish before the interpreter exits: a process that exits
+    while that daemon thread is inside onnxruntime's native code aborts (``terminate called
+    without an active exception``, exit 134), which a short run of one AppTest hits."""
+    yield
+    import threading
+
+    for t in threading.enumerate():
+        if t.name == "genre-warmup":
+            t.join(timeout=300)
