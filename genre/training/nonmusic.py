@@ -163,8 +163,8 @@ def clips(src: Path = SRC, seed: int = 0, per_group: int = 6) -> Iterator[dict]:
     n = int(CLIP_SECONDS * SR)
     zad = src / "0ad" / "audio"
     amb_files = sorted(p for d in ("dayscape", "water", "weather") for p in (zad / "ambient" / d).glob("*.og*"))
-    beds = [_load(p) for p in amb_files]
-    beds = [b for b in beds if len(b) > SR]
+    ambience = {p: _load(p) for p in amb_files}
+    beds = [b for b in ambience.values() if len(b) > SR] or [np.zeros(n, np.float32)]  # silence if none
 
     # animals, per species
     calls: dict[str, list[Path]] = {}
@@ -178,7 +178,7 @@ def clips(src: Path = SRC, seed: int = 0, per_group: int = 6) -> Iterator[dict]:
             yield {"id": f"animals/{g}/{i}", "kind": "animals", "group": f"animals/{g}", "y": y}
 
     # nature: consecutive windows of each ambience file
-    for p, b in zip(amb_files, [_load(p) for p in amb_files]):
+    for p, b in ambience.items():
         for i in range(min(per_group, len(b) // n)):
             yield {"id": f"nature/{p.stem}/{i}", "kind": "nature", "group": f"nature/{p.stem}",
                    "y": b[i * n:(i + 1) * n].astype(np.float32)}
