@@ -261,6 +261,7 @@ def test_contrast_stage_decides_alone_with_steadiness(tmp_path):
     r = c.check(W[0], 0.0, 5.0)
     assert r["novel"] and r["score"] == pytest.approx(3.0) and "speech, animal calls" in r["reasons"][0]
     assert r["percentile"] == pytest.approx(100.0) and r["suspect"]
+    assert "higher than all 61 held-out GTZAN music inputs" in r["reasons"][0]
     r = c.check(W[1], 0.9, 5.0)  # between the thresholds: unusual, answered
     assert not r["novel"] and r["suspect"] and "unusual" in r["reasons"][0]
     r = c.check(W[2], 0.9, 0.5)  # steady: not music whatever the networks say

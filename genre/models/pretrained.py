@@ -379,10 +379,12 @@ class MusicDetector:
         pct = 100.0 * np.searchsorted(self._held_c, c, side="right") / max(1, len(self._held_c))
         novel = bool(self.decide(np.array([distance]), np.array([ler]), np.array([steady]), np.array([c]))[0])
         t, u = self.contrast_threshold, self.contrast_suspect
+        than = (f"higher than all {len(self._held_c):,} held-out GTZAN music inputs" if pct >= 100.0
+                else f"higher than {pct:.1f} % of held-out GTZAN music")
         if c > t:
             reasons.append(f"to the four music networks it sounds like speech, animal calls, nature or "
                            f"other sounds rather than music (non-music score {c:.1f}, threshold {t:.1f}; "
-                           f"higher than {pct:.1f} % of held-out GTZAN music)")
+                           f"{than})")
         elif c > u:
             reasons.append(f"to the four music networks it is unusual for music: its non-music score "
                            f"({c:.1f}) is higher than {pct:.1f} % of held-out GTZAN music (unusual above "
