@@ -364,7 +364,7 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
     fold's training). The not-music threshold is the larger of the :data:`CONTRAST_PERCENTILES`
     percentile of held-out music and the :data:`NONMUSIC_PERCENTILE` percentile of held-out
     non-music; C (:data:`CONTRAST_CS`) is the one with the fewest held-out music false alarms at
-    its own threshold, ties to more held-out non-music caught. Measured and written to the manifest (``detector.contrast``): held-out false
+    its own threshold, ties to more held-out non-music caught, then to the smaller C. Measured and written to the manifest (``detector.contrast``): held-out false
     alarms and catches per kind, catches with each kind left out entirely, the 144 test clips
     (whole, and their first 10 s clean and under each robustness degradation), the 0 A.D.
     soundtrack (music from outside GTZAN, never fitted), and five synthetic solo-piano pieces.
