@@ -138,7 +138,7 @@ def non_music() -> None:
         st.markdown("**Non-music caught**")
         st.table(tables["caught"].set_index("kind"))
     t = tables["thresholds"]
-    st.caption("A logistic regression of music against real non-music (speech in 20 languages, animal calls, "
+    st.caption("A logistic regression of music against real non-music (speech in 26 languages, animal calls, "
                "birds, water, weather, work sounds; synthetic noise, tones and speech) on the four networks' "
                "embeddings, plus a steadiness cue for noise and tones. "
                + (f"Not music above {t[0]:.2f}, music-first (the larger of held-out music's 99.5th percentile "

@@ -8,7 +8,7 @@ both, which ``apt-get download`` fetches like any other package:
   horses, elephants, lions, pigs, sheep, goats, camels, chickens...), ambience (birds, rivers,
   waves, rain, wind, thunder), spoken unit replies in four languages, work and battle sounds, and
   its soundtrack (about 60 orchestral and folk tracks: music that no model here was trained on);
-- ``ktuberling-data`` (KDE, GPL): single spoken words in 20 languages, several speakers.
+- ``ktuberling-data`` (KDE, GPL): single spoken words in 22 languages (25 sets: Serbian in four scripts), several speakers.
 
 :func:`extract` pulls the audio out of the ``.deb`` files into ``.cache/nonmusic/src`` (nothing of
 it is committed); :func:`clips` turns it into seeded 10-s test signals, each with a *group* (a
