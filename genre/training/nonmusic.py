@@ -218,15 +218,23 @@ def outside_music(src: Path = SRC) -> list[Path]:
     return sorted((src / "0ad" / "audio" / "music").glob("*.og*"))
 
 
-def _vector(y: np.ndarray, rms_dbfs: float, max_patches: int, onnx_dir) -> dict:
-    from genre import novelty
+def _clip_vector(y: np.ndarray, rms_dbfs: float, max_patches: int, onnx_dir=None) -> tuple[np.ndarray, float]:
+    """The shipped model's clip vector of ``y`` (its front end: loudness, at most ``max_patches``
+    patches; the ONNX files of ``onnx_dir``, default the training copies) and its band level."""
     from genre.models import pretrained
+    from genre.training.pretrained_fit import ONNX_DIR
 
     _, P = pretrained.patches(y, SR, rms_dbfs=rms_dbfs)
-    sel = pretrained.select_patches(len(P), max_patches)
-    o = pretrained.network_outputs(P[sel], onnx_dir)
-    return {"vector": pretrained.clip_vector(o), "ler": float(novelty.low_energy_rate(y, SR)),
-            "steady": float(novelty.steadiness(y, SR)), "band_db": float(pretrained.high_band_db(P[sel]))}
+    P = P[pretrained.select_patches(len(P), max_patches)]
+    return pretrained.clip_vector(pretrained.network_outputs(P, onnx_dir or ONNX_DIR)), float(pretrained.high_band_db(P))
+
+
+def _vector(y: np.ndarray, rms_dbfs: float, max_patches: int, onnx_dir) -> dict:
+    from genre import novelty
+
+    v, band = _clip_vector(y, rms_dbfs, max_patches, onnx_dir)
+    return {"vector": v, "ler": float(novelty.low_energy_rate(y, SR)),
+            "steady": float(novelty.steadiness(y, SR)), "band_db": band}
 
 
 def _embed_music(path: str, rms_dbfs: float, max_patches: int, onnx_dir: str) -> dict:
@@ -370,16 +378,14 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
     soundtrack (music from outside GTZAN, never fitted), and five synthetic solo-piano pieces.
     Nothing of ``../shared/samples`` is used.
     """
-    import io
-
     from sklearn.model_selection import GroupKFold
 
     from genre import registry
     from genre.models import pretrained
     from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS, DEGRADATIONS
     from genre.training.novelty_fit import synthetic_negatives, synthetic_piano
-    from genre.training.pretrained_fit import (ONNX_DIR, aug_outputs, clip_outputs, degraded_test_vectors,
-                                               limited_vector)
+    from genre.training.pretrained_fit import (aug_outputs, clip_outputs, degraded_test_vectors,
+                                               limited_vector, reship_detector)
     from genre.training.train_deep import _folds, clip_table
 
     man = registry.verify(name)
@@ -402,10 +408,7 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
     say(f"music: {len(Xc)} train+valid clips and {Xa.shape[0] * Xa.shape[1]} copies ({', '.join(copies)})")
 
     synth = synthetic_negatives(speech=True)
-    Vs = []
-    for _, y in synth:
-        _, P = pretrained.patches(y, SR, rms_dbfs=rms)
-        Vs.append(pretrained.clip_vector(pretrained.network_outputs(P[pretrained.select_patches(len(P), mp)], ONNX_DIR)))
+    Vs = [_clip_vector(y, rms, mp)[0] for _, y in synth]
     isnm = nm["kind"] != "outside_music"
     Fn = np.vstack([nm["vector"][isnm][:, cols], np.stack(Vs)[:, cols]])
     kn = np.r_[nm["kind"][isnm], ["synthetic"] * len(synth)]
@@ -486,9 +489,7 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
                              "source": "0 A.D. soundtrack (0ad-data, CC BY-SA 3.0)"}
     pianos = []
     for k in range(5):
-        y = synthetic_piano(seed=k)
-        _, P = pretrained.patches(y, SR, rms_dbfs=rms)
-        v = pretrained.clip_vector(pretrained.network_outputs(P[pretrained.select_patches(len(P), mp)], ONNX_DIR))
+        v = _clip_vector(synthetic_piano(seed=k), rms, mp)[0]
         pianos.append({"name": f"synthetic_piano_seed{k}", "contrast": round(float(det.contrast_scores(v[None])[0]), 3),
                        "flagged": bool(det.contrast_scores(v[None])[0] > t_not)})
     info["synthetic_piano"] = pianos
@@ -514,15 +515,9 @@ def fit_contrast(name: str = "pretrained", vectors_path: Path = ROOT / "vectors.
     say(f"  held-out: {info['heldout_false_alarms']}; caught {info['heldout_nonmusic_caught']}; "
         f"kind left out {loko}")
 
-    folder = registry.model_dir(name)
-    buf = io.BytesIO()
-    np.savez(buf, **det.a)
-    files = {f: (buf.getvalue() if f == "novelty.npz" else folder / f) for f in man["files"]}
-    new = {k: v for k, v in man.items() if k not in ("files", "name")}
-    new["detector"] = {**(man.get("detector") or {}), "contrast": info,
-                       "rule": "not music: contrast score above its threshold, or steadiness below its threshold"}
-    registry.save(name, files, new)
-    say(f"re-shipped {folder} with the contrast stage")
+    reship_detector(name, det, {"contrast": info, "rule": "not music: contrast score above its threshold, "
+                                                          "or steadiness below its threshold"})
+    say(f"re-shipped models/{name} with the contrast stage")
     return info
 
 

@@ -349,15 +349,17 @@ def band_threshold(clean_db: np.ndarray, copy_db: np.ndarray, copy_rate: np.ndar
 
 
 def band_rows(paths: Sequence[str], X: np.ndarray, segs: Sequence[np.ndarray], rms_dbfs: float | None,
-              max_patches: int | None, augmented: Sequence[bool]) -> list[list[tuple]]:
+              max_patches: int | None, augmented: Sequence[bool],
+              shas: Sequence[str] | None = None) -> list[list[tuple]]:
     """Per clip, its inputs as the band route sees them: ``[(vector, segment vectors, band dB,
     name)]`` for the clean clip and (where ``augmented``) each training copy, the telephone copies
-    (:data:`genre.training.degrade.BAND_AUGMENTATIONS`) included."""
+    (:data:`genre.training.degrade.BAND_AUGMENTATIONS`) included. ``shas``: the files' SHA-256,
+    if the caller has them already."""
     from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS
 
     out = []
     for i, p in enumerate(paths):
-        sha = _sha(p)
+        sha = shas[i] if shas is not None else _sha(p)
         rows = [(X[i], segs[i], band_db(p, rms_dbfs=rms_dbfs, sha=sha), "clean")]
         if augmented[i]:
             for a in AUGMENTATIONS + BAND_AUGMENTATIONS:
@@ -426,10 +428,10 @@ def fit_band_route(paths: Sequence[str], X: np.ndarray, y: np.ndarray, segs, aug
     Returns ``(head or None, info)``."""
     from genre.training.degrade import AUGMENTATIONS, BAND_AUGMENTATIONS
 
-    rows = band_rows(paths, X, segs, rms_dbfs, max_patches, [len(a) > 0 for a in augs])
+    shas = [_sha(p) for p in paths]
+    rows = band_rows(paths, X, segs, rms_dbfs, max_patches, [len(a) > 0 for a in augs], shas=shas)
     clean = np.array([r[0][2] for r in rows])
-    copies = [(r[2], _copy_rate(sha, r[3])) for p, rs in zip(paths, rows) for sha in [_sha(p)]
-              for r in rs if r[3] != "clean"]
+    copies = [(r[2], _copy_rate(sha, r[3])) for sha, rs in zip(shas, rows) for r in rs if r[3] != "clean"]
     thr = band_threshold(clean, np.array([c[0] for c in copies]), np.array([c[1] for c in copies]))
     V, Yr, Cr = _routed(rows, range(len(rows)), y, thr)
     names = ("clean", *AUGMENTATIONS, *BAND_AUGMENTATIONS)
@@ -940,8 +942,6 @@ def steadiness_main(jobs: int = 1, name: str = "pretrained") -> int:
     and a ``detector.steadiness`` record (the distribution, and the synthetic non-music and solo
     piano answers) to its manifest; nothing else in the model changes.
     """
-    import io
-
     from joblib import Parallel, delayed
 
     from genre import registry
@@ -975,18 +975,25 @@ def steadiness_main(jobs: int = 1, name: str = "pretrained") -> int:
             "synthetic": synth,
             "command": f"python -m genre.training.pretrained_fit steadiness --jobs {jobs}"}
 
+    det = pretrained.MusicDetector.from_file(registry.model_dir(name) / "novelty.npz")
+    reship_detector(name, pretrained.MusicDetector({**det.a, "steady_threshold": np.array([thr])}),
+                    {"steadiness": info})
+    _say(f"re-shipped models/{name} with steady_threshold {thr:.2f} dB")
+    return 0
+
+
+def reship_detector(name: str, det: "pretrained.MusicDetector", detector_info: dict) -> None:
+    """Re-ship model ``name`` with music detector ``det`` (its ``novelty.npz``) and
+    ``detector_info`` merged into the manifest's ``detector`` record; every other file and field
+    stays as shipped."""
+    from genre import registry
+
     man = registry.verify(name)
     folder = registry.model_dir(name)
-    det = pretrained.MusicDetector.from_file(folder / "novelty.npz")
-    arrays = {**det.a, "steady_threshold": np.array([thr])}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    files = {f: (buf.getvalue() if f == "novelty.npz" else folder / f) for f in man["files"]}
+    files = {f: (det.to_bytes() if f == "novelty.npz" else folder / f) for f in man["files"]}
     new = {k: v for k, v in man.items() if k not in ("files", "name")}
-    new["detector"] = {**(man.get("detector") or {}), "steadiness": info}
+    new["detector"] = {**(man.get("detector") or {}), **detector_info}
     registry.save(name, files, new)
-    _say(f"re-shipped {folder} with steady_threshold {thr:.2f} dB")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
