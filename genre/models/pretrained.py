@@ -309,8 +309,8 @@ class MusicDetector:
         return Z @ a["contrast_coef"] + float(np.ravel(a["contrast_intercept"])[0])
 
     def percentile_of(self, score: float) -> float:
-        """Share (%) of held-out GTZAN music that scored at most ``score``."""
-        return 100.0 * np.searchsorted(self._held, score, side="right") / max(1, len(self._held))
+        """Share (%) of held-out GTZAN music whose distance score was at most ``score``."""
+        return _share_at_most(self._held, score)
 
     def decide(self, score: np.ndarray, ler: np.ndarray, steady: np.ndarray | None = None,
                contrast: np.ndarray | None = None) -> np.ndarray:
@@ -376,7 +376,7 @@ class MusicDetector:
                         reasons: list[str]) -> dict:
         """:meth:`check` for a detector with a contrast stage (``reasons`` holds the steadiness one)."""
         c = float(self.contrast_scores(np.asarray(vector)[None])[0])
-        pct = 100.0 * np.searchsorted(self._held_c, c, side="right") / max(1, len(self._held_c))
+        pct = _share_at_most(self._held_c, c)
         novel = bool(self.decide(np.array([distance]), np.array([ler]), np.array([steady]), np.array([c]))[0])
         t, u = self.contrast_threshold, self.contrast_suspect
         than = (f"higher than all {len(self._held_c):,} held-out GTZAN music inputs" if pct >= 100.0
@@ -397,6 +397,11 @@ class MusicDetector:
                             f"higher than {pct:.1f} % of held-out GTZAN music."
                             + (f" Spectral change {steady:.1f} dB (not music below "
                                f"{self.steady_threshold:.1f})." if self.steady_threshold is not None else ""))}
+
+
+def _share_at_most(sorted_values: np.ndarray, x: float) -> float:
+    """Share (%) of ``sorted_values`` (ascending) that are at most ``x``."""
+    return 100.0 * np.searchsorted(sorted_values, x, side="right") / max(1, len(sorted_values))
 
 
 def embedding_id(manifest: dict) -> str:
