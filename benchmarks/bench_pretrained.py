@@ -8,7 +8,9 @@ For one 30-s clip (default: GTZAN blues.00000), measured in one process, in one 
   loudness + resampling + musicnn log-mel of the whole input, each of the four networks on the
   analysed patches, head + non-music check; each a median over ``--runs``;
 - each network under four runtime settings (``GENRE_ONNX_THREADS`` 1 or 2 x ``GENRE_ONNX_MEMORY``
-  shrink or arena), interleaved run by run so that all see the same machine load;
+  shrink or arena), and the four side by side, two at a time (``GENRE_ONNX_PARALLEL=2``, what
+  prediction does by default; :func:`genre.models.runtime.run_many`) at one thread each,
+  interleaved run by run so that all see the same machine load;
 - the work: multiply-accumulates per 3-s patch of every network, counted from its ONNX graph
   (Conv and MatMul/Gemm nodes, shapes from ONNX shape inference; needs the ``onnx`` package of
   requirements-train.txt), and the rate each setting reaches (GFLOP/s = 2 x MACs / s);
@@ -37,6 +39,8 @@ from genre import config  # noqa: E402
 
 WARM_TARGET_MS = 300.0
 SETTINGS = [(1, "shrink"), (1, "arena"), (2, "shrink"), (2, "arena")]
+#: Settings under which the four networks also run two at a time (GENRE_ONNX_PARALLEL=2).
+SIDE_BY_SIDE = [(1, "shrink"), (1, "arena")]
 
 
 def network_macs(path: Path) -> int | None:
@@ -102,13 +106,17 @@ def main(argv=None) -> dict:
     n_patches = len(X)
 
     # every network under every runtime setting, interleaved run by run
-    saved = {k: os.environ.get(k) for k in (runtime.THREADS_ENV, runtime.MEMORY_ENV)}
+    saved = {k: os.environ.get(k) for k in (runtime.THREADS_ENV, runtime.MEMORY_ENV, runtime.PARALLEL_ENV)}
     times: dict[tuple, list[float]] = {}
+    paths = [folder / f"{net}.onnx" for net in pretrained.NETS]
     try:
+        os.environ[runtime.PARALLEL_ENV] = "2"
         for threads, mode in SETTINGS:  # create the sessions and warm them once
             os.environ[runtime.THREADS_ENV], os.environ[runtime.MEMORY_ENV] = str(threads), mode
             for net in pretrained.NETS:
                 runtime.run(folder / f"{net}.onnx", X)
+            if (threads, mode) in SIDE_BY_SIDE:
+                runtime.run_many(paths, X)
         for _ in range(args.runs):
             for threads, mode in SETTINGS:
                 os.environ[runtime.THREADS_ENV], os.environ[runtime.MEMORY_ENV] = str(threads), mode
@@ -116,6 +124,10 @@ def main(argv=None) -> dict:
                     t = time.perf_counter()
                     runtime.run(folder / f"{net}.onnx", X)
                     times.setdefault((threads, mode, net), []).append((time.perf_counter() - t) * 1e3)
+                if (threads, mode) in SIDE_BY_SIDE:
+                    t = time.perf_counter()
+                    runtime.run_many(paths, X)
+                    times.setdefault((threads, mode, "side by side"), []).append((time.perf_counter() - t) * 1e3)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -136,10 +148,15 @@ def main(argv=None) -> dict:
         nets[f"{threads} thread{'s' if threads > 1 else ''}, {mode}"] = {
             "per_network_ms": per, "networks_ms": total,
             "gflop_per_s": gflop / (total / 1e3) if gflop else None}
+        if (threads, mode) in SIDE_BY_SIDE:
+            total = statistics.median(times[(threads, mode, "side by side")])
+            nets[f"{threads} thread, {mode}, 2 at once"] = {
+                "per_network_ms": None, "networks_ms": total, "gflop_per_s": gflop / (total / 1e3) if gflop else None}
     other_ms = sum(stages.values()) - stages["decode"]  # decode counted separately below
     floor = {}
-    for threads in (1, 2):
-        best = min((v for k, v in nets.items() if k.startswith(f"{threads} ")), key=lambda v: v["networks_ms"])
+    for threads in (1, 2):  # "2 threads" includes the four networks two at a time, one thread each
+        best = min((v for k, v in nets.items() if (k.startswith(f"{threads} ") and not k.endswith("2 at once"))
+                    or (threads == 2 and k.endswith("2 at once"))), key=lambda v: v["networks_ms"])
         per_patch = best["networks_ms"] / n_patches
         budget = WARM_TARGET_MS - stages["decode"] - other_ms
         floor[threads] = {"networks_ms_per_patch": per_patch,
@@ -167,14 +184,15 @@ def main(argv=None) -> dict:
     for k, v in stages.items():
         print(f"  {k:<34s} {v:8.1f} ms")
     print("  networks on the analysed patches:")
-    head = "  " + " " * 20 + "".join(f"{n:>13s}" for n in pretrained.NETS) + "       total   GFLOP/s"
+    head = "  " + " " * 28 + "".join(f"{n:>13s}" for n in pretrained.NETS) + "       total   GFLOP/s"
     print(head)
-    print("  " + f"{'M MACs per patch':<20s}" + "".join(
+    print("  " + f"{'M MACs per patch':<28s}" + "".join(
         f"{(macs[n] or 0) / 1e6:13.0f}" for n in pretrained.NETS))
     for k, v in nets.items():
         rate = f"{v['gflop_per_s']:9.1f}" if v["gflop_per_s"] else "        -"
-        print("  " + f"{k:<20s}" + "".join(f"{v['per_network_ms'][n]:13.1f}" for n in pretrained.NETS)
-              + f"{v['networks_ms']:12.1f}" + rate)
+        cells = ("".join(f"{v['per_network_ms'][n]:13.1f}" for n in pretrained.NETS) if v["per_network_ms"]
+                 else f"{'(side by side)':>52s}")
+        print("  " + f"{k:<28s}" + cells + f"{v['networks_ms']:12.1f}" + rate)
     for t, f in floor.items():
         print(f"  floor at {t} thread(s): {f['networks_ms_per_patch']:.1f} ms of networks per patch; "
               f"estimate {f['warm_estimate_ms']:.0f} ms for {n_patches} patches; "

@@ -77,7 +77,7 @@ BATCH_SIZE: int = 32
 #: Native thread pools per worker: one thread each (a worker is one core's worth of work).
 THREAD_ENV: dict[str, str] = {
     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1", "GENRE_ONNX_THREADS": "1", "GENRE_TF_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1", "GENRE_ONNX_THREADS": "1", "GENRE_ONNX_PARALLEL": "1", "GENRE_TF_THREADS": "1",
     "GENRE_ONNX_MEMORY": "arena",  # a worker owns its process: keep the arenas (faster)
 }
 #: Dask settings of the local cluster: no statistical profiler (it samples every thread every

@@ -149,6 +149,52 @@ def test_memory_modes_give_the_same_outputs(monkeypatch):
         runtime.memory_mode()
 
 
+def test_parallel_setting_and_one_core(monkeypatch):
+    monkeypatch.delenv(runtime.PARALLEL_ENV, raising=False)
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    assert runtime.parallel() == 2
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 1)
+    assert runtime.parallel() == 1
+    monkeypatch.setenv(runtime.PARALLEL_ENV, "3")
+    assert runtime.parallel() == 3
+    monkeypatch.setenv(runtime.PARALLEL_ENV, "all")
+    with pytest.raises(ModelError, match="GENRE_ONNX_PARALLEL"):
+        runtime.parallel()
+    # one_core pins both settings, unless the environment already set them
+    monkeypatch.delenv(runtime.PARALLEL_ENV)
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    runtime.one_core()
+    assert (runtime.threads(), runtime.parallel()) == (1, 1)
+    monkeypatch.setenv(runtime.PARALLEL_ENV, "2")
+    runtime.one_core()
+    assert runtime.parallel() == 2
+
+
+def test_run_many_side_by_side_equals_one_at_a_time(monkeypatch, tmp_path):
+    """The four networks run side by side give exactly what they give one at a time, in the
+    order asked; a broken network among them raises its ModelError."""
+    from genre.models import pretrained
+
+    paths = [_net_file(n) for n in ("MTT_vgg", "MSD_vgg", "MTT_musicnn")]
+    X = np.random.default_rng(1).standard_normal((2, 187, 96)).astype(np.float32)
+    monkeypatch.setenv(runtime.PARALLEL_ENV, "1")
+    one = runtime.run_many(paths, X)
+    monkeypatch.setenv(runtime.PARALLEL_ENV, "3")
+    many = runtime.run_many(paths, X)
+    assert len(many) == 3
+    for a, b, p in zip(one, many, paths):
+        assert set(a) == {"probs", "embedding"}
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{p.name} {k}")
+    assert not np.array_equal(many[0]["embedding"][:, :8], many[1]["embedding"][:, :8])  # order kept
+    with pytest.raises(ModelError):
+        runtime.run_many([paths[0], tmp_path / "nothing.onnx"], X)
+    # the ensemble's outputs go through it
+    monkeypatch.setattr(pretrained.runtime, "run_many", lambda ps, X: [{"probs": str(p)} for p in ps])
+    out = pretrained.network_outputs(X, tmp_path)
+    assert list(out) == list(pretrained.NETS) and out["MSD_vgg"]["probs"].endswith("MSD_vgg.onnx")
+
+
 def test_missing_or_corrupt_network_is_a_model_error(tmp_path):
     with pytest.raises(ModelError):
         runtime.session(tmp_path / "nothing.onnx")

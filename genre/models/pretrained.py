@@ -137,9 +137,11 @@ def select_patches(n: int, max_patches: int | None) -> np.ndarray:
 
 
 def network_outputs(X: np.ndarray, folder: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """Run the four networks ``folder/<net>.onnx`` on patches ``X``: ``{net: {"probs", "embedding"}}``."""
+    """Run the four networks ``folder/<net>.onnx`` on patches ``X``: ``{net: {"probs", "embedding"}}``
+    (:func:`genre.models.runtime.run_many`: up to ``GENRE_ONNX_PARALLEL`` of them at once)."""
     folder = Path(folder)
-    return {net: runtime.run(folder / f"{net}.onnx", X) for net in NETS}
+    outs = runtime.run_many([folder / f"{net}.onnx" for net in NETS], X)  # side by side
+    return dict(zip(NETS, outs))
 
 
 def clip_vector(outs: dict[str, dict[str, np.ndarray]]) -> np.ndarray:

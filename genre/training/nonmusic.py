@@ -238,16 +238,16 @@ def _vector(y: np.ndarray, rms_dbfs: float, max_patches: int, onnx_dir) -> dict:
 
 
 def _embed_music(path: str, rms_dbfs: float, max_patches: int, onnx_dir: str) -> dict:
-    import os
+    from genre.models import runtime
 
-    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    runtime.one_core()
     return _vector(_load(Path(path)), rms_dbfs, max_patches, onnx_dir)
 
 
 def _embed_clip(c: dict, rms_dbfs: float, max_patches: int, onnx_dir: str) -> dict:
-    import os
+    from genre.models import runtime
 
-    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    runtime.one_core()
     return _vector(c["y"], rms_dbfs, max_patches, onnx_dir)
 
 
@@ -282,9 +282,9 @@ def embed(out: Path = ROOT / "vectors.npz", src: Path = SRC, rms_dbfs: float = -
 
 
 def _embed_degraded(c: dict, cond: str, rms_dbfs: float, max_patches: int, onnx_dir: str) -> dict:
-    import os
+    from genre.models import runtime
 
-    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    runtime.one_core()
     from genre.training.degrade import DEGRADATIONS
 
     return _vector(DEGRADATIONS[cond](c["y"], SR), rms_dbfs, max_patches, onnx_dir)

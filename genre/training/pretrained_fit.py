@@ -170,9 +170,9 @@ def limited_vector(outs: dict[str, dict[str, np.ndarray]], max_patches: int | No
 
 
 def _embed_job(path: str, rms_dbfs: float | None, augs: Sequence[str]) -> None:
-    import os
+    from genre.models import runtime
 
-    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    runtime.one_core()
     clip_outputs(path, rms_dbfs=rms_dbfs)
     for a in augs:
         aug_outputs(path, a, rms_dbfs)
@@ -504,9 +504,9 @@ def _degraded_job(path: str, rms_dbfs: float | None, max_patches: int | None,
                   conditions: Sequence[str] | None = None, with_ler: bool = True) -> dict[str, tuple]:
     """Per robustness condition (default: clean and every degradation): (clip vector, low-energy
     rate or NaN without ``with_ler``, :func:`band_db`) of the clip's first 10 s, degraded."""
-    import os
+    from genre.models import runtime
 
-    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    runtime.one_core()
     from genre.training.degrade import DEGRADATIONS, PROTOCOL_MAX_SECONDS as MAX_SECONDS
 
     out = {}

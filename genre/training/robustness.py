@@ -172,9 +172,9 @@ def table_markdown() -> str:
 
 
 def _components_job(path: str, conditions: Sequence[str]) -> list[dict]:
-    import os
+    from genre.models import runtime
 
-    os.environ.setdefault("GENRE_ONNX_THREADS", "1")
+    runtime.one_core()
     return [clip_components(path, c) for c in conditions]
 
 
