@@ -56,9 +56,10 @@ def parallel() -> int:
     machine); at least 1.
 
     Measured on the 2-core machine, the pretrained ensemble's four networks on the six patches of a
-    30-s clip, warm, one intra-op thread each (``python benchmarks/bench_pretrained.py``): one at a
-    time about 1.0-1.1 s, two at once about 0.55 s, with the peak resident memory of a fresh
-    process 469 MB -> 591 MB (two networks' working memory at once; four at once: 0.55 s, 823 MB).
+    30-s clip, warm, one intra-op thread each (``python benchmarks/bench_pretrained.py``,
+    2026-12-06): 1,174 ms one at a time, 589 ms two at a time. The peak resident memory of
+    ``benchmarks/bench_predict.py`` (both models loaded) went from 595 MB to 724 MB: two networks'
+    working memory at once.
     """
     raw = os.environ.get(PARALLEL_ENV)
     if raw is None:
@@ -149,7 +150,7 @@ def run(path: str | Path, X: np.ndarray, batch_size: int = 32) -> dict[str, np.n
 def run_many(paths, X: np.ndarray, batch_size: int = 32) -> list[dict[str, np.ndarray]]:
     """:func:`run` of every network in ``paths`` on the same ``X``, up to :func:`parallel` of them
     at once (in the order given: put the costliest first). The outputs are those of :func:`run`,
-    bit for bit; the first error raised by any network is raised here.
+    bit for bit; an error in any network is raised here (the first in the order given).
     """
     paths = list(paths)
     n = parallel()
