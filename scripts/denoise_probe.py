@@ -52,12 +52,7 @@ def vectors(path: str, seed: int) -> dict[str, np.ndarray]:
     for cond, sig in (("clean", y), ("noise20", noise(y, 22050, 20.0, seed=seed))):
         rep0 = musicnn.logmel(pretrained.normalise_loudness(sig, -17), 22050)
         for vname, v in VARIANTS.items():
-            rep = rep0 if v is None else denoise_rep(rep0, *v)
-            F = musicnn.PATCH_FRAMES
-            if rep.shape[0] < F:
-                rep = np.tile(rep, (int(np.ceil(F / rep.shape[0])), 1))[:F]
-            starts = np.arange(0, rep.shape[0] - F + 1, pretrained.HOP_FRAMES)
-            X = np.stack([rep[s:s + F] for s in starts]).astype(np.float32)
+            _, X = pretrained.cut_patches(rep0 if v is None else denoise_rep(rep0, *v))
             X = X[pretrained.select_patches(len(X), 6)]
             out[f"{cond}/{vname}"] = pretrained.clip_vector(pretrained.network_outputs(X, pf.ONNX_DIR))
     return out

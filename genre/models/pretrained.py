@@ -90,7 +90,13 @@ def patches(y: np.ndarray, sr: int = SR, hop_frames: int = HOP_FRAMES,
     """
     from genre.models import musicnn
 
-    rep = musicnn.logmel(normalise_loudness(y, rms_dbfs), sr)
+    return cut_patches(musicnn.logmel(normalise_loudness(y, rms_dbfs), sr), hop_frames)
+
+
+def cut_patches(rep: np.ndarray, hop_frames: int = HOP_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`patches` of a musicnn log-mel ``rep`` ``(frames, 96)`` already computed."""
+    from genre.models import musicnn
+
     n = rep.shape[0]
     if n == 0:
         raise ValueError("y is empty.")
